@@ -1,0 +1,1 @@
+"""The command line and the monitoring service, on top of the crawler and storage."""
