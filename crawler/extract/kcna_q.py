@@ -1,0 +1,162 @@
+"""kcna.kp, English edition, ``/q/`` layout (2021 to about July 2026).
+
+Article pages ``/en/article/q/<hex>.kcmsf``::
+
+    div.article-content-title > div.article-main-title   (title, maybe in <strong>)
+    div.article-content-body > div.content-wrapper > p    (body; dateline first, "-0-" last)
+    <span class='publish-time'>www.kcna.kp (Juche112.12.4.)</span>   (after the last <p>)
+
+Category listings ``/en/category/articles/q/<hex>.kcmsf``: ``ul.article-link > li > a`` with a
+``span.publish-time`` date inside the anchor.
+
+The ``/q/`` token is opaque and one article has several URLs, so there is no ``source_key``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from urllib.parse import urljoin
+
+from parsel import Selector
+
+from .dates import infer_from_dateline, parse_dotted, parse_stamp
+from .records import KCNA_EN, ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
+from .text import clean, find_dateline, inline_text, join_paragraphs, paragraphs_of, parse_html
+
+#: Where the javascript ``page(N)`` posts to, when the page's form names no action [one].
+PAGING_URL = "/en/category/articles.kcmsf"
+
+_PAGE_CALL = re.compile(r"javascript:\s*page\(\s*'?(\d+)'?\s*\)")
+
+
+def parse_article(
+    url: str, body: bytes | str, *, hint: ListingEntry | None = None, today: date
+) -> ArticleRecord:
+    """Read a ``/q/`` article page.
+
+    The date comes from the page stamp ("page-stamp"), else from the listing entry that
+    linked the page ("listing"), else from the dateline with ``today``'s year ("dateline").
+    """
+    page = parse_html(body)
+    title = _title(page)
+    paragraphs = paragraphs_of(
+        page.css("div.article-content-body div.content-wrapper p")
+        or page.css("div.article-content-body p")
+    )
+    if not title or not paragraphs:
+        raise ExtractionError("kcna /q/ article: no title or no body paragraphs")
+    dateline = find_dateline(paragraphs[0])
+
+    published = parse_stamp(" ".join(page.css(".publish-time").xpath("string()").getall()))
+    origin = "page-stamp"
+    if published is None and hint is not None and hint.published is not None:
+        published, origin = hint.published, "listing"
+    if published is None and dateline:
+        published, origin = infer_from_dateline(dateline, today), "dateline"
+    return ArticleRecord(
+        url=url,
+        canonical_url=url,
+        source=KCNA_EN,
+        title=title,
+        text=join_paragraphs(paragraphs),
+        published=published,
+        published_from=origin if published else None,
+        dateline=dateline,
+    )
+
+
+def _title(page: Selector) -> str:
+    node = page.css("div.article-content-title div.article-main-title") or page.css(
+        "div.article-main-title"
+    )
+    if node:
+        return inline_text(node[0])
+    head = clean(page.xpath("string(//title)").get(""))
+    prefix = "KCNA | Article | "
+    return head[len(prefix) :].strip() if head.startswith(prefix) else ""
+
+
+def parse_listing(url: str, body: bytes | str) -> Listing:
+    """Read a ``/q/`` category listing, with the request for the next page when one is linked.
+
+    Paging is assumed [one source] to be links ``javascript:page(N)`` and a form posting to
+    ``/en/category/articles.kcmsf`` with hidden fields (a session token among them). The next
+    page is requested by posting that form's fields with its page field (the first field whose
+    name contains "page", else a new ``page`` field) set to N. The current page is the paging
+    link marked ``active``/``current``/``on``, else 1. The number of pages is not known (the
+    links show a window of pages), so ``page_count`` stays None.
+    """
+    page = parse_html(body)
+    entries: dict[str, ListingEntry] = {}
+    for link in page.css("ul.article-link > li a[href]"):
+        href = urljoin(url, link.attrib["href"].strip())
+        if href in entries or href.startswith("javascript:"):
+            continue
+        stamp = " ".join(link.css(".publish-time").xpath("string()").getall())
+        for span in link.css(".publish-time"):
+            span.root.getparent().remove(span.root)
+        title = inline_text(link)
+        entries[href] = ListingEntry(url=href, title=title, published=parse_dotted(stamp))
+    current = _current_page(page)
+    return Listing(
+        url=url,
+        entries=tuple(e for e in entries.values() if e.title),
+        next_pages=_next_page(page, url, current),
+        category=category_from_title(page),
+        current_page=current,
+    )
+
+
+def category_from_title(page: Selector) -> str | None:
+    """``<title>KCNA | Home News</title>`` -> ``"Home News"`` [guess]."""
+    head = clean(page.xpath("string(//title)").get(""))
+    parts = [p.strip() for p in head.split("|")]
+    if len(parts) < 2 or parts[0] != "KCNA" or not parts[-1]:
+        return None
+    return parts[-1]
+
+
+def _page_numbers(page: Selector) -> dict[int, Selector]:
+    links = {}
+    for link in page.xpath("//a[contains(@href, 'page(')]"):
+        match = _PAGE_CALL.search(link.attrib.get("href", ""))
+        if match:
+            links.setdefault(int(match.group(1)), link)
+    return links
+
+
+def _current_page(page: Selector) -> int | None:
+    links = _page_numbers(page)
+    if not links:
+        return None
+    for number, link in links.items():
+        classes = set(link.attrib.get("class", "").split())
+        parent = link.root.getparent()
+        if parent is not None:
+            classes |= set((parent.get("class") or "").split())
+        if classes & {"active", "current", "on", "selected"}:
+            return number
+    return 1
+
+
+def _next_page(page: Selector, url: str, current: int | None) -> tuple[PageRequest, ...]:
+    if current is None or current + 1 not in _page_numbers(page):
+        return ()
+    target = current + 1
+    form = page.xpath(f"//form[contains(@action, '{PAGING_URL.rsplit('/', 1)[-1]}')]")
+    fields: list[tuple[str, str]] = []
+    action = PAGING_URL
+    if form:
+        action = form[0].attrib.get("action") or PAGING_URL
+        for field in form[0].xpath(".//input[@name]"):
+            fields.append((field.attrib["name"], field.attrib.get("value", "")))
+    names = [name for name, _ in fields if "page" in name.lower()]
+    page_field = names[0] if names else "page"
+    fields = [(n, str(target) if n == page_field else v) for n, v in fields]
+    if not names:
+        fields.append((page_field, str(target)))
+    request = PageRequest(
+        url=urljoin(url, action), method="POST", formdata=tuple(fields), page=target
+    )
+    return (request,)
