@@ -1,0 +1,27 @@
+"""Errors raised by the storage package. Their ``str()`` is one line a user can act on."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base class of every error the storage package raises on purpose."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be used: bad URL, cannot connect, or locked for too long."""
+
+
+class SchemaMissing(StorageError):
+    """The database is reachable but has no (or an outdated) archive schema."""
+
+
+class AmbiguousId(StorageError, LookupError):
+    """An article id prefix is too short or matches several articles."""
+
+    def __init__(self, message: str, matches: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.matches = matches
+
+
+class UnknownRun(StorageError, LookupError):
+    """A crawl run id that does not exist."""

@@ -1,0 +1,203 @@
+"""The storage contract: plain immutable values going in and out of the repository.
+
+Callers hand the repository :class:`ArticleInput`, :class:`RawPage` and :class:`FailureInput`
+values and get back :class:`SaveResult`, :class:`ArticleView`, :class:`RunView` and
+:class:`FailureView` values. None of them hold a database session, so they can cross
+threads and processes freely.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+#: Where a publication date was read from, most trustworthy first.
+DATE_ORIGINS: tuple[str, ...] = ("page-stamp", "listing", "meta-line", "dateline")
+
+#: The states of a crawl run.
+RUN_STATUSES: tuple[str, ...] = ("running", "ok", "failed", "interrupted")
+
+
+def _require_utc(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def utc_iso(value: datetime) -> str:
+    """ISO 8601 text of an aware datetime, in UTC (``2026-01-02T03:04:05+00:00``)."""
+    return value.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """The bytes of one fetched page, kept so articles can be parsed again later."""
+
+    url: str
+    body: bytes
+    fetched_at: datetime
+    status: int = 200
+    parser_version: str = ""
+    content_type: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_utc("RawPage.fetched_at", self.fetched_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInput:
+    """One article as read from one page at one moment.
+
+    ``url`` is where the page was read; ``canonical_url`` the publisher's own URL (equal to
+    ``url`` for an original, the kcna.kp URL for a KCNA Watch copy). ``source_key`` is the
+    site's own article id when it has one (``kcna-detail:<hex>``, ``kcnawatch:<t>-<n>``).
+    """
+
+    url: str
+    canonical_url: str
+    source: str
+    title: str
+    text: str
+    published: date | None
+    published_from: str | None
+    dateline: str | None
+    seen_at: datetime
+    categories: tuple[str, ...] = ()
+    source_key: str | None = None
+    page: RawPage | None = None
+
+    def __post_init__(self) -> None:
+        _require_utc("ArticleInput.seen_at", self.seen_at)
+        if self.published_from is not None and self.published_from not in DATE_ORIGINS:
+            raise ValueError(
+                f"published_from must be one of {', '.join(DATE_ORIGINS)} or None, "
+                f"got {self.published_from!r}"
+            )
+        if not self.url or not self.canonical_url:
+            raise ValueError("ArticleInput needs both url and canonical_url")
+
+
+@dataclass(frozen=True, slots=True)
+class FailureInput:
+    """A page that could not be fetched or parsed."""
+
+    url: str
+    reason: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        _require_utc("FailureInput.at", self.at)
+
+
+class SaveOutcome(enum.StrEnum):
+    """What saving one :class:`ArticleInput` did."""
+
+    NEW = "new"  # a new article was created
+    CHANGED = "changed"  # a known article whose text or title changed: a version was added
+    UNCHANGED = "unchanged"  # a known article seen again (possibly under another URL)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """The outcome for one input, in input order.
+
+    ``version`` is the number of the stored version whose content the input carried.
+    """
+
+    article_id: str
+    outcome: SaveOutcome
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class UrlView:
+    """One URL an article was read at."""
+
+    url: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    """One stored version of an article's title and text (1 is the first seen)."""
+
+    number: int
+    title: str
+    text: str
+    content_hash: str
+    dateline: str | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """An archived article: its current content, the URLs it was read at, its history.
+
+    ``history`` is filled only when asked for (it is empty otherwise); ``versions`` is
+    always the number of stored versions.
+    """
+
+    id: str
+    url: str
+    urls: list[UrlView]
+    source: str
+    title: str
+    published: date | None
+    published_from: str | None
+    dateline: str | None
+    text: str
+    categories: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    content_hash: str
+    versions: int
+    history: list[VersionView] = field(default_factory=list)
+
+    def to_export(self) -> dict[str, Any]:
+        """The article as a JSON-ready dict with a fixed set of keys."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "urls": [u.url for u in self.urls],
+            "source": self.source,
+            "title": self.title,
+            "published": self.published.isoformat() if self.published else None,
+            "published_from": self.published_from,
+            "dateline": self.dateline,
+            "text": self.text,
+            "categories": list(self.categories),
+            "first_seen": utc_iso(self.first_seen),
+            "last_seen": utc_iso(self.last_seen),
+            "content_hash": self.content_hash,
+            "versions": self.versions,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """One crawl run and its counters."""
+
+    id: int
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    pages: int
+    new: int
+    changed: int
+    unchanged: int
+    failures: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureView:
+    """One recorded failure."""
+
+    id: int
+    run_id: int | None
+    url: str
+    reason: str
+    at: datetime
