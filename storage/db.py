@@ -1,0 +1,218 @@
+"""Engines, schema migration and translation of driver errors into :mod:`storage.errors`.
+
+``make_engine`` accepts ``sqlite:///path/to/file.db`` (the folder is created), ``sqlite://``
+(in memory) and ``postgresql://`` / ``postgres://`` URLs, which use the psycopg 3 driver.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+from storage.errors import DatabaseUnavailable, SchemaMissing, StorageError
+
+#: Execution option naming the BEGIN statement SQLite transactions start with.
+SQLITE_BEGIN_OPTION = "storage_sqlite_begin"
+#: Execution option remembering the SQLite busy timeout, for error messages.
+BUSY_TIMEOUT_OPTION = "storage_busy_timeout"
+#: Key of the PostgreSQL advisory lock held while migrating.
+MIGRATION_LOCK_KEY = 0x6B636E61  # "kcna"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+_PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def _mask_password(raw: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", raw)
+
+
+def display_url(url: str | URL) -> str:
+    """A database URL fit for messages: password masked, driver name dropped."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except exc.ArgumentError:
+            return _mask_password(url)
+    shown = url.set(drivername=url.get_backend_name())
+    return shown.render_as_string(hide_password=True)
+
+
+def _normalise_url(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except exc.ArgumentError as error:
+        raise DatabaseUnavailable(f"invalid database URL {_mask_password(raw)!r}") from error
+    backend = url.get_backend_name()
+    if url.drivername in _PG_SCHEMES or backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url
+    raise DatabaseUnavailable(
+        f"unsupported database URL {display_url(url)}: use sqlite:///FILE or postgresql://..."
+    )
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def make_engine(url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> Engine:
+    """An engine for ``url``, configured for the archive's concurrent use.
+
+    SQLite gets WAL journaling, a ``busy_timeout`` (seconds) during which writers wait for
+    each other, foreign keys and ``synchronous=NORMAL``; writes through the repository take
+    the write lock at the start of their transaction. PostgreSQL uses psycopg 3 with
+    ``pool_pre_ping``. Raises :class:`DatabaseUnavailable` for a bad or unsupported URL.
+    """
+    parsed = _normalise_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is None:
+            kwargs["poolclass"] = StaticPool
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailable(
+                    f"cannot open database {display_url(parsed)}: cannot create folder "
+                    f"{path.parent}: {error.strerror or error}"
+                ) from error
+        kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+        kwargs["execution_options"] = {BUSY_TIMEOUT_OPTION: busy_timeout}
+        engine = create_engine(parsed, **kwargs)
+        _configure_sqlite(engine, busy_timeout, in_memory=path is None)
+        return engine
+    kwargs["pool_pre_ping"] = True
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = 10
+    return create_engine(parsed, connect_args=connect_args, **kwargs)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float, *, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its SQLite transactions take the write lock when they begin.
+
+    Taking the lock first means a read-then-write transaction never works from a stale
+    snapshot and never fails half-way with "database is locked". No effect on PostgreSQL.
+    """
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def _driver_message(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    message = str(original).strip()
+    message = re.sub(r"^connection failed:\s*", "", message)
+    message = re.sub(r'^connection to server at "[^"]*"(, port \d+)? failed:\s*', "", message)
+    message = re.sub(r"\bFATAL:\s+", "", message)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1:
+        lines = [lines[0], *(line[:1].lower() + line[1:] for line in lines[1:])]
+    message = "; ".join(lines)
+    return message or type(original).__name__
+
+
+def _is_missing_table(error: exc.DBAPIError) -> bool:
+    text_ = str(error.orig).lower()
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate == "42P01" or "no such table" in text_
+
+
+def describe(url: str | URL, error: BaseException, *, busy_timeout: float | None = None) -> str:
+    """One line saying why the database at ``url`` cannot be used."""
+    message = _driver_message(error)
+    if "database is locked" in message and busy_timeout is not None:
+        message = f"database is locked: another process held it for more than {busy_timeout:g} s"
+    return f"cannot open database {display_url(url)}: {message}"
+
+
+@contextmanager
+def translate_errors(engine: Engine) -> Iterator[None]:
+    """Turn connection and locking failures into :class:`DatabaseUnavailable` and a missing
+    schema into :class:`SchemaMissing`; other errors pass through unchanged."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except exc.DBAPIError as error:
+        if _is_missing_table(error):
+            raise SchemaMissing(
+                f"database {display_url(engine.url)} has no archive tables "
+                f"(migrate it first): {_driver_message(error)}"
+            ) from error
+        if isinstance(error, exc.OperationalError | exc.InterfaceError) or (
+            error.connection_invalidated
+        ):
+            raise DatabaseUnavailable(
+                describe(engine.url, error, busy_timeout=_busy_timeout(engine))
+            ) from error
+        raise
+
+
+def _busy_timeout(engine: Engine) -> float | None:
+    value = engine.get_execution_options().get(BUSY_TIMEOUT_OPTION)
+    return float(value) if value is not None else None
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic configuration for the migrations shipped in this package (no ini file)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        config.set_main_option(
+            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest revision. Idempotent; safe when several processes start
+    at once (SQLite: the write lock is held for the whole upgrade; PostgreSQL: an advisory lock)."""
+    config = alembic_config()
+    with translate_errors(engine), writer(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None when it was never migrated)."""
+    with translate_errors(engine), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,175 @@
+"""The archive's tables, as typed SQLAlchemy declarative models.
+
+- ``articles``: one row per article, holding its current (latest) content.
+- ``article_keys``: identity keys (``src:``, ``url:``, ``fp:``) pointing at an article.
+- ``article_urls``: every URL an article was read at, with first and last sighting.
+- ``article_versions``: every distinct content an article had, numbered from 1.
+- ``raw_pages``: fetched page bytes (zlib), one row per distinct (url, body).
+- ``crawl_runs`` and ``crawl_failures``: what each crawl did and what went wrong.
+
+All timestamps are stored in UTC and come back as timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and read back as an aware UTC datetime.
+
+    PostgreSQL keeps ``timestamp with time zone``; SQLite keeps naive UTC text. Naive values
+    given to the database are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)  # the publisher's URL when known
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    published: Mapped[date | None] = mapped_column(index=True)
+    published_from: Mapped[str | None] = mapped_column(String(20))
+    dateline: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version_count: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime] = mapped_column(index=True)
+
+
+class ArticleKey(Base):
+    __tablename__ = "article_keys"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ArticleUrl(Base):
+    __tablename__ = "article_urls"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class ArticleVersion(Base):
+    __tablename__ = "article_versions"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    dateline: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime]
+
+
+class RawPageRow(Base):
+    __tablename__ = "raw_pages"
+    __table_args__ = (UniqueConstraint("url", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)  # looked up through uq_raw_pages_url_sha256
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed
+    size: Mapped[int] = mapped_column(Integer)  # uncompressed length
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    parser_version: Mapped[str] = mapped_column(String(100))
+    first_fetched: Mapped[datetime]
+    last_fetched: Mapped[datetime] = mapped_column(index=True)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'ok', 'failed', 'interrupted')", name="status"),
+        Index(None, "source", "started_at"),
+        Index(None, "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class CrawlFailure(Base):
+    __tablename__ = "crawl_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="SET NULL"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(index=True)
