@@ -1,0 +1,620 @@
+"""The archive's read and write operations.
+
+A :class:`Repository` wraps an engine; every public method is one unit of work with its own
+session and transaction. Writes are safe to run from several processes at once:
+
+- rows are added with ``INSERT ... ON CONFLICT`` on natural keys, never check-then-insert;
+- article ids are derived from content, so two processes meeting the same new article
+  insert the same id and one insert simply does nothing;
+- on SQLite a write transaction takes the write lock when it begins; on PostgreSQL the
+  articles a batch updates are locked (``SELECT ... FOR UPDATE``, in id order) and rows are
+  inserted in key order, so concurrent batches neither lose updates nor deadlock. If a
+  concurrent batch created an article or key this batch was about to create, the batch is
+  simply run again against the now-committed state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Engine, Select, Table, bindparam, case, exc, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.db import translate_errors, writer
+from storage.errors import AmbiguousId, UnknownRun
+from storage.keys import ID_LENGTH, article_id, identity_keys, input_fingerprint
+from storage.merge import DEFAULT_AGGREGATOR_HOSTS, ArticleState
+from storage.models import (
+    Article,
+    ArticleKey,
+    ArticleUrl,
+    ArticleVersion,
+    CrawlFailure,
+    CrawlRun,
+    RawPageRow,
+)
+from storage.records import (
+    RUN_STATUSES,
+    ArticleInput,
+    ArticleView,
+    FailureInput,
+    FailureView,
+    RawPage,
+    RunView,
+    SaveOutcome,
+    SaveResult,
+    UrlView,
+    VersionView,
+)
+
+T = TypeVar("T")
+
+#: Shortest id prefix :meth:`Repository.get_article` accepts.
+MIN_PREFIX = 4
+#: Rows per INSERT statement and values per IN list: well under both backends' limits.
+_CHUNK = 500
+#: Attempts of a write batch that lost a race or was chosen as a deadlock victim.
+_ATTEMPTS = 5
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+ARTICLES = cast(Table, Article.__table__)
+KEYS = cast(Table, ArticleKey.__table__)
+URLS = cast(Table, ArticleUrl.__table__)
+VERSIONS = cast(Table, ArticleVersion.__table__)
+PAGES = cast(Table, RawPageRow.__table__)
+RUNS = cast(Table, CrawlRun.__table__)
+FAILURES = cast(Table, CrawlFailure.__table__)
+
+_MERGED_COLUMNS = tuple(c.name for c in ARTICLES.columns if c.name != "id")
+
+
+class _RaceLost(Exception):
+    """A concurrent transaction created a row this one was about to create."""
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Batch:
+    """Everything one ``save_articles`` call will write."""
+
+    states: dict[str, ArticleState]
+    new_keys: dict[str, str]  # key -> article id
+    urls: dict[str, dict[str, Any]]  # url -> article_urls row
+    results: list[SaveResult]
+
+
+class Repository:
+    """Reads and writes the archive through ``engine`` (see :func:`storage.db.make_engine`).
+
+    ``aggregator_hosts`` names sites whose URLs are copies, never an article's preferred URL.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        aggregator_hosts: Iterable[str] = DEFAULT_AGGREGATOR_HOSTS,
+        chunk_size: int = 200,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._dialect = engine.dialect.name
+        self._aggregators = frozenset(h.lower() for h in aggregator_hosts)
+        self._chunk_size = chunk_size
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- units of work -------------------------------------------------------------------
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        with translate_errors(self._engine), Session(self._engine) as session, session.begin():
+            return work(session)
+
+    def _write(self, work: Callable[[Session, bool], T]) -> T:
+        """Run ``work(session, last_attempt)`` in one write transaction, retrying lost races."""
+        with translate_errors(self._engine):
+            for attempt in range(1, _ATTEMPTS + 1):
+                last = attempt == _ATTEMPTS
+                try:
+                    with Session(self._writer) as session, session.begin():
+                        return work(session, last)
+                except _RaceLost:
+                    continue
+                except exc.DBAPIError as error:
+                    if last or getattr(error.orig, "sqlstate", None) not in _RETRY_SQLSTATES:
+                        raise
+        raise AssertionError("unreachable: the last attempt never raises _RaceLost")
+
+    def _insert(self, table: Table) -> Any:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # -- articles: writing ---------------------------------------------------------------
+
+    def save_articles(self, items: Sequence[ArticleInput]) -> list[SaveResult]:
+        """Store a batch of sightings in one transaction; one result per input, in order."""
+        if not items:
+            return []
+        return self._write(lambda session, last: self._save_batch(session, items, last))
+
+    def _save_batch(
+        self, session: Session, items: Sequence[ArticleInput], last: bool
+    ) -> list[SaveResult]:
+        batch = self._resolve(session, items)
+        self._write_batch(session, batch, tolerate_races=last)
+        self._store_pages(session, [i.page for i in items if i.page is not None])
+        return batch.results
+
+    def _resolve(self, session: Session, items: Sequence[ArticleInput]) -> _Batch:
+        item_keys = [identity_keys(item) for item in items]
+        candidates = [article_id(input_fingerprint(item)) for item in items]
+        all_keys = sorted({k for keys in item_keys for k in keys})
+        known: dict[str, str] = {}
+        for chunk in _chunks(all_keys):
+            rows = session.execute(
+                select(KEYS.c.key, KEYS.c.article_id).where(KEYS.c.key.in_(chunk))
+            )
+            known.update({key: aid for key, aid in rows})
+        states = self._load_states(session, sorted(set(known.values()) | set(candidates)))
+
+        batch = _Batch(states=states, new_keys={}, urls={}, results=[])
+        for item, keys, candidate in zip(items, item_keys, candidates, strict=True):
+            owner = None
+            for key in keys:
+                owner = known.get(key) or batch.new_keys.get(key)
+                if owner is not None:
+                    break
+            if owner is None and candidate in states:
+                owner = candidate  # an article first seen with this very content
+            if owner is None:
+                state = ArticleState.create(candidate, item)
+                states[candidate] = state
+                owner = candidate
+                batch.results.append(SaveResult(owner, SaveOutcome.NEW, 1))
+            else:
+                outcome, number = states[owner].apply(item, self._aggregators)
+                batch.results.append(SaveResult(owner, outcome, number))
+            for key in keys:
+                if key not in known and key not in batch.new_keys:
+                    batch.new_keys[key] = owner
+            self._note_url(batch.urls, item, owner)
+        return batch
+
+    @staticmethod
+    def _note_url(urls: dict[str, dict[str, Any]], item: ArticleInput, owner: str) -> None:
+        row = urls.get(item.url)
+        if row is None:
+            urls[item.url] = {
+                "url": item.url,
+                "article_id": owner,
+                "first_seen": item.seen_at,
+                "last_seen": item.seen_at,
+            }
+        else:
+            row["first_seen"] = min(row["first_seen"], item.seen_at)
+            row["last_seen"] = max(row["last_seen"], item.seen_at)
+
+    def _load_states(self, session: Session, ids: list[str]) -> dict[str, ArticleState]:
+        """The stored articles among ``ids``, locked for update on PostgreSQL (in id order)."""
+        states: dict[str, ArticleState] = {}
+        for chunk in _chunks(ids):
+            query = (
+                select(ARTICLES).where(ARTICLES.c.id.in_(chunk)).order_by(ARTICLES.c.id)
+            ).with_for_update()
+            for row in session.execute(query).mappings():
+                state = ArticleState(is_new=False, **dict(row))
+                state.categories = list(state.categories or [])
+                state.loaded = state.snapshot()
+                states[state.id] = state
+        existing = sorted(states)
+        for chunk in _chunks(existing):
+            rows = session.execute(
+                select(VERSIONS.c.article_id, VERSIONS.c.content_hash, VERSIONS.c.number).where(
+                    VERSIONS.c.article_id.in_(chunk)
+                )
+            )
+            for aid, digest, number in rows:
+                states[aid].known_hashes.setdefault(digest, number)
+        return states
+
+    def _write_batch(self, session: Session, batch: _Batch, *, tolerate_races: bool) -> None:
+        states = [batch.states[aid] for aid in sorted(batch.states)]
+        new_rows = [s.row() for s in states if s.is_new]
+        created = self._insert_returning(session, ARTICLES, new_rows, ["id"])
+        if not tolerate_races and len(created) != len(new_rows):
+            raise _RaceLost
+
+        key_rows = [{"key": k, "article_id": a} for k, a in sorted(batch.new_keys.items())]
+        added = self._insert_returning(session, KEYS, key_rows, ["key"])
+        if not tolerate_races and len(added) != len(key_rows):
+            raise _RaceLost
+
+        self._upsert_urls(session, [batch.urls[u] for u in sorted(batch.urls)])
+
+        version_rows = [v for s in states for v in s.new_versions]
+        stored = self._insert_returning(session, VERSIONS, version_rows, ["article_id", "number"])
+        if not tolerate_races and len(stored) != len(version_rows):
+            raise _RaceLost
+
+        changed = [s for s in states if not s.is_new and s.dirty]
+        if changed:
+            statement = (
+                update(ARTICLES)
+                .where(ARTICLES.c.id == bindparam("b_id"))
+                .values({name: bindparam(f"b_{name}") for name in _MERGED_COLUMNS})
+            )
+            params = [{f"b_{name}": value for name, value in s.row().items()} for s in changed]
+            session.execute(statement, params)
+
+    def _insert_returning(
+        self, session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]
+    ) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` skipping conflicts on ``keys``; the keys of the rows inserted."""
+        inserted: list[tuple[Any, ...]] = []
+        for chunk in _chunks(rows):
+            statement = (
+                self._insert(table)
+                .values(list(chunk))
+                .on_conflict_do_nothing(index_elements=keys)
+                .returning(*(table.c[k] for k in keys))
+            )
+            inserted.extend(tuple(r) for r in session.execute(statement))
+        return inserted
+
+    def _upsert_urls(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows):
+            statement = self._insert(URLS).values(list(chunk))
+            new = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["url"],
+                set_={
+                    "first_seen": case(
+                        (new.first_seen < URLS.c.first_seen, new.first_seen),
+                        else_=URLS.c.first_seen,
+                    ),
+                    "last_seen": case(
+                        (new.last_seen > URLS.c.last_seen, new.last_seen),
+                        else_=URLS.c.last_seen,
+                    ),
+                },
+            )
+            session.execute(statement)
+
+    # -- raw pages -----------------------------------------------------------------------
+
+    def save_pages(self, pages: Sequence[RawPage]) -> None:
+        """Store fetched pages, compressed; identical bytes at the same URL are kept once."""
+        if pages:
+            self._write(lambda session, _last: self._store_pages(session, pages))
+
+    def _store_pages(self, session: Session, pages: Sequence[RawPage]) -> None:
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for page in pages:
+            digest = hashlib.sha256(page.body).hexdigest()
+            row = rows.get((page.url, digest))
+            if row is not None:
+                row["first_fetched"] = min(row["first_fetched"], page.fetched_at)
+                row["last_fetched"] = max(row["last_fetched"], page.fetched_at)
+                continue
+            rows[(page.url, digest)] = {
+                "url": page.url,
+                "sha256": digest,
+                "body": zlib.compress(page.body, 6),
+                "size": len(page.body),
+                "status": page.status,
+                "content_type": page.content_type,
+                "parser_version": page.parser_version,
+                "first_fetched": page.fetched_at,
+                "last_fetched": page.fetched_at,
+            }
+        ordered = [rows[k] for k in sorted(rows)]
+        for chunk in _chunks(ordered, 50):  # bodies are large: keep statements modest
+            statement = self._insert(PAGES).values(list(chunk))
+            new = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["url", "sha256"],
+                set_={
+                    "last_fetched": case(
+                        (new.last_fetched > PAGES.c.last_fetched, new.last_fetched),
+                        else_=PAGES.c.last_fetched,
+                    )
+                },
+            )
+            session.execute(statement)
+
+    def latest_page(self, url: str) -> RawPage | None:
+        """The most recently fetched body stored for ``url``, decompressed."""
+
+        def work(session: Session) -> RawPage | None:
+            row = session.execute(
+                select(PAGES)
+                .where(PAGES.c.url == url)
+                .order_by(PAGES.c.last_fetched.desc(), PAGES.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            return RawPage(
+                url=row.url,
+                body=zlib.decompress(row.body),
+                fetched_at=row.last_fetched,
+                status=row.status,
+                parser_version=row.parser_version,
+                content_type=row.content_type,
+            )
+
+        return self._read(work)
+
+    def count_pages(self) -> int:
+        """Number of distinct stored (url, body) pairs."""
+        return self._read(lambda s: s.execute(select(func.count()).select_from(PAGES)).scalar_one())
+
+    # -- crawl runs and failures ---------------------------------------------------------
+
+    def start_run(self, source: str, started_at: datetime) -> int:
+        """Record a crawl run as running; returns its id."""
+
+        def work(session: Session, _last: bool) -> int:
+            statement = (
+                self._insert(RUNS)
+                .values(
+                    source=source,
+                    started_at=started_at,
+                    status="running",
+                    pages=0,
+                    new=0,
+                    changed=0,
+                    unchanged=0,
+                    failures=0,
+                )
+                .returning(RUNS.c.id)
+            )
+            return int(session.execute(statement).scalar_one())
+
+        return self._write(work)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        finished_at: datetime,
+        status: str,
+        pages: int,
+        new: int,
+        changed: int,
+        unchanged: int,
+        failures: int,
+        error: str | None = None,
+    ) -> None:
+        """Close a crawl run with its final status (ok, failed or interrupted) and counters."""
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(
+                f"a finished run's status is ok, failed or interrupted, not {status!r}"
+            )
+
+        def work(session: Session, _last: bool) -> None:
+            result = session.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(
+                    finished_at=finished_at,
+                    status=status,
+                    pages=pages,
+                    new=new,
+                    changed=changed,
+                    unchanged=unchanged,
+                    failures=failures,
+                    error=error,
+                )
+            )
+            if result.rowcount == 0:
+                raise UnknownRun(f"no crawl run with id {run_id}")
+
+        self._write(work)
+
+    def record_failures(self, run_id: int | None, failures: Sequence[FailureInput]) -> None:
+        """Record pages that could not be fetched or parsed, optionally tied to a run."""
+        rows = [{"run_id": run_id, "url": f.url, "reason": f.reason, "at": f.at} for f in failures]
+        if not rows:
+            return
+
+        def work(session: Session, _last: bool) -> None:
+            for chunk in _chunks(rows):
+                session.execute(self._insert(FAILURES).values(list(chunk)))
+
+        self._write(work)
+
+    def recent_runs(self, limit: int = 20, source: str | None = None) -> list[RunView]:
+        """The latest runs, newest first."""
+        query = select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(RUNS.c.source == source)
+        return self._read(lambda s: [RunView(**dict(row)) for row in s.execute(query).mappings()])
+
+    def last_failures(self, limit: int = 20) -> list[FailureView]:
+        """The latest failures, newest first."""
+        query = select(FAILURES).order_by(FAILURES.c.at.desc(), FAILURES.c.id.desc()).limit(limit)
+        return self._read(
+            lambda s: [FailureView(**dict(row)) for row in s.execute(query).mappings()]
+        )
+
+    # -- articles: reading ---------------------------------------------------------------
+
+    def get_article(self, id_or_prefix: str) -> ArticleView | None:
+        """The article with this id, or the only one whose id starts with this prefix (at
+        least 4 hex characters), with its full history. None when nothing matches; raises
+        :class:`AmbiguousId` for a too short or ambiguous prefix."""
+        wanted = id_or_prefix.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]+", wanted):
+            return None
+        if len(wanted) < MIN_PREFIX:
+            raise AmbiguousId(
+                f"article id prefix {wanted!r} is too short: give at least {MIN_PREFIX} characters"
+            )
+
+        def work(session: Session) -> ArticleView | None:
+            if len(wanted) >= ID_LENGTH:
+                condition = ARTICLES.c.id == wanted
+            else:
+                condition = ARTICLES.c.id.startswith(wanted, autoescape=True)
+            rows = session.execute(
+                select(ARTICLES).where(condition).order_by(ARTICLES.c.id).limit(6)
+            ).mappings()
+            found = list(rows)
+            if len(found) > 1:
+                ids = tuple(r["id"] for r in found)
+                shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+                raise AmbiguousId(
+                    f"article id prefix {wanted!r} matches several articles: {shown}", ids
+                )
+            views = self._views(session, found, with_history=True)
+            return views[0] if views else None
+
+        return self._read(work)
+
+    def iter_articles(
+        self,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        with_history: bool = False,
+    ) -> Iterator[ArticleView]:
+        """Every article, ordered by publication date then id, read in chunks.
+
+        ``since`` and ``until`` are inclusive publication dates; when either is given,
+        undated articles are left out, otherwise they come last (ordered by id). Each chunk
+        is its own short transaction, so a long export never blocks writers.
+        """
+        dated = select(ARTICLES).where(ARTICLES.c.published.is_not(None))
+        if since is not None:
+            dated = dated.where(ARTICLES.c.published >= since)
+        if until is not None:
+            dated = dated.where(ARTICLES.c.published <= until)
+        if source is not None:
+            dated = dated.where(ARTICLES.c.source == source)
+        yield from self._keyset(dated, with_history, by_date=True)
+        if since is None and until is None:
+            undated = select(ARTICLES).where(ARTICLES.c.published.is_(None))
+            if source is not None:
+                undated = undated.where(ARTICLES.c.source == source)
+            yield from self._keyset(undated, with_history, by_date=False)
+
+    def _keyset(
+        self, base: Select[Any], with_history: bool, *, by_date: bool
+    ) -> Iterator[ArticleView]:
+        after: tuple[Any, str] | None = None
+        while True:
+            query = base
+            if after is not None:
+                day, last_id = after
+                if by_date:
+                    query = query.where(
+                        (ARTICLES.c.published > day)
+                        | ((ARTICLES.c.published == day) & (ARTICLES.c.id > last_id))
+                    )
+                else:
+                    query = query.where(ARTICLES.c.id > last_id)
+            order = (ARTICLES.c.published, ARTICLES.c.id) if by_date else (ARTICLES.c.id,)
+            query = query.order_by(*order).limit(self._chunk_size)
+
+            def work(session: Session, query: Select[Any] = query) -> list[ArticleView]:
+                rows = list(session.execute(query).mappings())
+                return self._views(session, rows, with_history=with_history)
+
+            views = self._read(work)
+            yield from views
+            if len(views) < self._chunk_size:
+                return
+            after = (views[-1].published, views[-1].id)
+
+    def list_articles(
+        self, *, limit: int = 50, offset: int = 0, source: str | None = None
+    ) -> list[ArticleView]:
+        """A page of articles, newest publication date first (undated last)."""
+        query = (
+            select(ARTICLES)
+            .order_by(
+                ARTICLES.c.published.desc().nulls_last(),
+                ARTICLES.c.first_seen.desc(),
+                ARTICLES.c.id.desc(),
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        if source is not None:
+            query = query.where(ARTICLES.c.source == source)
+        return self._read(
+            lambda s: self._views(s, list(s.execute(query).mappings()), with_history=False)
+        )
+
+    def count_articles(self, *, first_seen_since: datetime | None = None) -> int:
+        """Number of articles, optionally only those first seen at or after a moment."""
+        query = select(func.count()).select_from(ARTICLES)
+        if first_seen_since is not None:
+            query = query.where(ARTICLES.c.first_seen >= first_seen_since)
+        return self._read(lambda s: int(s.execute(query).scalar_one()))
+
+    def _views(
+        self, session: Session, rows: Sequence[Any], *, with_history: bool
+    ) -> list[ArticleView]:
+        ids = [r["id"] for r in rows]
+        urls: dict[str, list[UrlView]] = {i: [] for i in ids}
+        history: dict[str, list[VersionView]] = {i: [] for i in ids}
+        if ids:
+            for row in session.execute(
+                select(URLS)
+                .where(URLS.c.article_id.in_(ids))
+                .order_by(URLS.c.first_seen, URLS.c.url)
+            ):
+                urls[row.article_id].append(UrlView(row.url, row.first_seen, row.last_seen))
+            if with_history:
+                for row in session.execute(
+                    select(VERSIONS)
+                    .where(VERSIONS.c.article_id.in_(ids))
+                    .order_by(VERSIONS.c.article_id, VERSIONS.c.number)
+                ):
+                    history[row.article_id].append(
+                        VersionView(
+                            row.number,
+                            row.title,
+                            row.text,
+                            row.content_hash,
+                            row.dateline,
+                            row.first_seen,
+                        )
+                    )
+        return [
+            ArticleView(
+                id=r["id"],
+                url=r["url"],
+                urls=urls[r["id"]],
+                source=r["source"],
+                title=r["title"],
+                published=r["published"],
+                published_from=r["published_from"],
+                dateline=r["dateline"],
+                text=r["text"],
+                categories=list(r["categories"] or []),
+                first_seen=r["first_seen"],
+                last_seen=r["last_seen"],
+                content_hash=r["content_hash"],
+                versions=r["version_count"],
+                history=history[r["id"]],
+            )
+            for r in rows
+        ]
