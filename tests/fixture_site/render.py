@@ -106,8 +106,15 @@ def stamp_text(published: date | str, style: Literal["juche", "gregorian"]) -> s
     return f"www.kcna.kp ({year}.{day.month}.{day.day}.)"
 
 
-def _dotted(day: date | None) -> str:
-    return f"[{day.year}.{day.month}.{day.day}.]" if day else ""
+def _dotted(day: date | None, style: str = "plain") -> str:
+    """``[2026.7.19.]`` (plain), ``[Juche113.1.17.]`` (juche) or ``[2024.02.11.]`` (padded)."""
+    if day is None:
+        return ""
+    if style == "juche":
+        return f"[Juche{day.year - 1911}.{day.month}.{day.day}.]"
+    if style == "padded":
+        return f"[{day:%Y.%m.%d}.]"
+    return f"[{day.year}.{day.month}.{day.day}.]"
 
 
 def detail_path(rec: Record) -> str:
@@ -203,8 +210,12 @@ def render_q_listing(
     page: int = 1,
     page_links: int = 1,
     session_token: str = "",
+    date_style: Literal["juche", "padded"] = "juche",
 ) -> str:
     """A ``/q/`` category listing.
+
+    Dates are written ``[Juche113.1.17.]`` or, from late 2024, ``[2024.02.11.]``
+    (``date_style="padded"``), as seen leaking into titles of scraped listings.
 
     With ``page_links`` > 1, paging links ``javascript:page(N)`` (the current one with class
     ``active``) and a form posting ``page`` and ``token`` to ``/en/category/articles.kcmsf`` are
@@ -214,7 +225,7 @@ def render_q_listing(
     for href, title, published, _ in map(_entry, entries):
         items.append(
             f'<li><a href="{html.escape(href)}">{inline_html(title)}<br>'
-            f'<span class="publish-time">{_dotted(published)}</span></a></li>'
+            f'<span class="publish-time">{_dotted(published, date_style)}</span></a></li>'
         )
     paging = ""
     if page_links > 1:
