@@ -22,9 +22,16 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 
 from .dates import infer_from_dateline, parse_dotted
-from .kcna_q import category_from_title
 from .records import KCNA_EN, ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
-from .text import clean, find_dateline, inline_text, join_paragraphs, paragraphs_of, parse_html
+from .text import (
+    clean,
+    find_dateline,
+    inline_text,
+    join_paragraphs,
+    kcna_category,
+    paragraphs_of,
+    parse_html,
+)
 
 _HEX_ID = re.compile(r"/en/article/detail/([0-9a-fA-F]{16,})")
 _LIST_DATE = re.compile(r"^\[?\s*\d{4}\.\d{1,2}\.\d{1,2}\.?\s*\]?$")
@@ -114,7 +121,7 @@ def parse_listing(url: str, body: bytes | str) -> Listing:
         url=url,
         entries=tuple(entries.values()),
         next_pages=_next_page(page, url, current, count, paging.get("per_page")),
-        category=category_from_title(page),
+        category=kcna_category(page),
         current_page=current,
         page_count=count,
     )

@@ -22,7 +22,15 @@ from parsel import Selector
 
 from .dates import infer_from_dateline, parse_dotted, parse_stamp
 from .records import KCNA_EN, ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
-from .text import clean, find_dateline, inline_text, join_paragraphs, paragraphs_of, parse_html
+from .text import (
+    clean,
+    find_dateline,
+    inline_text,
+    join_paragraphs,
+    kcna_category,
+    paragraphs_of,
+    parse_html,
+)
 
 #: Where the javascript ``page(N)`` posts to, when the page's form names no action [one].
 PAGING_URL = "/en/category/articles.kcmsf"
@@ -103,18 +111,9 @@ def parse_listing(url: str, body: bytes | str) -> Listing:
         url=url,
         entries=tuple(e for e in entries.values() if e.title),
         next_pages=_next_page(page, url, current),
-        category=category_from_title(page),
+        category=kcna_category(page),
         current_page=current,
     )
-
-
-def category_from_title(page: Selector) -> str | None:
-    """``<title>KCNA | Home News</title>`` -> ``"Home News"`` [guess]."""
-    head = clean(page.xpath("string(//title)").get(""))
-    parts = [p.strip() for p in head.split("|")]
-    if len(parts) < 2 or parts[0] != "KCNA" or not parts[-1]:
-        return None
-    return parts[-1]
 
 
 def _page_numbers(page: Selector) -> dict[int, Selector]:

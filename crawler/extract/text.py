@@ -108,3 +108,12 @@ def parse_html(body: bytes | str) -> Selector:
 def has_stamp(text: str) -> bool:
     """Whether ``text`` holds a kcna.kp page stamp."""
     return STAMP_RE.search(text) is not None
+
+
+def kcna_category(page: Selector) -> str | None:
+    """``<title>KCNA | Home News</title>`` -> ``"Home News"`` [guess]."""
+    head = clean(page.xpath("string(//title)").get(""))
+    parts = [p.strip() for p in head.split("|")]
+    if len(parts) < 2 or parts[0] != "KCNA" or not parts[-1]:
+        return None
+    return parts[-1]
