@@ -1,0 +1,131 @@
+"""Helpers of the storage tests: the PostgreSQL test server, a fixed clock, article factories.
+
+Every database test runs twice: on a SQLite file and on PostgreSQL. The PostgreSQL server is
+named by ``KCNA_MONITOR_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``); each
+test gets a fresh schema of its own, dropped afterwards. When the server cannot be reached the
+PostgreSQL variants are skipped, or fail when the ``CI`` environment variable is set.
+
+The fixtures using them are in ``tests/storage_fixtures.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from storage.db import display_url
+from storage.records import ArticleInput, RawPage
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+KCNA_EN = "KCNA.kp (En)"
+#: The fixed clock of the tests.
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("KCNA_MONITOR_TEST_PG") or DEFAULT_PG_URL
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@functools.cache
+def _pg_problem() -> str | None:
+    """Why PostgreSQL cannot be used for tests, or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "the psycopg package is not installed"
+    try:
+        with psycopg.connect(pg_admin_url(), connect_timeout=3):
+            return None
+    except Exception as error:  # any reason at all means: no PostgreSQL tests here
+        return " ".join(str(error).split())
+
+
+def require_pg() -> str:
+    """The PostgreSQL test URL; skips the test (fails it under CI) when unreachable."""
+    problem = _pg_problem()
+    if problem is not None:
+        message = f"PostgreSQL test server {display_url(pg_admin_url())} unreachable: {problem}"
+        if _in_ci():
+            pytest.fail(message + " (CI is set, so this is an error)")
+        pytest.skip(message + " (set KCNA_MONITOR_TEST_PG to a reachable server)")
+    return pg_admin_url()
+
+
+@contextmanager
+def pg_schema_url() -> Iterator[str]:
+    """A URL whose connections work in a new, empty schema; the schema is dropped after."""
+    import psycopg
+
+    admin = require_pg()
+    schema = f"storage_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    url = make_url(admin).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def q_url(n: int, variant: int = 0) -> str:
+    """A kcna.kp /q/ article URL; variants of one ``n`` are aliases of one article."""
+    token = hashlib.sha256(f"{n}/{variant}".encode()).hexdigest()
+    return f"http://www.kcna.kp/en/article/q/{token}.kcmsf"
+
+
+def watch_url(n: int) -> str:
+    return f"https://kcnawatch.org/newstream/{1700000000 + n}-{n}/article-{n}/"
+
+
+def make_item(
+    n: int = 1,
+    *,
+    url: str | None = None,
+    canonical_url: str | None = None,
+    title: str | None = None,
+    text: str | None = None,
+    published: date | None = date(2026, 3, 1),
+    published_from: str | None = "page-stamp",
+    dateline: str | None = "Pyongyang, March 1 (KCNA)",
+    seen_at: datetime = T0,
+    categories: tuple[str, ...] = (),
+    source_key: str | None = None,
+    source: str = KCNA_EN,
+    page: RawPage | None = None,
+) -> ArticleInput:
+    """Article ``n`` as read at its first kcna.kp URL, unless told otherwise."""
+    url = url or q_url(n)
+    return ArticleInput(
+        url=url,
+        canonical_url=canonical_url or url,
+        source=source,
+        title=title if title is not None else f"Report number {n} on the people’s economy",
+        text=text
+        if text is not None
+        else (
+            f"Pyongyang, March 1 (KCNA) -- Article {n}: the “working people” met "
+            f"on {n} occasions.\u00a0It was   reported. -0-"
+        ),
+        published=published,
+        published_from=published_from if published else None,
+        dateline=dateline,
+        seen_at=seen_at,
+        categories=categories,
+        source_key=source_key,
+        page=page,
+    )
