@@ -9,8 +9,9 @@ session and transaction. Writes are safe to run from several processes at once:
 - on SQLite a write transaction takes the write lock when it begins; on PostgreSQL the
   articles a batch updates are locked (``SELECT ... FOR UPDATE``, in id order) and rows are
   inserted in key order, so concurrent batches neither lose updates nor deadlock. If a
-  concurrent batch created an article or key this batch was about to create, the batch is
-  simply run again against the now-committed state.
+  concurrent batch created an article, key or version this batch was about to create, the
+  batch is run again against the now-committed state (its last attempt locks the articles
+  table, so it always completes).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, case, exc, func, select, update
+from sqlalchemy import Engine, Select, Table, bindparam, case, exc, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,8 +61,9 @@ T = TypeVar("T")
 MIN_PREFIX = 4
 #: Rows per INSERT statement and values per IN list: well under both backends' limits.
 _CHUNK = 500
-#: Attempts of a write batch that lost a race or was chosen as a deadlock victim.
-_ATTEMPTS = 5
+#: Attempts of a write batch that lost a race or was chosen as a deadlock victim. The last
+#: attempt on PostgreSQL locks the articles table, so it cannot lose a race again.
+_ATTEMPTS = 6
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 
 ARTICLES = cast(Table, Article.__table__)
@@ -154,6 +156,9 @@ class Repository:
     def _save_batch(
         self, session: Session, items: Sequence[ArticleInput], last: bool
     ) -> list[SaveResult]:
+        if last and self._dialect == "postgresql":
+            # Plain reads go on; other writers of articles wait until this batch commits.
+            session.execute(text("LOCK TABLE articles IN EXCLUSIVE MODE"))
         batch = self._resolve(session, items)
         self._write_batch(session, batch, tolerate_races=last)
         self._store_pages(session, [i.page for i in items if i.page is not None])
@@ -162,13 +167,7 @@ class Repository:
     def _resolve(self, session: Session, items: Sequence[ArticleInput]) -> _Batch:
         item_keys = [identity_keys(item) for item in items]
         candidates = [article_id(input_fingerprint(item)) for item in items]
-        all_keys = sorted({k for keys in item_keys for k in keys})
-        known: dict[str, str] = {}
-        for chunk in _chunks(all_keys):
-            rows = session.execute(
-                select(KEYS.c.key, KEYS.c.article_id).where(KEYS.c.key.in_(chunk))
-            )
-            known.update({key: aid for key, aid in rows})
+        known = self._known_keys(session, sorted({k for keys in item_keys for k in keys}))
         states = self._load_states(session, sorted(set(known.values()) | set(candidates)))
 
         batch = _Batch(states=states, new_keys={}, urls={}, results=[])
@@ -193,6 +192,16 @@ class Repository:
                     batch.new_keys[key] = owner
             self._note_url(batch.urls, item, owner)
         return batch
+
+    def _known_keys(self, session: Session, keys: list[str]) -> dict[str, str]:
+        """The stored keys among ``keys`` and the article each points at."""
+        known: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            rows = session.execute(
+                select(KEYS.c.key, KEYS.c.article_id).where(KEYS.c.key.in_(chunk))
+            )
+            known.update({key: aid for key, aid in rows})
+        return known
 
     @staticmethod
     def _note_url(urls: dict[str, dict[str, Any]], item: ArticleInput, owner: str) -> None:

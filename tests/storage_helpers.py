@@ -13,16 +13,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import random
+import traceback
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from storage.db import display_url
+from storage.db import display_url, make_engine, migrate
 from storage.records import ArticleInput, RawPage
+from storage.repository import Repository
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 KCNA_EN = "KCNA.kp (En)"
@@ -129,3 +135,47 @@ def make_item(
         source_key=source_key,
         page=page,
     )
+
+
+def concurrency_items(articles: int = 300) -> list[ArticleInput]:
+    """``articles`` articles as a crawl meets them: every one at its kcna.kp URL, a third also
+    under a second /q/ URL, another third also as a KCNA Watch copy; in a fixed mixed order."""
+    items: list[ArticleInput] = []
+    for n in range(articles):
+        items.append(make_item(n, categories=("News",)))
+        if n % 3 == 0:
+            items.append(make_item(n, url=q_url(n, 1), seen_at=T0 + HOUR))
+        elif n % 3 == 1:
+            copy = make_item(n, url=watch_url(n), canonical_url=q_url(n), seen_at=T0 + HOUR)
+            items.append(
+                replace(
+                    copy,
+                    text=copy.text.replace("“", '"').replace("”", '"').replace("\u00a0", " "),
+                    title=copy.title.replace("’", "'"),
+                    published_from="meta-line",
+                    categories=("KCNA Watch",),
+                )
+            )
+    random.Random(20260301).shuffle(items)
+    return items
+
+
+def store_concurrently(url: str, barrier: Any, reverse: bool, results: Any) -> None:
+    """One of the processes of the concurrency test: wait at the barrier, migrate, then
+    store :func:`concurrency_items` in batches; report outcome counts or the traceback."""
+    try:
+        engine = make_engine(url)
+        barrier.wait(timeout=120)
+        migrate(engine)
+        repo = Repository(engine)
+        items = concurrency_items()
+        batches = [items[i : i + 25] for i in range(0, len(items), 25)]
+        if reverse:
+            batches = [batch[::-1] for batch in batches[::-1]]
+        counts: Counter[str] = Counter()
+        for batch in batches:
+            counts.update(result.outcome.value for result in repo.save_articles(batch))
+        engine.dispose()
+        results.put(("ok", dict(counts)))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))

@@ -452,3 +452,47 @@ def test_timestamps_come_back_as_utc(repo: Repository) -> None:
     assert view is not None
     assert view.first_seen == seen and view.first_seen.utcoffset() == timedelta(0)
     assert view.first_seen.hour == 12 and view.urls[0].last_seen.tzinfo is not None
+
+
+def _stale_reads(monkeypatch: pytest.MonkeyPatch, stale_calls: int) -> list[int]:
+    """Make the first ``stale_calls`` batch resolutions see an empty archive, as a batch does
+    when another process commits the same articles between its reads and its writes."""
+    calls = [0]
+    known_keys, load_states = Repository._known_keys, Repository._load_states
+
+    def fake_known_keys(self: Repository, session: object, keys: list[str]) -> dict[str, str]:
+        calls[0] += 1
+        if calls[0] <= stale_calls:
+            return {}
+        return known_keys(self, session, keys)  # type: ignore[arg-type]
+
+    def fake_load_states(self: Repository, session: object, ids: list[str]) -> dict:
+        if calls[0] <= stale_calls:
+            return {}
+        return load_states(self, session, ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Repository, "_known_keys", fake_known_keys)
+    monkeypatch.setattr(Repository, "_load_states", fake_load_states)
+    return calls
+
+
+def test_a_batch_that_lost_a_race_is_run_again(
+    repo: Repository, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [a] = repo.save_articles([make_item(1)])
+    calls = _stale_reads(monkeypatch, stale_calls=2)
+    [b] = repo.save_articles([make_item(1, url=q_url(1, 1), seen_at=T0 + HOUR)])
+    assert calls[0] == 3
+    assert (b.article_id, b.outcome) == (a.article_id, UNCHANGED)
+    assert repo.count_articles() == 1 and _count(engine, ArticleVersion) == 1
+    assert _count(engine, ArticleUrl) == 2
+
+
+def test_the_last_attempt_always_completes(
+    repo: Repository, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.save_articles([make_item(1)])
+    calls = _stale_reads(monkeypatch, stale_calls=100)
+    repo.save_articles([make_item(1, url=q_url(1, 1), seen_at=T0 + HOUR)])
+    assert calls[0] == 6  # every attempt used, no error
+    assert repo.count_articles() == 1 and _count(engine, ArticleVersion) == 1
