@@ -1,0 +1,1 @@
+"""Item pipelines, one stage per file; only ``store`` touches the database."""

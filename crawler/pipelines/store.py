@@ -1,0 +1,334 @@
+"""Store articles, raw pages and failures; record the crawl run. The crawler's one door to storage.
+
+Items are buffered and written in batches, each batch one transaction of
+``INSERT ... ON CONFLICT`` statements, off the reactor thread. A batch the database
+refuses (locked, unreachable) stays in the buffer and is tried again with the next batch
+and when the spider closes; what still cannot be written then is written to a spool file
+that the next crawl loads first, so no article is lost to a database outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crawler.items import ArticleItem, FailureItem
+from storage.db import StorageError, make_engine, migrate
+from storage.records import ArticleInput, FailureInput, RawPage, SaveOutcome
+from storage.repository import Repository
+
+logger = logging.getLogger(__name__)
+
+STAT_PREFIX = "kcna_monitor/"
+
+
+def to_input(item: ArticleItem, keep_page: bool) -> ArticleInput:
+    record = item.record
+    page = None
+    if keep_page and item.body is not None:
+        page = RawPage(
+            url=record.url,
+            body=item.body,
+            fetched_at=item.seen_at,
+            status=item.status,
+            parser_version=item.parser_version,
+            content_type=item.content_type,
+        )
+    return ArticleInput(
+        url=record.url,
+        canonical_url=record.canonical_url,
+        source=record.source,
+        title=record.title,
+        text=record.text,
+        published=record.published,
+        published_from=record.published_from,
+        dateline=record.dateline,
+        categories=tuple(record.categories),
+        source_key=record.source_key,
+        seen_at=item.seen_at,
+        page=page,
+    )
+
+
+@dataclass
+class Counts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    failures: int = 0
+    unsaved: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class StorePipeline:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        source: str,
+        batch_size: int = 50,
+        keep_pages: bool = True,
+        spool_dir: Path | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.db_url = db_url
+        self.source = source
+        self.batch_size = batch_size
+        self.keep_pages = keep_pages
+        self.spool_dir = spool_dir
+        self.repo: Repository | None = None
+        self.run_id: int | None = None
+        self.counts = Counts()
+        self._articles: list[ArticleInput] = []
+        self._failures: list[FailureInput] = []
+        self._lock = asyncio.Lock()
+        self._stats: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        settings = crawler.settings
+        db_url = settings.get("KCNA_MONITOR_DB")
+        if not db_url:
+            raise NotConfigured("KCNA_MONITOR_DB is not set: articles are not stored")
+        spool = settings.get("KCNA_MONITOR_SPOOL_DIR")
+        pipeline = cls(
+            db_url,
+            source=getattr(crawler.spidercls, "source_label", crawler.spidercls.name),
+            batch_size=settings.getint("KCNA_MONITOR_BATCH_SIZE", 50),
+            keep_pages=settings.getbool("KCNA_MONITOR_KEEP_PAGES", True),
+            spool_dir=Path(spool) if spool else None,
+        )
+        pipeline._stats = crawler.stats
+        crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def open_spider(self) -> None:
+        self.repo = await asyncio.to_thread(self._open_repository)
+        self.run_id = await asyncio.to_thread(self.repo.start_run, self.source, _now())
+        self._set_stat("run_id", self.run_id)
+        await self._load_spool()
+
+    def _open_repository(self) -> Repository:
+        engine = make_engine(self.db_url)
+        migrate(engine)
+        return Repository(engine)
+
+    async def process_item(self, item: Any) -> Any:
+        if isinstance(item, ArticleItem):
+            self._articles.append(to_input(item, self.keep_pages))
+        elif isinstance(item, FailureItem):
+            self._failures.append(FailureInput(url=item.url, reason=item.reason, at=item.at))
+            self.counts.failures += 1
+            self._inc_stat("failures")
+        else:
+            return item
+        if len(self._articles) + len(self._failures) >= self.batch_size:
+            await self.flush()
+        return item
+
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
+        url = item.record.url if isinstance(item, ArticleItem) else getattr(item, "url", "?")
+        reason = str(exception) or type(exception).__name__
+        self._failures.append(FailureInput(url=url, reason=f"dropped: {reason}", at=_now()))
+        self.counts.failures += 1
+        self._inc_stat("failures")
+
+    async def close_spider(self) -> None:
+        await self.flush()
+        if self._articles or self._failures:
+            await self._write_spool()
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.repo is None or self.run_id is None:
+            return
+        pages = int(self._stat("downloader/response_count", 0, prefixed=False))
+        status = run_status(reason, pages)
+        error = "; ".join(self.counts.errors[-3:]) or (None if reason == "finished" else reason)
+        try:
+            await asyncio.to_thread(
+                self.repo.finish_run,
+                self.run_id,
+                finished_at=_now(),
+                status=status,
+                pages=pages,
+                new=self.counts.new,
+                changed=self.counts.changed,
+                unchanged=self.counts.unchanged,
+                failures=self.counts.failures,
+                error=error,
+            )
+        except StorageError as exc:
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
+        self._set_stat("run_status", status)
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        async with self._lock:
+            articles, failures = self._articles, self._failures
+            if not (articles or failures) or self.repo is None:
+                return
+            self._articles, self._failures = [], []
+            try:
+                results = await asyncio.to_thread(self._write, articles, failures)
+            except StorageError as exc:
+                # Keep them for the next attempt; nothing is lost.
+                self._articles[:0] = articles
+                self._failures[:0] = failures
+                message = f"could not store {len(articles)} articles: {exc}"
+                self.counts.errors.append(message)
+                logger.error(message)
+                return
+            for result in results:
+                outcome = result.outcome
+                if outcome is SaveOutcome.NEW:
+                    self.counts.new += 1
+                elif outcome is SaveOutcome.CHANGED:
+                    self.counts.changed += 1
+                else:
+                    self.counts.unchanged += 1
+                self._inc_stat(outcome.value)
+
+    def _write(self, articles: Sequence[ArticleInput], failures: Sequence[FailureInput]) -> list:
+        assert self.repo is not None
+        results = self.repo.save_articles(articles) if articles else []
+        if failures:
+            self.repo.record_failures(self.run_id, failures)
+        return results
+
+    # -- spool: articles the database would not take ------------------------------------
+
+    def _spool_file(self) -> Path | None:
+        if self.spool_dir is None:
+            return None
+        return self.spool_dir / f"{self.source}.jsonl"
+
+    async def _write_spool(self) -> None:
+        path = self._spool_file()
+        count = len(self._articles)
+        if path is None:
+            logger.error(
+                "%d articles and %d failures could not be stored and no spool folder is set"
+                " (KCNA_MONITOR_SPOOL_DIR); they will be fetched again by the next crawl",
+                count,
+                len(self._failures),
+            )
+            self.counts.unsaved += count
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            for article in self._articles:
+                handle.write(json.dumps(_encode(article)) + "\n")
+        logger.error("database unavailable: %d articles kept in %s for the next crawl", count, path)
+        self.counts.unsaved += count
+        self._articles = []
+
+    async def _load_spool(self) -> None:
+        path = self._spool_file()
+        if path is None or not path.exists():
+            return
+        pending = path.with_suffix(".loading")
+        path.replace(pending)
+        with pending.open(encoding="utf-8") as handle:
+            self._articles.extend(_decode(json.loads(line)) for line in handle if line.strip())
+        logger.info("loaded %d spooled articles from %s", len(self._articles), path)
+        await self.flush()
+        if self._articles:  # still no database: put them back
+            await self._write_spool()
+        pending.unlink()
+
+    # -- stats --------------------------------------------------------------------------
+
+    def _inc_stat(self, name: str) -> None:
+        if self._stats is not None:
+            self._stats.inc_value(STAT_PREFIX + name)
+
+    def _set_stat(self, name: str, value: Any) -> None:
+        if self._stats is not None:
+            self._stats.set_value(STAT_PREFIX + name, value)
+
+    def _stat(self, name: str, default: Any, prefixed: bool = True) -> Any:
+        if self._stats is None:
+            return default
+        return self._stats.get_value((STAT_PREFIX if prefixed else "") + name, default)
+
+
+def run_status(reason: str, pages: int) -> str:
+    """The stored status of a run from Scrapy's close reason and the pages it fetched."""
+    if reason == "shutdown":
+        return "interrupted"
+    if reason != "finished":
+        return "failed"
+    return "ok" if pages else "failed"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _encode(article: ArticleInput) -> dict[str, Any]:
+    data = {
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "source": article.source,
+        "title": article.title,
+        "text": article.text,
+        "published": article.published.isoformat() if article.published else None,
+        "published_from": article.published_from,
+        "dateline": article.dateline,
+        "categories": list(article.categories),
+        "source_key": article.source_key,
+        "seen_at": article.seen_at.isoformat(),
+    }
+    if article.page is not None:
+        page = article.page
+        data["page"] = {
+            "url": page.url,
+            "body": base64.b64encode(page.body).decode("ascii"),
+            "fetched_at": page.fetched_at.isoformat(),
+            "status": page.status,
+            "parser_version": page.parser_version,
+            "content_type": page.content_type,
+        }
+    return data
+
+
+def _decode(data: dict[str, Any]) -> ArticleInput:
+    page = data.get("page")
+    return ArticleInput(
+        url=data["url"],
+        canonical_url=data["canonical_url"],
+        source=data["source"],
+        title=data["title"],
+        text=data["text"],
+        published=date.fromisoformat(data["published"]) if data["published"] else None,
+        published_from=data["published_from"],
+        dateline=data["dateline"],
+        categories=tuple(data["categories"]),
+        source_key=data["source_key"],
+        seen_at=datetime.fromisoformat(data["seen_at"]),
+        page=RawPage(
+            url=page["url"],
+            body=base64.b64decode(page["body"]),
+            fetched_at=datetime.fromisoformat(page["fetched_at"]),
+            status=page["status"],
+            parser_version=page["parser_version"],
+            content_type=page["content_type"],
+        )
+        if page
+        else None,
+    )

@@ -1,0 +1,79 @@
+"""Scrapy settings of the kcna-monitor project.
+
+The defaults are for the real sites: slow, easily annoyed hosts. A crawl of a local
+copy (tests, the demo, a mirror) may loosen them with ``--set NAME=VALUE``.
+Project-specific settings are prefixed ``KCNA_MONITOR_``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BOT_NAME = "kcna-monitor"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+VERSION = "0.1.0"
+
+
+def data_dir() -> Path:
+    """``$XDG_DATA_HOME/kcna-monitor`` (``~/.local/share/kcna-monitor`` when unset)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "kcna-monitor"
+
+
+def default_database_url() -> str:
+    """``KCNA_MONITOR_DB`` if set, else the SQLite file ``kcna-monitor.db`` in :func:`data_dir`."""
+    return os.environ.get("KCNA_MONITOR_DB") or f"sqlite:///{data_dir() / 'kcna-monitor.db'}"
+
+
+# Where articles go (``--db`` on the command line, else KCNA_MONITOR_DB, else the default file).
+KCNA_MONITOR_DB = default_database_url()
+# Items written per database transaction.
+KCNA_MONITOR_BATCH_SIZE = 50
+# Keep the raw bytes of article pages (compressed) so they can be re-parsed later.
+KCNA_MONITOR_KEEP_PAGES = True
+# Where articles go when the database refuses them; the next crawl stores them first.
+KCNA_MONITOR_SPOOL_DIR = str(data_dir() / "spool")
+# Listing pages followed per start page (1 = the start pages only).
+KCNA_MONITOR_MAX_PAGES = 3
+# Who to tell when the crawler misbehaves (an e-mail or URL); added to the user agent.
+KCNA_MONITOR_CONTACT = os.environ.get("KCNA_MONITOR_CONTACT", "")
+
+USER_AGENT = f"kcna-monitor/{VERSION} (news archive crawler)"
+
+# Politeness: robots.txt, one or two requests at a time per host, a delay that adapts.
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 2.0
+DOWNLOAD_DELAY_JITTER = 0.5  # each delay varies by up to ±50%
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# kcna.kp answers slowly: back off between retries of one request (seconds, doubled each time).
+KCNA_MONITOR_RETRY_BACKOFF = 5.0
+KCNA_MONITOR_RETRY_BACKOFF_MAX = 120.0
+
+COOKIES_ENABLED = True  # the /detail/ lists page with a session cookie
+REDIRECT_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening ports in a crawler that runs unattended
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.backoff.RetryBackoffMiddleware": 545,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.validate.ValidatePipeline": 100,
+    "crawler.pipelines.store.StorePipeline": 800,
+}
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"

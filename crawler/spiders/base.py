@@ -1,0 +1,269 @@
+"""What every source spider shares: start pages, fetching through a mirror, following listings.
+
+A spider reads listing pages and follows their entries to article pages; it never follows a
+link off its source's own host. Pages may be fetched from a mirror or local copy
+(``base_url``) while every URL it reports still names the public host, so an archive filled
+from a copy is the same as one filled from the real site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import scrapy
+from scrapy.exceptions import UsageError
+from scrapy.http import FormRequest, Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.extract import PARSER_VERSION, extract_page
+from crawler.extract.records import (
+    ArticleRecord,
+    ExtractionError,
+    Listing,
+    ListingEntry,
+    NotAnArticle,
+    PageRequest,
+)
+from crawler.items import ArticleItem, FailureItem
+
+PYONGYANG = timezone(timedelta(hours=9))
+
+
+def split_option(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """Spider arguments come as a list (from code) or one comma-separated string (``-a``)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part).strip() for part in value if str(part).strip()]
+
+
+def check_http_url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{what} must be an http(s) URL, got {value!r}")
+    return value
+
+
+class SourceSpider(scrapy.Spider):
+    """Base class: subclasses name their public root and default start pages."""
+
+    #: Scheme and host of the public site, e.g. ``http://www.kcna.kp``.
+    public_root: ClassVar[str]
+    #: Hosts that count as the source's own (the public host and its aliases).
+    public_hosts: ClassVar[frozenset[str]]
+    #: Paths of the listing pages a crawl starts from by default.
+    default_start_paths: ClassVar[tuple[str, ...]]
+    #: The source label stored with runs (articles carry the publisher feed).
+    source_label: ClassVar[str]
+    #: Whether a listing's name (e.g. "Top News") is a category of the articles it lists.
+    listing_is_category: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *args: Any,
+        base_url: str | None = None,
+        start_url: str | list[str] | None = None,
+        max_pages: int | str | None = None,
+        today: date | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.base_url = check_http_url(base_url, "base_url").rstrip("/") if base_url else None
+        self.start_page_urls = [
+            self.to_public(check_http_url(url, "start_url")) for url in split_option(start_url)
+        ]
+        self._max_pages_arg = max_pages
+        self.max_pages = 0
+        self._today = date.fromisoformat(today) if isinstance(today, str) else today
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        max_pages = spider._max_pages_arg
+        if max_pages is None:
+            max_pages = crawler.settings.getint("KCNA_MONITOR_MAX_PAGES", 3)
+        try:
+            spider.max_pages = int(max_pages)
+        except (TypeError, ValueError):
+            raise UsageError(f"max_pages must be a whole number, got {max_pages!r}") from None
+        if spider.max_pages < 1:
+            raise UsageError(f"max_pages must be at least 1, got {spider.max_pages}")
+        contact = crawler.settings.get("KCNA_MONITOR_CONTACT")
+        if contact:
+            agent = crawler.settings.get("USER_AGENT", "")
+            spider.user_agent = (
+                f"{agent[:-1]}; contact: {contact})"
+                if agent.endswith(")")
+                else (f"{agent} (contact: {contact})")
+            )
+        return spider
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    def is_own(self, url: str) -> bool:
+        return (urlsplit(url).hostname or "").lower() in self.public_hosts
+
+    def to_public(self, url: str) -> str:
+        """The public URL of a fetched URL (a mirror's URL keeps its path and query)."""
+        parts = urlsplit(url)
+        if self.base_url and not self.is_own(url):
+            base = urlsplit(self.base_url)
+            path = parts.path
+            if base.path and path.startswith(base.path):
+                path = path[len(base.path) :] or "/"
+            root = urlsplit(self.public_root)
+            return urlunsplit((root.scheme, root.netloc, path, parts.query, ""))
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+    def to_fetch(self, public_url: str) -> str:
+        """Where to fetch a public URL from: the mirror when one is set."""
+        if not self.base_url:
+            return public_url
+        parts = urlsplit(public_url)
+        return urljoin(self.base_url + "/", parts.path.lstrip("/")) + (
+            f"?{parts.query}" if parts.query else ""
+        )
+
+    def today(self) -> date:
+        """Today's date in Pyongyang, for date inference (fixed by the ``today`` argument)."""
+        return self._today or datetime.now(PYONGYANG).date()
+
+    # -- crawling -----------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        urls = self.start_page_urls or [
+            self.public_root + path for path in self.default_start_paths
+        ]
+        for url in urls:
+            yield self.page_request(url, depth=1, hint=None)
+
+    def page_request(
+        self, public_url: str, *, depth: int, hint: ListingEntry | None, category: str | None = None
+    ) -> scrapy.Request:
+        return scrapy.Request(
+            self.to_fetch(public_url),
+            callback=self.parse_page,
+            errback=self.fetch_failed,
+            cb_kwargs={
+                "public_url": public_url,
+                "depth": depth,
+                "hint": hint,
+                "category": category,
+            },
+        )
+
+    def listing_request(
+        self, next_page: PageRequest, depth: int, category: str | None
+    ) -> scrapy.Request:
+        public_url = next_page.url
+        kwargs = {"public_url": public_url, "depth": depth, "hint": None, "category": category}
+        if next_page.method == "POST":
+            return FormRequest(
+                self.to_fetch(public_url),
+                formdata=list(next_page.formdata),
+                callback=self.parse_page,
+                errback=self.fetch_failed,
+                cb_kwargs=kwargs,
+                dont_filter=True,  # the same list URL, another page of it
+            )
+        return scrapy.Request(
+            self.to_fetch(public_url),
+            callback=self.parse_page,
+            errback=self.fetch_failed,
+            cb_kwargs=kwargs,
+        )
+
+    def parse_page(
+        self,
+        response: Response,
+        public_url: str,
+        depth: int,
+        hint: ListingEntry | None,
+        category: str | None,
+    ) -> Iterator[Any]:
+        stats = self.crawler.stats
+        if not isinstance(response, TextResponse):
+            kind = (response.headers.get("Content-Type") or b"unknown type").decode("latin-1")
+            yield self.failure(public_url, f"not an HTML page ({kind})")
+            return
+        try:
+            page = extract_page(public_url, response.text, hint=hint, today=self.today())
+        except NotAnArticle as exc:
+            stats.inc_value("kcna_monitor/not_an_article")
+            self.logger.info("skipped %s: %s", public_url, exc.reason)
+            return
+        except ExtractionError as exc:
+            stats.inc_value("kcna_monitor/parse_failures")
+            self.logger.warning("could not parse %s: %s", public_url, exc.reason)
+            yield self.failure(public_url, exc.reason)
+            return
+        if isinstance(page, Listing):
+            if self.listing_is_category:
+                category = page.category or category
+            yield from self.follow_listing(page, depth, category)
+        else:
+            yield from self.article(page, response, category, depth)
+
+    def follow_listing(self, listing: Listing, depth: int, category: str | None) -> Iterator[Any]:
+        stats = self.crawler.stats
+        stats.inc_value("kcna_monitor/listing_pages")
+        if not listing.entries:
+            stats.inc_value("kcna_monitor/empty_listings")
+            self.logger.warning("listing %s has no entries", listing.url)
+        yield from self.follow_entries(listing.entries, category)
+        if depth < self.max_pages:
+            for next_page in listing.next_pages:
+                if self.is_own(next_page.url):
+                    yield self.listing_request(next_page, depth + 1, category)
+
+    def follow_entries(
+        self, entries: tuple[ListingEntry, ...], category: str | None
+    ) -> Iterator[scrapy.Request]:
+        seen: set[str] = set()
+        for entry in entries:
+            if entry.url in seen:
+                continue
+            seen.add(entry.url)
+            if not self.is_own(entry.url):
+                self.crawler.stats.inc_value("kcna_monitor/offsite_links")
+                continue
+            yield self.page_request(entry.url, depth=0, hint=entry, category=category)
+
+    def article(
+        self, record: ArticleRecord, response: Response, category: str | None, depth: int
+    ) -> Iterator[Any]:
+        if category and category not in record.categories:
+            record = replace(record, categories=(*record.categories, category))
+        self.crawler.stats.inc_value("kcna_monitor/articles_parsed")
+        yield ArticleItem(
+            record=record,
+            seen_at=datetime.now(UTC),
+            body=response.body,
+            status=response.status,
+            content_type=(response.headers.get("Content-Type") or b"").decode("latin-1") or None,
+            parser_version=PARSER_VERSION,
+        )
+        if depth >= 1 and record.related:
+            # An article given as a start page doubles as a listing (KCNA Watch's "More From").
+            yield from self.follow_entries(record.related, None)
+
+    def fetch_failed(self, failure: Failure) -> Iterator[FailureItem]:
+        request = failure.request  # type: ignore[attr-defined]
+        public_url = request.cb_kwargs.get("public_url") or self.to_public(request.url)
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            reason = f"HTTP {response.status}"
+        else:
+            reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+        self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
+        self.logger.warning("could not fetch %s: %s", public_url, reason)
+        yield self.failure(public_url, reason)
+
+    @staticmethod
+    def failure(url: str, reason: str) -> FailureItem:
+        return FailureItem(url=url, reason=reason, at=datetime.now(UTC))
