@@ -1,4 +1,4 @@
-"""A fixture web site of all three layouts, served over HTTP on 127.0.0.1.
+"""A web site of all three layouts, rebuilt from real articles, served on 127.0.0.1.
 
 :func:`build_site` renders corpus records into one site that mirrors both sources' paths:
 kcna.kp ``/q/`` articles (one article under several URLs, as on the real site) and category
@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fixture_site import render
+from scheduler.demo import render
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent / "data"
-FIXTURES = HERE.parent / "fixtures"
+DATA = Path(__file__).resolve().parent / "data"
+#: 40 real kcna.kp articles (60 URLs) of the 2024 corpus, chosen for their quirks.
 SAMPLE_CORPUS = DATA / "corpus-sample.jsonl"
-SEED_CASE = FIXTURES / "kcnawatch" / "seed_article_more_from"
+#: The KCNA Watch page the project started from, rebuilt as HTML.
+SEED_CASE = DATA / "seed"
 
 KCNA = "http://www.kcna.kp"
 KCNAWATCH = "https://kcnawatch.org"
