@@ -1,0 +1,180 @@
+"""The storing pipeline, built without a crawler: batching, outcomes, failures, and no loss
+when the database refuses a batch."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from crawler.extract.records import ArticleRecord
+from crawler.items import ArticleItem, FailureItem
+from crawler.pipelines.store import StorePipeline, run_status
+from crawler.pipelines.validate import ValidatePipeline
+from storage.db import make_engine
+from storage.errors import DatabaseUnavailable
+from storage.repository import Repository
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def item(n: int, *, text: str | None = None, published: date | None = date(2024, 5, 1)):
+    record = ArticleRecord(
+        url=f"http://www.kcna.kp/en/article/detail/{n:032x}",
+        canonical_url=f"http://www.kcna.kp/en/article/detail/{n:032x}",
+        source="KCNA.kp (En)",
+        title=f"Article number {n}",
+        text=text or f"Pyongyang, May 1 (KCNA) -- Text of article {n}.",
+        published=published,
+        published_from="listing",
+        dateline="Pyongyang, May 1 (KCNA)",
+        source_key=f"kcna-detail:{n:032x}",
+    )
+    return ArticleItem(record=record, seen_at=T0, body=b"<html>page</html>", parser_version="1")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def articles_in(db_url: str) -> list:
+    return list(Repository(make_engine(db_url)).iter_articles())
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'archive.db'}"
+
+
+def crawl_once(pipeline: StorePipeline, items: list) -> None:
+    async def go() -> None:
+        await pipeline.open_spider()
+        for it in items:
+            await pipeline.process_item(it)
+        await pipeline.close_spider()
+
+    run(go())
+
+
+def test_items_are_stored_in_batches_with_their_outcomes(db_url: str, tmp_path: Path) -> None:
+    first = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=tmp_path / "spool")
+    crawl_once(first, [item(1), item(2), item(3)])
+    assert (first.counts.new, first.counts.unchanged) == (3, 0)
+
+    second = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=tmp_path / "spool")
+    crawl_once(second, [item(1), item(2, text="Pyongyang, May 1 (KCNA) -- Edited."), item(3)])
+    assert (second.counts.new, second.counts.changed, second.counts.unchanged) == (0, 1, 2)
+    assert len(articles_in(db_url)) == 3
+    assert Repository(make_engine(db_url)).count_pages() == 3  # raw pages kept once
+
+
+def test_failures_are_recorded_against_the_run(db_url: str) -> None:
+    pipeline = StorePipeline(db_url, source="kcna", batch_size=10)
+    failure = FailureItem(url="http://www.kcna.kp/en/article/q/ab.kcmsf", reason="no body", at=T0)
+    crawl_once(pipeline, [failure, item(1)])
+    repo = Repository(make_engine(db_url))
+    [recorded] = repo.last_failures()
+    assert (recorded.url, recorded.reason, recorded.run_id) == (
+        failure.url,
+        "no body",
+        pipeline.run_id,
+    )
+
+
+def test_a_dropped_article_becomes_a_failure_not_a_silent_loss(db_url: str) -> None:
+    bad = item(7, published=None)
+    with pytest.raises(Exception, match="no publication date") as dropped:
+        run(ValidatePipeline().process_item(bad))
+    pipeline = StorePipeline(db_url, source="kcna")
+
+    async def go() -> None:
+        await pipeline.open_spider()
+        pipeline.item_dropped(bad, None, dropped.value, None)
+        await pipeline.close_spider()
+
+    run(go())
+    [recorded] = Repository(make_engine(db_url)).last_failures()
+    assert recorded.url == bad.record.url
+    assert "no publication date" in recorded.reason
+
+
+class FlakyRepository:
+    """A repository whose database refuses writes while ``down`` is set."""
+
+    def __init__(self, real: Repository) -> None:
+        self.real = real
+        self.down = True
+
+    def save_articles(self, items):
+        if self.down:
+            raise DatabaseUnavailable("database is locked: another process held it for 30 s")
+        return self.real.save_articles(items)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_refused_batch_is_kept_and_written_when_the_database_is_back(db_url: str) -> None:
+    pipeline = StorePipeline(db_url, source="kcna", batch_size=2)
+
+    async def go() -> None:
+        await pipeline.open_spider()
+        assert pipeline.repo is not None
+        flaky = FlakyRepository(pipeline.repo)
+        pipeline.repo = flaky  # type: ignore[assignment]
+        for n in (1, 2, 3):
+            await pipeline.process_item(item(n))
+        assert articles_in(db_url) == []
+        flaky.down = False
+        await pipeline.close_spider()
+
+    run(go())
+    assert len(articles_in(db_url)) == 3
+    assert pipeline.counts.new == 3
+    assert any("could not store 2 articles" in e for e in pipeline.counts.errors)
+
+
+def test_articles_the_database_never_took_are_spooled_and_loaded_next_time(
+    db_url: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    pipeline = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=spool)
+
+    async def outage() -> None:
+        await pipeline.open_spider()
+        pipeline.repo = FlakyRepository(pipeline.repo)  # type: ignore[assignment,arg-type]
+        for n in (1, 2, 3):
+            await pipeline.process_item(item(n))
+        await pipeline.close_spider()
+
+    run(outage())
+    assert articles_in(db_url) == []
+    assert pipeline.counts.unsaved == 3
+    assert len((spool / "kcna.jsonl").read_text().splitlines()) == 3
+
+    later = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=spool)
+    crawl_once(later, [item(3)])
+    stored = articles_in(db_url)
+    assert sorted(a.title for a in stored) == [
+        "Article number 1",
+        "Article number 2",
+        "Article number 3",
+    ]
+    assert not any(spool.iterdir())
+    page = Repository(make_engine(db_url)).latest_page(item(1).record.url)
+    assert page is not None and page.body == b"<html>page</html>"
+
+
+@pytest.mark.parametrize(
+    ("reason", "pages", "status"),
+    [
+        ("finished", 12, "ok"),
+        ("finished", 0, "failed"),
+        ("shutdown", 3, "interrupted"),
+        ("closespider_timeout", 3, "failed"),
+    ],
+)
+def test_run_status(reason: str, pages: int, status: str) -> None:
+    assert run_status(reason, pages) == status
