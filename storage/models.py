@@ -6,6 +6,8 @@
 - ``article_versions``: every distinct content an article had, numbered from 1.
 - ``raw_pages``: fetched page bytes (zlib), one row per distinct (url, body).
 - ``crawl_runs`` and ``crawl_failures``: what each crawl did and what went wrong.
+- ``daemon_state``: per source, what the monitoring daemon plans and last saw go wrong.
+- ``http_validators``: ETag / Last-Modified of listing pages, for conditional requests.
 
 All timestamps are stored in UTC and come back as timezone-aware UTC datetimes.
 """
@@ -173,3 +175,31 @@ class CrawlFailure(Base):
     url: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class HttpValidator(Base):
+    __tablename__ = "http_validators"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class DaemonState(Base):
+    """What the monitoring daemon is doing for one source, readable from other processes.
+
+    ``current_run_id`` names the run a crawl of the source is writing to right now; a daemon
+    that starts and finds it still ``running`` knows the previous daemon died during it.
+    """
+
+    __tablename__ = "daemon_state"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_run_at: Mapped[datetime | None]
+    current_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime]

@@ -24,7 +24,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, case, exc, func, select, text, update
+from sqlalchemy import (
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    case,
+    exc,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +51,7 @@ from storage.models import (
     ArticleVersion,
     CrawlFailure,
     CrawlRun,
+    HttpValidator,
     RawPageRow,
 )
 from storage.records import (
@@ -51,6 +64,7 @@ from storage.records import (
     RunView,
     SaveOutcome,
     SaveResult,
+    SourceState,
     UrlView,
     VersionView,
 )
@@ -73,6 +87,8 @@ VERSIONS = cast(Table, ArticleVersion.__table__)
 PAGES = cast(Table, RawPageRow.__table__)
 RUNS = cast(Table, CrawlRun.__table__)
 FAILURES = cast(Table, CrawlFailure.__table__)
+STATES = cast(Table, DaemonState.__table__)
+VALIDATORS = cast(Table, HttpValidator.__table__)
 
 _MERGED_COLUMNS = tuple(c.name for c in ARTICLES.columns if c.name != "id")
 
@@ -372,6 +388,61 @@ class Repository:
         """Number of distinct stored (url, body) pairs."""
         return self._read(lambda s: s.execute(select(func.count()).select_from(PAGES)).scalar_one())
 
+    # -- what a crawl knows before it starts ----------------------------------------------
+
+    def known_urls(self, prefixes: Iterable[str]) -> set[str]:
+        """Every stored article URL that starts with one of ``prefixes`` (e.g. a site root)."""
+        prefixes = list(prefixes)
+        if not prefixes:
+            return set()
+
+        def work(session: Session) -> set[str]:
+            query = select(ArticleUrl.url).where(
+                or_(*(ArticleUrl.url.startswith(p, autoescape=True) for p in prefixes))
+            )
+            return set(session.execute(query).scalars())
+
+        return self._read(work)
+
+    def load_validators(self, prefixes: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """``url -> (etag, last_modified)`` of the stored validators under ``prefixes``."""
+        prefixes = list(prefixes)
+
+        def work(session: Session) -> dict[str, tuple[str | None, str | None]]:
+            query = select(HttpValidator.url, HttpValidator.etag, HttpValidator.last_modified)
+            if prefixes:
+                query = query.where(
+                    or_(*(HttpValidator.url.startswith(p, autoescape=True) for p in prefixes))
+                )
+            return {url: (etag, modified) for url, etag, modified in session.execute(query)}
+
+        return self._read(work)
+
+    def save_validators(
+        self, validators: dict[str, tuple[str | None, str | None]], at: datetime
+    ) -> None:
+        """Store (or replace) the validators of each URL's latest fetch."""
+        if not validators:
+            return
+        rows = [
+            {"url": url, "etag": etag, "last_modified": modified, "updated_at": at}
+            for url, (etag, modified) in sorted(validators.items())
+        ]
+
+        def work(session: Session, _last: bool) -> None:
+            statement = self._insert(VALIDATORS)
+            statement = statement.on_conflict_do_update(
+                index_elements=["url"],
+                set_={
+                    "etag": statement.excluded.etag,
+                    "last_modified": statement.excluded.last_modified,
+                    "updated_at": statement.excluded.updated_at,
+                },
+            )
+            session.execute(statement, rows)
+
+        self._write(work)
+
     # -- crawl runs and failures ---------------------------------------------------------
 
     def start_run(self, source: str, started_at: datetime) -> int:
@@ -447,12 +518,80 @@ class Repository:
 
         self._write(work)
 
-    def recent_runs(self, limit: int = 20, source: str | None = None) -> list[RunView]:
-        """The latest runs, newest first."""
+    def recent_runs(
+        self, limit: int = 20, source: str | None = None, status: str | None = None
+    ) -> list[RunView]:
+        """The latest runs, newest first; optionally of one source, or in one status."""
         query = select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(limit)
         if source is not None:
             query = query.where(RUNS.c.source == source)
+        if status is not None:
+            query = query.where(RUNS.c.status == status)
         return self._read(lambda s: [RunView(**dict(row)) for row in s.execute(query).mappings()])
+
+    def get_run(self, run_id: int) -> RunView | None:
+        """One run by id, or None."""
+        query = select(RUNS).where(RUNS.c.id == run_id)
+
+        def work(session: Session) -> RunView | None:
+            row = session.execute(query).mappings().first()
+            return RunView(**dict(row)) if row is not None else None
+
+        return self._read(work)
+
+    def close_run(
+        self, run_id: int, *, finished_at: datetime, status: str, error: str | None
+    ) -> bool:
+        """Close a run that is still ``running`` (its crawl died or was stopped before it could
+        record its end), keeping its counters. False when the run was already closed."""
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(
+                f"a finished run's status is ok, failed or interrupted, not {status!r}"
+            )
+
+        def work(session: Session, _last: bool) -> bool:
+            result = session.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                .values(finished_at=finished_at, status=status, error=error)
+            )
+            return bool(result.rowcount)
+
+        return self._write(work)
+
+    # -- the monitoring daemon's state ---------------------------------------------------
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Create or replace the daemon's state row of ``state.source``."""
+        row = {
+            "source": state.source,
+            "next_run_at": state.next_run_at,
+            "current_run_id": state.current_run_id,
+            "last_error": state.last_error,
+            "last_error_at": state.last_error_at,
+            "pid": state.pid,
+            "host": state.host,
+            "updated_at": state.updated_at,
+        }
+
+        def work(session: Session, _last: bool) -> None:
+            statement = self._insert(STATES).values(row)
+            statement = statement.on_conflict_do_update(
+                index_elements=["source"],
+                set_={name: statement.excluded[name] for name in row if name != "source"},
+            )
+            session.execute(statement)
+
+        self._write(work)
+
+    def source_states(self) -> dict[str, SourceState]:
+        """Every source's daemon state, by source."""
+        query = select(STATES).order_by(STATES.c.source)
+        return self._read(
+            lambda s: {
+                row["source"]: SourceState(**dict(row)) for row in s.execute(query).mappings()
+            }
+        )
 
     def last_failures(self, limit: int = 20) -> list[FailureView]:
         """The latest failures, newest first."""

@@ -496,3 +496,26 @@ def test_the_last_attempt_always_completes(
     repo.save_articles([make_item(1, url=q_url(1, 1), seen_at=T0 + HOUR)])
     assert calls[0] == 6  # every attempt used, no error
     assert repo.count_articles() == 1 and _count(engine, ArticleVersion) == 1
+
+
+def test_known_urls_are_listed_per_site(repo: Repository) -> None:
+    repo.save_articles(
+        [
+            make_item(1, url=q_url(1)),
+            make_item(2, url=watch_url(2)),
+        ]
+    )
+    assert repo.known_urls(["http://www.kcna.kp/"]) == {q_url(1)}
+    assert repo.known_urls(["https://kcnawatch.org/"]) == {watch_url(2)}
+    assert repo.known_urls(["http://www.kcna.kp/en/%"]) == set()  # no wildcards
+    assert repo.known_urls([]) == set()
+
+
+def test_validators_are_stored_and_replaced(repo: Repository) -> None:
+    url = "http://www.kcna.kp/en/article/list/a666dda1282180e0ee1b4427b0574ae7"
+    repo.save_validators({url: ('"v1"', None)}, T0)
+    repo.save_validators({url: ('"v2"', "Tue, 01 Dec 2026 10:00:00 GMT")}, T0 + HOUR)
+    assert repo.load_validators(["http://www.kcna.kp/"]) == {
+        url: ('"v2"', "Tue, 01 Dec 2026 10:00:00 GMT")
+    }
+    assert repo.load_validators(["https://kcnawatch.org/"]) == {}
