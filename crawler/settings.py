@@ -36,6 +36,10 @@ KCNA_MONITOR_BATCH_SIZE = 50
 KCNA_MONITOR_KEEP_PAGES = True
 # Where articles go when the database refuses them; the next crawl stores them first.
 KCNA_MONITOR_SPOOL_DIR = str(data_dir() / "spool")
+# Incremental crawling: skip article pages already stored, revalidate listing pages with
+# their ETag/Last-Modified, and stop paging at the first listing page of known articles.
+KCNA_MONITOR_INCREMENTAL = True
+KCNA_MONITOR_STOP_AT_KNOWN = True
 # Listing pages followed per start page (1 = the start pages only).
 KCNA_MONITOR_MAX_PAGES = 3
 # Who to tell when the crawler misbehaves (an e-mail or URL); added to the user agent.
@@ -60,6 +64,8 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # kcna.kp answers slowly: back off between retries of one request (seconds, doubled each time).
 KCNA_MONITOR_RETRY_BACKOFF = 5.0
 KCNA_MONITOR_RETRY_BACKOFF_MAX = 120.0
+# A 429 or 503 with Retry-After is honoured up to this many seconds.
+KCNA_MONITOR_RETRY_AFTER_MAX = 600.0
 
 COOKIES_ENABLED = True  # the /detail/ lists page with a session cookie
 REDIRECT_ENABLED = True
@@ -68,7 +74,9 @@ REMOTE_CONTROL_ENABLED = False  # no listening ports in a crawler that runs unat
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.backoff.RetryBackoffMiddleware": 545,
+    "crawler.middlewares.conditional.ConditionalRequestMiddleware": 560,
+    # Nearer the downloader than RetryMiddleware (550): it reads a 429 before the retry.
+    "crawler.middlewares.backoff.RetryBackoffMiddleware": 555,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.validate.ValidatePipeline": 100,
