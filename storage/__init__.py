@@ -17,6 +17,7 @@ from storage.records import (
     RunView,
     SaveOutcome,
     SaveResult,
+    SourceState,
     UrlView,
     VersionView,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "SaveOutcome",
     "SaveResult",
     "SchemaMissing",
+    "SourceState",
     "StorageError",
     "UnknownRun",
     "UrlView",

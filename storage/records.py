@@ -201,3 +201,24 @@ class FailureView:
     url: str
     reason: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the monitoring daemon plans for one source and the last error it saw.
+
+    ``pid`` and ``host`` name the daemon that wrote the row; ``current_run_id`` the run a
+    crawl of the source is writing to right now (None between crawls).
+    """
+
+    source: str
+    updated_at: datetime
+    next_run_at: datetime | None = None
+    current_run_id: int | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    pid: int | None = None
+    host: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_utc("SourceState.updated_at", self.updated_at)

@@ -51,6 +51,7 @@ from storage.models import (
     ArticleVersion,
     CrawlFailure,
     CrawlRun,
+    DaemonState,
     HttpValidator,
     RawPageRow,
 )
