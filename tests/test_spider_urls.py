@@ -6,9 +6,10 @@ import pytest
 from scrapy.exceptions import UsageError
 from scrapy.utils.test import get_crawler
 
-from crawler.extract.records import ListingEntry
+from crawler.extract.records import Listing, ListingEntry, PageRequest
 from crawler.spiders.kcna import CATEGORY_LISTS, KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
+from crawler.state import ArchiveState
 
 
 def make(spidercls, **kwargs):
@@ -74,3 +75,43 @@ def test_links_off_the_source_host_are_not_followed():
 def test_bad_spider_arguments_are_usage_errors(kwargs, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         make(KcnaSpider, **kwargs)
+
+
+def listing_with_next_page() -> Listing:
+    return Listing(
+        url="https://kcnawatch.org/newstream/",
+        entries=(
+            ListingEntry(url="https://kcnawatch.org/newstream/1-1/a/", title="a"),
+            ListingEntry(url="https://kcnawatch.org/newstream/1-2/b/", title="b"),
+        ),
+        next_pages=(PageRequest(url="https://kcnawatch.org/newstream/page/2/", page=2),),
+    )
+
+
+def test_stored_articles_are_not_fetched_again():
+    spider = make(KcnaWatchSpider)
+    spider.archive_opened(ArchiveState.of({"https://kcnawatch.org/newstream/1-1/a/"}))
+    urls = [
+        r.cb_kwargs["public_url"] for r in spider.follow_listing(listing_with_next_page(), 1, None)
+    ]
+    assert urls == [
+        "https://kcnawatch.org/newstream/1-2/b/",
+        "https://kcnawatch.org/newstream/page/2/",
+    ]
+
+
+def test_paging_stops_at_a_listing_page_of_known_articles():
+    spider = make(KcnaWatchSpider)
+    listing = listing_with_next_page()
+    spider.archive_opened(ArchiveState.of(entry.url for entry in listing.entries))
+    assert list(spider.follow_listing(listing, 1, None)) == []
+
+
+def test_backfill_pages_on_past_known_articles():
+    crawler = get_crawler(KcnaWatchSpider, {"KCNA_MONITOR_STOP_AT_KNOWN": False})
+    spider = KcnaWatchSpider.from_crawler(crawler)
+    listing = listing_with_next_page()
+    spider.archive_opened(ArchiveState.of(entry.url for entry in listing.entries))
+    [request] = spider.follow_listing(listing, 1, None)
+    assert request.cb_kwargs["public_url"] == "https://kcnawatch.org/newstream/page/2/"
+    assert request.meta["kcna_listing"] is True

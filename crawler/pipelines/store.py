@@ -13,7 +13,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,6 +23,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.items import ArticleItem, FailureItem
+from crawler.signals import archive_opened
+from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
 from storage.records import ArticleInput, FailureInput, RawPage, SaveOutcome
 from storage.repository import Repository
@@ -79,6 +81,8 @@ class StorePipeline:
         batch_size: int = 50,
         keep_pages: bool = True,
         spool_dir: Path | None = None,
+        site_prefixes: tuple[str, ...] = (),
+        announce: Callable[[ArchiveState], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -87,6 +91,11 @@ class StorePipeline:
         self.batch_size = batch_size
         self.keep_pages = keep_pages
         self.spool_dir = spool_dir
+        # Incremental crawling: what is stored under these URL prefixes is loaded when the
+        # spider opens and handed to ``announce`` (the spider and middlewares listen).
+        self.site_prefixes = site_prefixes
+        self.announce = announce
+        self.state: ArchiveState | None = None
         self.repo: Repository | None = None
         self.run_id: int | None = None
         self.counts = Counts()
@@ -109,6 +118,14 @@ class StorePipeline:
             keep_pages=settings.getbool("KCNA_MONITOR_KEEP_PAGES", True),
             spool_dir=Path(spool) if spool else None,
         )
+        if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
+            hosts = sorted(getattr(crawler.spidercls, "public_hosts", ()))
+            pipeline.site_prefixes = tuple(f"{s}://{h}/" for h in hosts for s in ("http", "https"))
+            pipeline.announce = lambda state: crawler.signals.send_catch_log(
+                signal=archive_opened, state=state
+            )
+        # A run the caller recorded already (the daemon does, to finish it if the crawl dies).
+        pipeline.run_id = settings.getint("KCNA_MONITOR_RUN_ID", 0) or None
         pipeline._stats = crawler.stats
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
@@ -118,9 +135,19 @@ class StorePipeline:
 
     async def open_spider(self) -> None:
         self.repo = await asyncio.to_thread(self._open_repository)
-        self.run_id = await asyncio.to_thread(self.repo.start_run, self.source, _now())
+        if self.run_id is None:
+            self.run_id = await asyncio.to_thread(self.repo.start_run, self.source, _now())
         self._set_stat("run_id", self.run_id)
+        if self.announce is not None:
+            self.state = await asyncio.to_thread(self._load_state)
+            self.announce(self.state)
         await self._load_spool()
+
+    def _load_state(self) -> ArchiveState:
+        assert self.repo is not None
+        known = self.repo.known_urls(self.site_prefixes)
+        stored = self.repo.load_validators(self.site_prefixes)
+        return ArchiveState.of(known, {url: Validators(*pair) for url, pair in stored.items()})
 
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
@@ -149,6 +176,7 @@ class StorePipeline:
 
     async def close_spider(self) -> None:
         await self.flush()
+        await self._save_validators()
         if self._articles or self._failures:
             await self._write_spool()
 
@@ -202,6 +230,20 @@ class StorePipeline:
                 else:
                     self.counts.unchanged += 1
                 self._inc_stat(outcome.value)
+
+    async def _save_validators(self) -> None:
+        if self.state is None or self.repo is None:
+            return
+        learnt = self.state.take_learnt()
+        if not learnt:
+            return
+        pairs = {url: (v.etag, v.last_modified) for url, v in learnt.items()}
+        try:
+            await asyncio.to_thread(self.repo.save_validators, pairs, _now())
+        except StorageError as exc:  # only costs a full fetch of those listings next time
+            logger.warning(
+                "could not store the validators of %d listing pages: %s", len(pairs), exc
+            )
 
     def _write(self, articles: Sequence[ArticleInput], failures: Sequence[FailureInput]) -> list:
         assert self.repo is not None

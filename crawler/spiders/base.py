@@ -19,7 +19,8 @@ from scrapy.exceptions import UsageError
 from scrapy.http import FormRequest, Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.extract import PARSER_VERSION, extract_page
+from crawler import signals
+from crawler.extract import PARSER_VERSION, extract_page, page_kind
 from crawler.extract.records import (
     ArticleRecord,
     ExtractionError,
@@ -29,6 +30,8 @@ from crawler.extract.records import (
     PageRequest,
 )
 from crawler.items import ArticleItem, FailureItem
+from crawler.middlewares.conditional import LISTING, PUBLIC_URL
+from crawler.state import ArchiveState
 
 PYONGYANG = timezone(timedelta(hours=9))
 
@@ -80,6 +83,8 @@ class SourceSpider(scrapy.Spider):
         self._max_pages_arg = max_pages
         self.max_pages = 0
         self._today = date.fromisoformat(today) if isinstance(today, str) else today
+        self.archive: ArchiveState | None = None
+        self.stop_at_known = True
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -93,6 +98,10 @@ class SourceSpider(scrapy.Spider):
             raise UsageError(f"max_pages must be a whole number, got {max_pages!r}") from None
         if spider.max_pages < 1:
             raise UsageError(f"max_pages must be at least 1, got {spider.max_pages}")
+        # Incremental by default: skip stored articles, stop paging at a page of known ones.
+        if crawler.settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
+            crawler.signals.connect(spider.archive_opened, signal=signals.archive_opened)
+        spider.stop_at_known = crawler.settings.getbool("KCNA_MONITOR_STOP_AT_KNOWN", True)
         contact = crawler.settings.get("KCNA_MONITOR_CONTACT")
         if contact:
             agent = crawler.settings.get("USER_AGENT", "")
@@ -135,6 +144,9 @@ class SourceSpider(scrapy.Spider):
 
     # -- crawling -----------------------------------------------------------------------
 
+    def archive_opened(self, state: ArchiveState) -> None:
+        self.archive = state
+
     async def start(self) -> AsyncIterator[Any]:
         urls = self.start_page_urls or [
             self.public_root + path for path in self.default_start_paths
@@ -142,33 +154,29 @@ class SourceSpider(scrapy.Spider):
         for url in urls:
             yield self.page_request(url, depth=1, hint=None)
 
-    def page_request(
-        self, public_url: str, *, depth: int, hint: ListingEntry | None, category: str | None = None
+    def _request(
+        self,
+        public_url: str,
+        *,
+        depth: int,
+        hint: ListingEntry | None,
+        category: str | None,
+        formdata: tuple[tuple[str, str], ...] | None = None,
     ) -> scrapy.Request:
-        return scrapy.Request(
-            self.to_fetch(public_url),
-            callback=self.parse_page,
-            errback=self.fetch_failed,
-            cb_kwargs={
-                "public_url": public_url,
-                "depth": depth,
-                "hint": hint,
-                "category": category,
-            },
-        )
-
-    def listing_request(
-        self, next_page: PageRequest, depth: int, category: str | None
-    ) -> scrapy.Request:
-        public_url = next_page.url
-        kwargs = {"public_url": public_url, "depth": depth, "hint": None, "category": category}
-        if next_page.method == "POST":
+        kind = page_kind(public_url) or ""
+        meta: dict[str, Any] = {PUBLIC_URL: public_url}
+        if kind.endswith("-listing"):
+            meta[LISTING] = True
+            meta["handle_httpstatus_list"] = [304]
+        kwargs = {"public_url": public_url, "depth": depth, "hint": hint, "category": category}
+        if formdata is not None:
             return FormRequest(
                 self.to_fetch(public_url),
-                formdata=list(next_page.formdata),
+                formdata=list(formdata),
                 callback=self.parse_page,
                 errback=self.fetch_failed,
                 cb_kwargs=kwargs,
+                meta=meta,
                 dont_filter=True,  # the same list URL, another page of it
             )
         return scrapy.Request(
@@ -176,6 +184,20 @@ class SourceSpider(scrapy.Spider):
             callback=self.parse_page,
             errback=self.fetch_failed,
             cb_kwargs=kwargs,
+            meta=meta,
+        )
+
+    def page_request(
+        self, public_url: str, *, depth: int, hint: ListingEntry | None, category: str | None = None
+    ) -> scrapy.Request:
+        return self._request(public_url, depth=depth, hint=hint, category=category)
+
+    def listing_request(
+        self, next_page: PageRequest, depth: int, category: str | None
+    ) -> scrapy.Request:
+        formdata = next_page.formdata if next_page.method == "POST" else None
+        return self._request(
+            next_page.url, depth=depth, hint=None, category=category, formdata=formdata
         )
 
     def parse_page(
@@ -187,6 +209,9 @@ class SourceSpider(scrapy.Spider):
         category: str | None,
     ) -> Iterator[Any]:
         stats = self.crawler.stats
+        if response.status == 304:
+            self.logger.debug("not modified since the last crawl: %s", public_url)
+            return
         if not isinstance(response, TextResponse):
             kind = (response.headers.get("Content-Type") or b"unknown type").decode("latin-1")
             yield self.failure(public_url, f"not an HTML page ({kind})")
@@ -215,22 +240,33 @@ class SourceSpider(scrapy.Spider):
         if not listing.entries:
             stats.inc_value("kcna_monitor/empty_listings")
             self.logger.warning("listing %s has no entries", listing.url)
-        yield from self.follow_entries(listing.entries, category)
-        if depth < self.max_pages:
-            for next_page in listing.next_pages:
-                if self.is_own(next_page.url):
-                    yield self.listing_request(next_page, depth + 1, category)
+        requests = list(self.follow_entries(listing.entries, category))
+        yield from requests
+        if depth >= self.max_pages:
+            return
+        if listing.entries and not requests and self.stop_at_known:
+            stats.inc_value("kcna_monitor/paging_stopped_at_known")
+            self.logger.debug("every entry of %s is stored already: not paging on", listing.url)
+            return
+        for next_page in listing.next_pages:
+            if self.is_own(next_page.url):
+                yield self.listing_request(next_page, depth + 1, category)
 
     def follow_entries(
         self, entries: tuple[ListingEntry, ...], category: str | None
     ) -> Iterator[scrapy.Request]:
+        """Requests for the entries' article pages, but for those stored already."""
+        stats = self.crawler.stats
         seen: set[str] = set()
         for entry in entries:
             if entry.url in seen:
                 continue
             seen.add(entry.url)
             if not self.is_own(entry.url):
-                self.crawler.stats.inc_value("kcna_monitor/offsite_links")
+                stats.inc_value("kcna_monitor/offsite_links")
+                continue
+            if self.archive is not None and self.archive.knows(entry.url):
+                stats.inc_value("kcna_monitor/known_skipped")
                 continue
             yield self.page_request(entry.url, depth=0, hint=entry, category=category)
 

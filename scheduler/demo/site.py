@@ -10,10 +10,11 @@ tests change the site while it is served (edit, add, remove pages) and read its 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +53,12 @@ class FixtureSite:
     pages: dict[str, Page] = field(default_factory=dict)
     posts: dict[str, Callable[[Mapping[str, str], bool], Page]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    bytes_sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count_bytes(self, count: int) -> None:
+        with self.lock:
+            self.bytes_sent += count
 
     def put(self, path: str, html: str, *, status: int = 200) -> None:
         with self.lock:
@@ -149,8 +155,12 @@ def build_site(
     detail_per_page: int = 5,
     copies_of_q: int = 4,
     copies_of_detail: int = 2,
+    latest: Sequence[dict[str, Any]] = (),
 ) -> BuiltSite:
-    """Render the sample corpus into one fixture site of all three layouts."""
+    """Render the sample corpus into one fixture site of all three layouts.
+
+    ``latest`` are records published on KCNA Watch just now: at the top of its listing.
+    """
     # Articles under several URLs first: they all go to the /q/ part, as on the real site.
     groups = sorted(
         group_articles(records if records is not None else load_records()), key=lambda g: -len(g)
@@ -245,7 +255,8 @@ def build_site(
         )
         by_title[expected_title(rec["title"])].urls.add(KCNAWATCH + path)
         watch_entries.append((path, rec["title"], rec["published"]))
-    for group in watch_only:
+    newest_first: list[tuple[str, str, str]] = []
+    for group in [[rec] for rec in latest] + watch_only:
         rec = group[0]
         path = render.kcnawatch_path(rec)
         site.put(
@@ -265,7 +276,10 @@ def build_site(
                 {KCNAWATCH + path},
             )
         )
-        watch_entries.append((path, rec["title"], rec["published"]))
+        (newest_first if rec in latest else watch_entries).append(
+            (path, rec["title"], rec["published"])
+        )
+    watch_entries[:0] = newest_first
     seed_url = (SEED_CASE / "url.txt").read_text(encoding="utf-8").strip()
     seed = json.loads((SEED_CASE / "expected.json").read_text(encoding="utf-8"))["record"]
     site.put(_path(seed_url), (SEED_CASE / "page.html").read_text(encoding="utf-8"))
@@ -305,14 +319,20 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         cookie = f"{SESSION_COOKIE}={SESSION_VALUE}" in (self.headers.get("Cookie") or "")
         page = self.site.answer(method, self.path, form, cookie)
-        self.send_response(page.status)
+        etag = f'"{hashlib.sha1(page.body).hexdigest()[:20]}"'
+        fresh = method != "POST" and page.status == 200
+        not_modified = fresh and self.headers.get("If-None-Match") == etag
+        body = b"" if not_modified or method == "HEAD" else page.body
+        self.send_response(304 if not_modified else page.status)
         self.send_header("Content-Type", page.content_type)
-        self.send_header("Content-Length", str(len(page.body)))
+        self.send_header("Content-Length", str(len(body)))
+        if fresh:
+            self.send_header("ETag", etag)
         if not cookie:
             self.send_header("Set-Cookie", f"{SESSION_COOKIE}={SESSION_VALUE}; Path=/")
         self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(page.body)
+        self.wfile.write(body)
+        self.site.count_bytes(len(body))
 
     def do_GET(self) -> None:
         self._serve("GET")

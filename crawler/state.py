@@ -1,0 +1,56 @@
+"""What a crawl knows of the archive before it fetches anything.
+
+The storing pipeline loads it when the spider opens (it is the crawler's one door to the
+database) and announces it with :data:`crawler.signals.archive_opened`; the spider skips
+article pages already stored, and the conditional-request middleware revalidates listing
+pages with the validators of their last fetch. Validators learnt during the crawl are kept
+here until the pipeline writes them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP cache validators of one URL's last successful fetch."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+
+@dataclass
+class ArchiveState:
+    known_urls: set[str] = field(default_factory=set)
+    validators: dict[str, Validators] = field(default_factory=dict)
+    learnt: dict[str, Validators] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, known_urls: Iterable[str], validators: Mapping[str, Validators] | None = None
+    ) -> ArchiveState:
+        return cls(known_urls=set(known_urls), validators=dict(validators or {}))
+
+    def knows(self, url: str) -> bool:
+        return url in self.known_urls
+
+    def add_known(self, url: str) -> None:
+        self.known_urls.add(url)
+
+    def validators_for(self, url: str) -> Validators | None:
+        return self.learnt.get(url) or self.validators.get(url)
+
+    def learn(self, url: str, validators: Validators) -> None:
+        if validators and self.validators_for(url) != validators:
+            self.learnt[url] = validators
+
+    def take_learnt(self) -> dict[str, Validators]:
+        """The validators learnt since the last call, to be written back."""
+        learnt, self.learnt = self.learnt, {}
+        self.validators.update(learnt)
+        return learnt
