@@ -196,6 +196,7 @@ class DaemonState(Base):
     __tablename__ = "daemon_state"
 
     source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    schedule: Mapped[str | None] = mapped_column(String(200))  # e.g. "every 15m"
     next_run_at: Mapped[datetime | None]
     current_run_id: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -213,6 +213,7 @@ class SourceState:
 
     source: str
     updated_at: datetime
+    schedule: str | None = None  # as configured, e.g. "every 15m"
     next_run_at: datetime | None = None
     current_run_id: int | None = None
     last_error: str | None = None

@@ -584,6 +584,7 @@ class Repository:
             session.execute(statement)
 
         self._write(work)
+            "schedule": state.schedule,
 
     def source_states(self) -> dict[str, SourceState]:
         """Every source's daemon state, by source."""

@@ -25,6 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "daemon_state",
         sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("schedule", sa.String(200), nullable=True),
         sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("current_run_id", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
