@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from crawler.extract.records import ArticleRecord
 
@@ -14,7 +14,7 @@ class ArticleItem:
 
     record: ArticleRecord
     seen_at: datetime  # when the page was fetched (UTC)
-    body: bytes | None = None  # the raw page, kept for re-parsing
+    body: bytes | None = field(default=None, repr=False)  # the raw page, kept for re-parsing
     status: int = 200
     content_type: str | None = None
     parser_version: str = ""
@@ -27,3 +27,4 @@ class FailureItem:
     url: str
     reason: str
     at: datetime
+    listed_on: date | None = None  # the date the listing that linked it gave

@@ -40,6 +40,8 @@ KCNA_MONITOR_SPOOL_DIR = str(data_dir() / "spool")
 # their ETag/Last-Modified, and stop paging at the first listing page of known articles.
 KCNA_MONITOR_INCREMENTAL = True
 KCNA_MONITOR_STOP_AT_KNOWN = True
+# Article pages that failed within this many days and are still not stored are tried again.
+KCNA_MONITOR_RETRY_FAILED_DAYS = 7
 # Listing pages followed per start page (1 = the start pages only).
 KCNA_MONITOR_MAX_PAGES = 3
 # Who to tell when the crawler misbehaves (an e-mail or URL); added to the user agent.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +30,22 @@ class ArchiveState:
     known_urls: set[str] = field(default_factory=set)
     validators: dict[str, Validators] = field(default_factory=dict)
     learnt: dict[str, Validators] = field(default_factory=dict)
+    #: Pages that failed in recent runs and are still not stored, with the date their
+    #: listing gave them: tried again first.
+    retry_urls: dict[str, date | None] = field(default_factory=dict)
 
     @classmethod
     def of(
-        cls, known_urls: Iterable[str], validators: Mapping[str, Validators] | None = None
+        cls,
+        known_urls: Iterable[str],
+        validators: Mapping[str, Validators] | None = None,
+        retry_urls: Mapping[str, date | None] | None = None,
     ) -> ArchiveState:
-        return cls(known_urls=set(known_urls), validators=dict(validators or {}))
+        return cls(
+            known_urls=set(known_urls),
+            validators=dict(validators or {}),
+            retry_urls=dict(retry_urls or {}),
+        )
 
     def knows(self, url: str) -> bool:
         return url in self.known_urls

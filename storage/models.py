@@ -175,6 +175,7 @@ class CrawlFailure(Base):
     url: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(index=True)
+    listed_on: Mapped[date | None] = mapped_column(Date)
 
 
 class HttpValidator(Base):

@@ -85,6 +85,7 @@ class FailureInput:
     url: str
     reason: str
     at: datetime
+    listed_on: date | None = None  # the date a listing gave the page, for a later retry
 
     def __post_init__(self) -> None:
         _require_utc("FailureInput.at", self.at)
@@ -201,6 +202,7 @@ class FailureView:
     url: str
     reason: str
     at: datetime
+    listed_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -405,6 +405,25 @@ class Repository:
 
         return self._read(work)
 
+    def failed_urls(self, prefixes: Iterable[str], since: datetime) -> dict[str, date | None]:
+        """URLs under ``prefixes`` that failed since ``since`` and hold no stored article,
+        with the date a listing gave them (None when none did)."""
+        prefixes = list(prefixes)
+        if not prefixes:
+            return {}
+
+        def work(session: Session) -> dict[str, date | None]:
+            query = (
+                select(FAILURES.c.url, func.max(FAILURES.c.listed_on))
+                .where(FAILURES.c.at >= since)
+                .where(or_(*(FAILURES.c.url.startswith(p, autoescape=True) for p in prefixes)))
+                .where(~select(URLS.c.url).where(URLS.c.url == FAILURES.c.url).exists())
+                .group_by(FAILURES.c.url)
+            )
+            return {url: listed_on for url, listed_on in session.execute(query)}
+
+        return self._read(work)
+
     def load_validators(self, prefixes: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
         """``url -> (etag, last_modified)`` of the stored validators under ``prefixes``."""
         prefixes = list(prefixes)
@@ -509,7 +528,16 @@ class Repository:
 
     def record_failures(self, run_id: int | None, failures: Sequence[FailureInput]) -> None:
         """Record pages that could not be fetched or parsed, optionally tied to a run."""
-        rows = [{"run_id": run_id, "url": f.url, "reason": f.reason, "at": f.at} for f in failures]
+        rows = [
+            {
+                "run_id": run_id,
+                "url": f.url,
+                "reason": f.reason,
+                "at": f.at,
+                "listed_on": f.listed_on,
+            }
+            for f in failures
+        ]
         if not rows:
             return
 
@@ -566,6 +594,7 @@ class Repository:
         """Create or replace the daemon's state row of ``state.source``."""
         row = {
             "source": state.source,
+            "schedule": state.schedule,
             "next_run_at": state.next_run_at,
             "current_run_id": state.current_run_id,
             "last_error": state.last_error,
@@ -584,7 +613,6 @@ class Repository:
             session.execute(statement)
 
         self._write(work)
-            "schedule": state.schedule,
 
     def source_states(self) -> dict[str, SourceState]:
         """Every source's daemon state, by source."""

@@ -100,3 +100,23 @@ def test_a_full_refetch_can_be_asked_for(site, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert "new 0, changed 0" in totals(again.stdout)
     assert len(article_requests(built.site)) >= len(built.articles)
+
+
+def test_an_article_that_failed_is_fetched_again_by_the_next_run(site, tmp_path: Path) -> None:
+    built, server = site
+    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    missing = render.detail_path(built.detail_records[-1])  # no KCNA Watch copy of it
+    good = built.site.pages[missing]
+    built.site.put(missing, "temporarily broken", status=500)
+    first = crawl(server, built, db_url, tmp_path)
+    assert "failed 1" in totals(first.stdout)
+    stored = len(export(db_url, tmp_path))
+
+    with built.site.lock:
+        built.site.pages[missing] = good
+        built.site.requests.clear()
+    second = crawl(server, built, db_url, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "new 1, changed 0" in totals(second.stdout)
+    assert article_requests(built.site) == [missing]
+    assert len(export(db_url, tmp_path)) == stored + 1

@@ -519,3 +519,23 @@ def test_validators_are_stored_and_replaced(repo: Repository) -> None:
         url: ('"v2"', "Tue, 01 Dec 2026 10:00:00 GMT")
     }
     assert repo.load_validators(["https://kcnawatch.org/"]) == {}
+
+
+def test_failed_urls_are_those_still_missing(repo: Repository) -> None:
+    run = repo.start_run("kcna", T0)
+    repo.record_failures(
+        run,
+        [
+            FailureInput(url=q_url(1), reason="timeout", at=T0),
+            FailureInput(
+                url=q_url(2), reason="HTTP 500", at=T0 + HOUR, listed_on=date(2026, 2, 28)
+            ),
+            FailureInput(url=q_url(3), reason="HTTP 500", at=T0 - 10 * DAY),
+            FailureInput(url=watch_url(4), reason="HTTP 500", at=T0),
+        ],
+    )
+    repo.save_articles([make_item(1, url=q_url(1))])  # fetched fine later
+    assert repo.failed_urls(["http://www.kcna.kp/"], since=T0 - DAY) == {
+        q_url(2): date(2026, 2, 28)
+    }
+    assert repo.failed_urls([], since=T0 - DAY) == {}

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,7 @@ class StorePipeline:
         spool_dir: Path | None = None,
         site_prefixes: tuple[str, ...] = (),
         announce: Callable[[ArchiveState], None] | None = None,
+        retry_window: timedelta = timedelta(days=7),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -95,6 +96,7 @@ class StorePipeline:
         # spider opens and handed to ``announce`` (the spider and middlewares listen).
         self.site_prefixes = site_prefixes
         self.announce = announce
+        self.retry_window = retry_window
         self.state: ArchiveState | None = None
         self.repo: Repository | None = None
         self.run_id: int | None = None
@@ -121,6 +123,9 @@ class StorePipeline:
         if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
             hosts = sorted(getattr(crawler.spidercls, "public_hosts", ()))
             pipeline.site_prefixes = tuple(f"{s}://{h}/" for h in hosts for s in ("http", "https"))
+            pipeline.retry_window = timedelta(
+                days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)
+            )
             pipeline.announce = lambda state: crawler.signals.send_catch_log(
                 signal=archive_opened, state=state
             )
@@ -147,7 +152,10 @@ class StorePipeline:
         assert self.repo is not None
         known = self.repo.known_urls(self.site_prefixes)
         stored = self.repo.load_validators(self.site_prefixes)
-        return ArchiveState.of(known, {url: Validators(*pair) for url, pair in stored.items()})
+        failed = self.repo.failed_urls(self.site_prefixes, since=_now() - self.retry_window)
+        return ArchiveState.of(
+            known, {url: Validators(*pair) for url, pair in stored.items()}, failed
+        )
 
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
@@ -158,7 +166,9 @@ class StorePipeline:
         if isinstance(item, ArticleItem):
             self._articles.append(to_input(item, self.keep_pages))
         elif isinstance(item, FailureItem):
-            self._failures.append(FailureInput(url=item.url, reason=item.reason, at=item.at))
+            self._failures.append(
+                FailureInput(url=item.url, reason=item.reason, at=item.at, listed_on=item.listed_on)
+            )
             self.counts.failures += 1
             self._inc_stat("failures")
         else:

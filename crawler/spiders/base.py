@@ -153,6 +153,13 @@ class SourceSpider(scrapy.Spider):
         ]
         for url in urls:
             yield self.page_request(url, depth=1, hint=None)
+        # Article pages that failed in recent runs and are still missing: try them again.
+        retry = self.archive.retry_urls if self.archive else {}
+        for url, listed_on in sorted(retry.items()):
+            if self.is_own(url) and (page_kind(url) or "").endswith("-article"):
+                self.crawler.stats.inc_value("kcna_monitor/failed_retried")
+                hint = ListingEntry(url=url, title="", published=listed_on) if listed_on else None
+                yield self.page_request(url, depth=0, hint=hint)
 
     def _request(
         self,
@@ -214,7 +221,7 @@ class SourceSpider(scrapy.Spider):
             return
         if not isinstance(response, TextResponse):
             kind = (response.headers.get("Content-Type") or b"unknown type").decode("latin-1")
-            yield self.failure(public_url, f"not an HTML page ({kind})")
+            yield self.failure(public_url, f"not an HTML page ({kind})", hint)
             return
         try:
             page = extract_page(public_url, response.text, hint=hint, today=self.today())
@@ -225,7 +232,7 @@ class SourceSpider(scrapy.Spider):
         except ExtractionError as exc:
             stats.inc_value("kcna_monitor/parse_failures")
             self.logger.warning("could not parse %s: %s", public_url, exc.reason)
-            yield self.failure(public_url, exc.reason)
+            yield self.failure(public_url, exc.reason, hint)
             return
         if isinstance(page, Listing):
             if self.listing_is_category:
@@ -298,8 +305,9 @@ class SourceSpider(scrapy.Spider):
             reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
         self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
         self.logger.warning("could not fetch %s: %s", public_url, reason)
-        yield self.failure(public_url, reason)
+        yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
 
     @staticmethod
-    def failure(url: str, reason: str) -> FailureItem:
-        return FailureItem(url=url, reason=reason, at=datetime.now(UTC))
+    def failure(url: str, reason: str, hint: ListingEntry | None = None) -> FailureItem:
+        listed_on = hint.published if hint else None
+        return FailureItem(url=url, reason=reason, at=datetime.now(UTC), listed_on=listed_on)

@@ -1,4 +1,4 @@
-"""HTTP validators of listing pages, for conditional requests.
+"""HTTP validators of listing pages, for conditional requests; the listing date of failures.
 
 Revision ID: 0002
 Revises: 0001
@@ -27,7 +27,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("url", name="pk_http_validators"),
     )
+    with op.batch_alter_table("crawl_failures") as batch:
+        batch.add_column(sa.Column("listed_on", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("crawl_failures") as batch:
+        batch.drop_column("listed_on")
     op.drop_table("http_validators")
