@@ -205,3 +205,15 @@ class DaemonState(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime]
+
+
+class BackfillProgress(Base):
+    """Listing pages 1..``pages_done`` of ``listing_url`` are fully stored by a backfill."""
+
+    __tablename__ = "backfill_progress"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    listing_url: Mapped[str] = mapped_column(Text, primary_key=True)
+    pages_done: Mapped[int] = mapped_column(Integer)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

@@ -49,6 +49,7 @@ from storage.models import (
     ArticleKey,
     ArticleUrl,
     ArticleVersion,
+    BackfillProgress,
     CrawlFailure,
     CrawlRun,
     DaemonState,
@@ -90,6 +91,7 @@ RUNS = cast(Table, CrawlRun.__table__)
 FAILURES = cast(Table, CrawlFailure.__table__)
 STATES = cast(Table, DaemonState.__table__)
 VALIDATORS = cast(Table, HttpValidator.__table__)
+PROGRESS = cast(Table, BackfillProgress.__table__)
 
 _MERGED_COLUMNS = tuple(c.name for c in ARTICLES.columns if c.name != "id")
 
@@ -462,6 +464,56 @@ class Repository:
             session.execute(statement, rows)
 
         self._write(work)
+
+    # -- backfill progress ---------------------------------------------------------------
+
+    def backfill_progress(self, source: str) -> dict[str, tuple[int, int | None]]:
+        """``listing URL -> (pages done, page count)`` of the source's backfills."""
+        query = select(PROGRESS.c.listing_url, PROGRESS.c.pages_done, PROGRESS.c.page_count).where(
+            PROGRESS.c.source == source
+        )
+        return self._read(lambda s: {url: (done, count) for url, done, count in s.execute(query)})
+
+    def save_backfill_progress(
+        self, source: str, progress: dict[str, tuple[int, int | None]], at: datetime
+    ) -> None:
+        """Record how far backfills got; a listing's ``pages_done`` never goes down."""
+        if not progress:
+            return
+        rows = [
+            {
+                "source": source,
+                "listing_url": url,
+                "pages_done": done,
+                "page_count": count,
+                "updated_at": at,
+            }
+            for url, (done, count) in sorted(progress.items())
+        ]
+
+        def work(session: Session, _last: bool) -> None:
+            statement = self._insert(PROGRESS)
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["source", "listing_url"],
+                set_={
+                    "pages_done": case(
+                        (excluded.pages_done > PROGRESS.c.pages_done, excluded.pages_done),
+                        else_=PROGRESS.c.pages_done,
+                    ),
+                    "page_count": func.coalesce(excluded.page_count, PROGRESS.c.page_count),
+                    "updated_at": excluded.updated_at,
+                },
+            )
+            session.execute(statement, rows)
+
+        self._write(work)
+
+    def reset_backfill_progress(self, source: str) -> None:
+        """Forget the source's backfill progress: the next backfill starts at page 1."""
+        self._write(
+            lambda s, _last: s.execute(PROGRESS.delete().where(PROGRESS.c.source == source))
+        )
 
     # -- crawl runs and failures ---------------------------------------------------------
 

@@ -539,3 +539,14 @@ def test_failed_urls_are_those_still_missing(repo: Repository) -> None:
         q_url(2): date(2026, 2, 28)
     }
     assert repo.failed_urls([], since=T0 - DAY) == {}
+
+
+def test_backfill_progress_only_moves_forward(repo: Repository) -> None:
+    listing = "http://www.kcna.kp/en/article/list/a666dda1282180e0ee1b4427b0574ae7"
+    assert repo.backfill_progress("kcna") == {}
+    repo.save_backfill_progress("kcna", {listing: (3, None)}, T0)
+    repo.save_backfill_progress("kcna", {listing: (2, 24)}, T0 + HOUR)  # a slower sibling run
+    assert repo.backfill_progress("kcna") == {listing: (3, 24)}
+    assert repo.backfill_progress("kcnawatch") == {}
+    repo.reset_backfill_progress("kcna")
+    assert repo.backfill_progress("kcna") == {}
