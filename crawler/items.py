@@ -28,3 +28,12 @@ class FailureItem:
     reason: str
     at: datetime
     listed_on: date | None = None  # the date the listing that linked it gave
+
+
+@dataclass(slots=True)
+class ProgressItem:
+    """Pages 1..``pages_done`` of a listing are fully handled by this backfill."""
+
+    listing_url: str
+    pages_done: int
+    page_count: int | None = None

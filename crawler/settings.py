@@ -39,7 +39,12 @@ KCNA_MONITOR_SPOOL_DIR = str(data_dir() / "spool")
 # Incremental crawling: skip article pages already stored, revalidate listing pages with
 # their ETag/Last-Modified, and stop paging at the first listing page of known articles.
 KCNA_MONITOR_INCREMENTAL = True
+KCNA_MONITOR_CONDITIONAL = True
 KCNA_MONITOR_STOP_AT_KNOWN = True
+# Backfills (set by ``kcna-monitor backfill``): walk listings back, record how far they got
+# so that an interrupted one resumes; KCNA_MONITOR_SINCE (YYYY-MM-DD) stops them at a date.
+KCNA_MONITOR_BACKFILL = False
+KCNA_MONITOR_SINCE = ""
 # Article pages that failed within this many days and are still not stored are tried again.
 KCNA_MONITOR_RETRY_FAILED_DAYS = 7
 # Listing pages followed per start page (1 = the start pages only).

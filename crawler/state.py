@@ -33,6 +33,8 @@ class ArchiveState:
     #: Pages that failed in recent runs and are still not stored, with the date their
     #: listing gave them: tried again first.
     retry_urls: dict[str, date | None] = field(default_factory=dict)
+    #: For backfills: listing URL -> pages an earlier backfill finished.
+    pages_done: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(

@@ -33,7 +33,11 @@ class ConditionalRequestMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
-        if not crawler.settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
+        settings = crawler.settings
+        if not (
+            settings.getbool("KCNA_MONITOR_INCREMENTAL", True)
+            and settings.getbool("KCNA_MONITOR_CONDITIONAL", True)
+        ):
             raise NotConfigured
         middleware = cls(crawler.stats)
         crawler.signals.connect(middleware.archive_opened, signal=signals.archive_opened)

@@ -22,7 +22,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.items import ArticleItem, FailureItem
+from crawler.items import ArticleItem, FailureItem, ProgressItem
 from crawler.signals import archive_opened
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
@@ -84,6 +84,7 @@ class StorePipeline:
         site_prefixes: tuple[str, ...] = (),
         announce: Callable[[ArchiveState], None] | None = None,
         retry_window: timedelta = timedelta(days=7),
+        backfill: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -97,12 +98,14 @@ class StorePipeline:
         self.site_prefixes = site_prefixes
         self.announce = announce
         self.retry_window = retry_window
+        self.backfill = backfill
         self.state: ArchiveState | None = None
         self.repo: Repository | None = None
         self.run_id: int | None = None
         self.counts = Counts()
         self._articles: list[ArticleInput] = []
         self._failures: list[FailureInput] = []
+        self._progress: dict[str, tuple[int, int | None]] = {}  # backfills: pages done
         self._lock = asyncio.Lock()
         self._stats: Any = None
 
@@ -123,6 +126,7 @@ class StorePipeline:
         if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
             hosts = sorted(getattr(crawler.spidercls, "public_hosts", ()))
             pipeline.site_prefixes = tuple(f"{s}://{h}/" for h in hosts for s in ("http", "https"))
+            pipeline.backfill = settings.getbool("KCNA_MONITOR_BACKFILL", False)
             pipeline.retry_window = timedelta(
                 days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)
             )
@@ -153,9 +157,13 @@ class StorePipeline:
         known = self.repo.known_urls(self.site_prefixes)
         stored = self.repo.load_validators(self.site_prefixes)
         failed = self.repo.failed_urls(self.site_prefixes, since=_now() - self.retry_window)
-        return ArchiveState.of(
+        state = ArchiveState.of(
             known, {url: Validators(*pair) for url, pair in stored.items()}, failed
         )
+        if self.backfill:
+            progress = self.repo.backfill_progress(self.source)
+            state.pages_done = {url: done for url, (done, _count) in progress.items()}
+        return state
 
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
@@ -165,6 +173,10 @@ class StorePipeline:
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, ArticleItem):
             self._articles.append(to_input(item, self.keep_pages))
+        elif isinstance(item, ProgressItem):
+            # Written with (after) the articles buffered before it, never ahead of them.
+            self._progress[item.listing_url] = (item.pages_done, item.page_count)
+            return item
         elif isinstance(item, FailureItem):
             self._failures.append(
                 FailureInput(url=item.url, reason=item.reason, at=item.at, listed_on=item.listed_on)
@@ -217,16 +229,17 @@ class StorePipeline:
 
     async def flush(self) -> None:
         async with self._lock:
-            articles, failures = self._articles, self._failures
-            if not (articles or failures) or self.repo is None:
+            articles, failures, progress = self._articles, self._failures, self._progress
+            if not (articles or failures or progress) or self.repo is None:
                 return
-            self._articles, self._failures = [], []
+            self._articles, self._failures, self._progress = [], [], {}
             try:
-                results = await asyncio.to_thread(self._write, articles, failures)
+                results = await asyncio.to_thread(self._write, articles, failures, progress)
             except StorageError as exc:
                 # Keep them for the next attempt; nothing is lost.
                 self._articles[:0] = articles
                 self._failures[:0] = failures
+                self._progress = {**progress, **self._progress}
                 message = f"could not store {len(articles)} articles: {exc}"
                 self.counts.errors.append(message)
                 logger.error(message)
@@ -255,11 +268,18 @@ class StorePipeline:
                 "could not store the validators of %d listing pages: %s", len(pairs), exc
             )
 
-    def _write(self, articles: Sequence[ArticleInput], failures: Sequence[FailureInput]) -> list:
+    def _write(
+        self,
+        articles: Sequence[ArticleInput],
+        failures: Sequence[FailureInput],
+        progress: dict[str, tuple[int, int | None]],
+    ) -> list:
         assert self.repo is not None
         results = self.repo.save_articles(articles) if articles else []
         if failures:
             self.repo.record_failures(self.run_id, failures)
+        if progress:
+            self.repo.save_backfill_progress(self.source, progress, _now())
         return results
 
     # -- spool: articles the database would not take ------------------------------------

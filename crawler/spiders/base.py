@@ -29,9 +29,15 @@ from crawler.extract.records import (
     NotAnArticle,
     PageRequest,
 )
-from crawler.items import ArticleItem, FailureItem
+from crawler.items import ArticleItem, FailureItem, ProgressItem
 from crawler.middlewares.conditional import LISTING, PUBLIC_URL
+from crawler.progress import ListingProgress, jump
 from crawler.state import ArchiveState
+
+#: Request meta: (start listing URL, page number) of a listing page ...
+POSITION = "kcna_position"
+#: ... and of the listing page an article request came from.
+ORIGIN = "kcna_origin"
 
 PYONGYANG = timezone(timedelta(hours=9))
 
@@ -85,6 +91,9 @@ class SourceSpider(scrapy.Spider):
         self._today = date.fromisoformat(today) if isinstance(today, str) else today
         self.archive: ArchiveState | None = None
         self.stop_at_known = True
+        self.since: date | None = None
+        self.progress: ListingProgress | None = None  # set for backfills
+        self._requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -102,6 +111,14 @@ class SourceSpider(scrapy.Spider):
         if crawler.settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
             crawler.signals.connect(spider.archive_opened, signal=signals.archive_opened)
         spider.stop_at_known = crawler.settings.getbool("KCNA_MONITOR_STOP_AT_KNOWN", True)
+        since = crawler.settings.get("KCNA_MONITOR_SINCE")
+        if since:
+            try:
+                spider.since = since if isinstance(since, date) else date.fromisoformat(since)
+            except ValueError:
+                raise UsageError(f"KCNA_MONITOR_SINCE must be a date, got {since!r}") from None
+        if crawler.settings.getbool("KCNA_MONITOR_BACKFILL", False):
+            spider.progress = ListingProgress()
         contact = crawler.settings.get("KCNA_MONITOR_CONTACT")
         if contact:
             agent = crawler.settings.get("USER_AGENT", "")
@@ -146,13 +163,17 @@ class SourceSpider(scrapy.Spider):
 
     def archive_opened(self, state: ArchiveState) -> None:
         self.archive = state
+        if self.progress is not None:
+            self.progress.done.update(state.pages_done)
 
     async def start(self) -> AsyncIterator[Any]:
         urls = self.start_page_urls or [
             self.public_root + path for path in self.default_start_paths
         ]
         for url in urls:
-            yield self.page_request(url, depth=1, hint=None)
+            request = self.page_request(url, depth=1, hint=None)
+            request.meta[POSITION] = (url, 1)
+            yield request
         # Article pages that failed in recent runs and are still missing: try them again.
         retry = self.archive.retry_urls if self.archive else {}
         for url, listed_on in sorted(retry.items()):
@@ -172,9 +193,11 @@ class SourceSpider(scrapy.Spider):
     ) -> scrapy.Request:
         kind = page_kind(public_url) or ""
         meta: dict[str, Any] = {PUBLIC_URL: public_url}
+        priority = 1  # articles before further listing pages: a page is done before the next
         if kind.endswith("-listing"):
             meta[LISTING] = True
             meta["handle_httpstatus_list"] = [304]
+            priority = 0
         kwargs = {"public_url": public_url, "depth": depth, "hint": hint, "category": category}
         if formdata is not None:
             return FormRequest(
@@ -184,6 +207,7 @@ class SourceSpider(scrapy.Spider):
                 errback=self.fetch_failed,
                 cb_kwargs=kwargs,
                 meta=meta,
+                priority=priority,
                 dont_filter=True,  # the same list URL, another page of it
             )
         return scrapy.Request(
@@ -192,6 +216,7 @@ class SourceSpider(scrapy.Spider):
             errback=self.fetch_failed,
             cb_kwargs=kwargs,
             meta=meta,
+            priority=priority,
         )
 
     def page_request(
@@ -208,6 +233,25 @@ class SourceSpider(scrapy.Spider):
         )
 
     def parse_page(
+        self,
+        response: Response,
+        public_url: str,
+        depth: int,
+        hint: ListingEntry | None,
+        category: str | None,
+    ) -> Iterator[Any]:
+        yield from self._parse(response, public_url, depth, hint, category)
+        yield from self._answered(response.meta)
+
+    def _answered(self, meta: dict[str, Any]) -> Iterator[ProgressItem]:
+        """An article request that a listing page gave rise to is answered."""
+        origin = meta.get(ORIGIN)
+        if self.progress is not None and origin is not None:
+            item = self.progress.answered(*origin)
+            if item is not None:
+                yield item
+
+    def _parse(
         self,
         response: Response,
         public_url: str,
@@ -237,44 +281,93 @@ class SourceSpider(scrapy.Spider):
         if isinstance(page, Listing):
             if self.listing_is_category:
                 category = page.category or category
-            yield from self.follow_listing(page, depth, category)
+            yield from self.follow_listing(
+                page, depth, category, response.meta.get(POSITION) or (public_url, depth)
+            )
         else:
             yield from self.article(page, response, category, depth)
 
-    def follow_listing(self, listing: Listing, depth: int, category: str | None) -> Iterator[Any]:
+    def follow_listing(
+        self,
+        listing: Listing,
+        depth: int,
+        category: str | None,
+        position: tuple[str, int] | None = None,
+    ) -> Iterator[Any]:
+        """Request the listing's new entries, then its next page when paging goes on.
+
+        ``position`` is (the start listing's URL, this page's number): backfills count the
+        pages they have finished by it, and resume past them.
+        """
         stats = self.crawler.stats
         stats.inc_value("kcna_monitor/listing_pages")
         if not listing.entries:
             stats.inc_value("kcna_monitor/empty_listings")
             self.logger.warning("listing %s has no entries", listing.url)
         requests = list(self.follow_entries(listing.entries, category))
+        for request in requests:
+            request.meta[ORIGIN] = position
         yield from requests
+        if self.progress is not None and position is not None:
+            item = self.progress.listed(*position, len(requests), listing.page_count)
+            if item is not None:
+                yield item
         if depth >= self.max_pages:
             return
         if listing.entries and not requests and self.stop_at_known:
             stats.inc_value("kcna_monitor/paging_stopped_at_known")
             self.logger.debug("every entry of %s is stored already: not paging on", listing.url)
             return
+        if self.since and _all_older(listing, self.since):
+            self.logger.info("%s lists nothing since %s: not paging on", listing.url, self.since)
+            return
         for next_page in listing.next_pages:
-            if self.is_own(next_page.url):
-                yield self.listing_request(next_page, depth + 1, category)
+            if not self.is_own(next_page.url):
+                continue
+            target = self._resume_target(position, next_page, listing.page_count)
+            if target is None:
+                continue
+            request = self.listing_request(target, target.page or depth + 1, category)
+            if position is not None:
+                request.meta[POSITION] = (position[0], target.page or position[1] + 1)
+            yield request
+
+    def _resume_target(
+        self, position: tuple[str, int] | None, next_page: PageRequest, page_count: int | None
+    ) -> PageRequest | None:
+        """The next page to fetch: past the pages an earlier backfill finished, if any."""
+        if self.progress is None or position is None or position[1] != 1:
+            return next_page
+        done = self.progress.done.get(position[0], 0)
+        if done < 2:
+            return next_page
+        if page_count is not None and done >= page_count:
+            self.logger.info("%s: all %d pages were backfilled already", position[0], page_count)
+            return None
+        target = jump(next_page, done + 1)
+        if target is None:
+            return next_page  # walk from page 2 again; stored articles are not refetched
+        self.logger.info("%s: resuming the backfill at page %d", position[0], done + 1)
+        return target
 
     def follow_entries(
         self, entries: tuple[ListingEntry, ...], category: str | None
     ) -> Iterator[scrapy.Request]:
         """Requests for the entries' article pages, but for those stored already."""
         stats = self.crawler.stats
-        seen: set[str] = set()
         for entry in entries:
-            if entry.url in seen:
+            if entry.url in self._requested:
                 continue
-            seen.add(entry.url)
             if not self.is_own(entry.url):
                 stats.inc_value("kcna_monitor/offsite_links")
                 continue
             if self.archive is not None and self.archive.knows(entry.url):
                 stats.inc_value("kcna_monitor/known_skipped")
                 continue
+            if self.since and entry.published and entry.published < self.since:
+                stats.inc_value("kcna_monitor/older_than_since")
+                continue
+            self._requested.add(entry.url)
             yield self.page_request(entry.url, depth=0, hint=entry, category=category)
 
     def article(
@@ -295,7 +388,7 @@ class SourceSpider(scrapy.Spider):
             # An article given as a start page doubles as a listing (KCNA Watch's "More From").
             yield from self.follow_entries(record.related, None)
 
-    def fetch_failed(self, failure: Failure) -> Iterator[FailureItem]:
+    def fetch_failed(self, failure: Failure) -> Iterator[FailureItem | ProgressItem]:
         request = failure.request  # type: ignore[attr-defined]
         public_url = request.cb_kwargs.get("public_url") or self.to_public(request.url)
         response = getattr(failure.value, "response", None)
@@ -306,8 +399,15 @@ class SourceSpider(scrapy.Spider):
         self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
         self.logger.warning("could not fetch %s: %s", public_url, reason)
         yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
+        yield from self._answered(request.meta)
 
     @staticmethod
     def failure(url: str, reason: str, hint: ListingEntry | None = None) -> FailureItem:
         listed_on = hint.published if hint else None
         return FailureItem(url=url, reason=reason, at=datetime.now(UTC), listed_on=listed_on)
+
+
+def _all_older(listing: Listing, since: date) -> bool:
+    """Whether every dated entry of a listing is older than ``since`` (and some are dated)."""
+    dated = [entry.published for entry in listing.entries if entry.published]
+    return bool(dated) and all(day < since for day in dated)
