@@ -40,21 +40,8 @@ DETAIL_CATEGORY = "Latest News"
 
 
 @dataclass
-class CountingSite(FixtureSite):
-    """A fixture site that also counts the body bytes it answers with."""
-
-    bytes_sent: int = 0
-
-    def answer(self, method: str, path: str, form: Mapping[str, str], cookie: bool) -> Page:
-        page = super().answer(method, path, form, cookie)
-        with self.lock:
-            self.bytes_sent += len(page.body)
-        return page
-
-
-@dataclass
 class BenchSite:
-    site: CountingSite
+    site: FixtureSite
     #: Paths of the first page of every listing chain (the crawl's start pages).
     start_paths: list[str]
     #: Paths of every article page.
@@ -101,7 +88,7 @@ def _edition(group: list[dict[str, Any]], number: int) -> list[dict[str, Any]]:
 def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) -> BenchSite:
     """A site of at least ``min_pages`` article pages (the whole corpus at least once)."""
     groups = group_articles(records)
-    site = CountingSite()
+    site = FixtureSite()
     article_paths: set[str] = set()
     q_entries: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     detail_entries: list[tuple[str, str, str]] = []
