@@ -131,6 +131,23 @@ def best_rate(work: Callable[[], int], *, repeats: int, min_seconds: float = 0.0
     return best
 
 
+def best_rates(
+    works: dict[str, Callable[[], int]], *, repeats: int, min_seconds: float = 0.0
+) -> dict[str, float]:
+    """Best rate of each work, taking turns so that a change in the machine's load hits them
+    all alike."""
+    best = dict.fromkeys(works, 0.0)
+    deadline = time.perf_counter() + min_seconds * len(works)
+    done = 0
+    while done < repeats or time.perf_counter() < deadline:
+        for name, work in works.items():
+            start = time.perf_counter()
+            count = work()
+            best[name] = max(best[name], rate(count, time.perf_counter() - start))
+        done += 1
+    return best
+
+
 @contextmanager
 def timed() -> Iterator[list[float]]:
     """``with timed() as t: ...`` then ``t[0]`` is the elapsed time in seconds."""

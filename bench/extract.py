@@ -30,6 +30,7 @@ from parsel import Selector  # noqa: E402
 from bench._common import (  # noqa: E402
     Row,
     best_rate,
+    best_rates,
     corpus_argument,
     load_corpus,
     print_profile,
@@ -140,9 +141,12 @@ def main() -> int:
     print(f"{len(pages)} article pages, {size / 1024:.1f} KiB on average")
 
     ours(pages)()  # warm up (and check every page is read as an article)
-    base = best_rate(lxml_parse(pages), repeats=3, min_seconds=options.seconds)
-    mine = best_rate(ours(pages), repeats=3, min_seconds=options.seconds)
-    basic = best_rate(parsel_basic(pages), repeats=3, min_seconds=options.seconds)
+    rates = best_rates(
+        {"lxml": lxml_parse(pages), "ours": ours(pages), "parsel": parsel_basic(pages)},
+        repeats=3,
+        min_seconds=options.seconds,
+    )
+    base, mine, basic = rates["lxml"], rates["ours"], rates["parsel"]
     rows = [
         Row(
             "extract_page articles/s",
@@ -155,14 +159,17 @@ def main() -> int:
     ]
     for layout in ("q", "detail", "kcnawatch"):
         subset = [p for p in pages if p.layout == layout]
-        layout_rate = best_rate(ours(subset), repeats=3, min_seconds=options.seconds / 3)
-        layout_base = best_rate(lxml_parse(subset), repeats=3, min_seconds=options.seconds / 3)
+        by_layout = best_rates(
+            {"lxml": lxml_parse(subset), "ours": ours(subset)},
+            repeats=3,
+            min_seconds=options.seconds / 3,
+        )
         rows.append(
             Row(
                 f"  {layout} layout articles/s",
-                f"{layout_rate:,.0f}",
-                f"{layout_base:,.0f}",
-                layout_rate / layout_base,
+                f"{by_layout['ours']:,.0f}",
+                f"{by_layout['lxml']:,.0f}",
+                by_layout["ours"] / by_layout["lxml"],
             )
         )
     rows.append(Row("parsel basic CSS extraction pages/s", f"{basic:,.0f}", "", basic / base))
