@@ -8,6 +8,7 @@ from storage.errors import (
     StorageError,
     UnknownRun,
 )
+from storage.monitor import MonitorStore
 from storage.records import (
     ArticleInput,
     ArticleView,
@@ -30,6 +31,7 @@ __all__ = [
     "DatabaseUnavailable",
     "FailureInput",
     "FailureView",
+    "MonitorStore",
     "RawPage",
     "Repository",
     "RunView",
