@@ -11,7 +11,9 @@ easy to read and to test:
 - categories are unioned, in first-seen order;
 - a date from a better origin (page stamp > listing > meta line > dateline) replaces a worse
   one, and any date replaces none;
-- the article's URL becomes the publisher's URL as soon as one is known.
+- the article's URL becomes the publisher's URL as soon as one is known;
+- an article marked gone that is read again from a page fetched after the mark is back: the
+  mark is cleared (the repository records a ``back`` event).
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ class ArticleState:
     version_count: int
     first_seen: datetime
     last_seen: datetime
+    gone_at: datetime | None = None
     known_hashes: dict[str, int] = field(default_factory=dict)  # content hash -> version
     new_versions: list[dict[str, Any]] = field(default_factory=list)
     loaded: tuple[Any, ...] = ()  # the stored values, to tell whether an update is needed
+    came_back: datetime | None = None  # when a sighting cleared the gone mark
 
     @classmethod
     def create(cls, article_id: str, item: ArticleInput) -> ArticleState:
@@ -101,6 +105,7 @@ class ArticleState:
             "version_count": self.version_count,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
+            "gone_at": self.gone_at,
         }
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -139,6 +144,8 @@ class ArticleState:
             self.dateline = item.dateline
         self.first_seen = min(self.first_seen, item.seen_at)
         self.last_seen = max(self.last_seen, item.seen_at)
+        if self.gone_at is not None and item.seen_at > self.gone_at:
+            self.gone_at, self.came_back = None, item.seen_at
         for category in item.categories:
             if category not in self.categories:
                 self.categories = [*self.categories, category]

@@ -7,7 +7,10 @@
 - ``raw_pages``: fetched page bytes (zlib), one row per distinct (url, body).
 - ``crawl_runs`` and ``crawl_failures``: what each crawl did and what went wrong.
 - ``daemon_state``: per source, what the monitoring daemon plans and last saw go wrong.
-- ``http_validators``: ETag / Last-Modified of listing pages, for conditional requests.
+- ``http_validators``: ETag / Last-Modified of listing and article pages, for conditional
+  requests.
+- ``article_events``: what happened to articles (new, edited, gone, back), in order.
+- ``listing_snapshots``: the articles a listing page showed last, to notice one vanishing.
 
 All timestamps are stored in UTC and come back as timezone-aware UTC datetimes.
 """
@@ -92,6 +95,11 @@ class Article(Base):
     version_count: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(index=True)
     last_seen: Mapped[datetime] = mapped_column(index=True)
+    #: When the article was noticed gone (its page answered 404/410, or it vanished from a
+    #: listing); None while it is there. It is never deleted from the archive.
+    gone_at: Mapped[datetime | None]
+    #: When its own page was last re-checked (fetched again or revalidated), for revisits.
+    checked_at: Mapped[datetime | None]
 
 
 class ArticleKey(Base):
@@ -217,3 +225,33 @@ class BackfillProgress(Base):
     pages_done: Mapped[int] = mapped_column(Integer)
     page_count: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+
+
+class ArticleEvent(Base):
+    """Something that happened to an article, in the order it was recorded.
+
+    ``kind`` is ``new`` or ``edited`` (with the ``version`` it made), ``gone`` or ``back``;
+    ``detail`` says why, e.g. ``HTTP 404 at <url>``. Written in the transaction of the change.
+    """
+
+    __tablename__ = "article_events"
+    __table_args__ = (CheckConstraint("kind IN ('new', 'edited', 'gone', 'back')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ListingSnapshot(Base):
+    """The articles one listing page showed at its last full read, in page order."""
+
+    __tablename__ = "listing_snapshots"
+
+    listing: Mapped[str] = mapped_column(Text, primary_key=True)  # URL (#page=N when POSTed)
+    article_ids: Mapped[list[str]] = mapped_column(JSON)
+    seen_at: Mapped[datetime]

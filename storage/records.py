@@ -1,9 +1,9 @@
 """The storage contract: plain immutable values going in and out of the repository.
 
 Callers hand the repository :class:`ArticleInput`, :class:`RawPage` and :class:`FailureInput`
-values and get back :class:`SaveResult`, :class:`ArticleView`, :class:`RunView` and
-:class:`FailureView` values. None of them hold a database session, so they can cross
-threads and processes freely.
+values and get back :class:`SaveResult`, :class:`ArticleView`, :class:`EventView`,
+:class:`RunView` and :class:`FailureView` values. None of them hold a database session, so
+they can cross threads and processes freely.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ DATE_ORIGINS: tuple[str, ...] = ("page-stamp", "listing", "meta-line", "dateline
 
 #: The states of a crawl run.
 RUN_STATUSES: tuple[str, ...] = ("running", "ok", "failed", "interrupted")
+
+#: What can happen to an article: first stored, a new version, noticed gone, seen again.
+EVENT_KINDS: tuple[str, ...] = ("new", "edited", "gone", "back")
 
 
 def _require_utc(name: str, value: datetime) -> None:
@@ -155,10 +158,16 @@ class ArticleView:
     content_hash: str
     versions: int
     history: list[VersionView] = field(default_factory=list)
+    #: When the article was noticed gone from its site (None while it is there).
+    gone_at: datetime | None = None
 
-    def to_export(self) -> dict[str, Any]:
-        """The article as a JSON-ready dict with a fixed set of keys."""
-        return {
+    def to_export(self, *, all_versions: bool = False) -> dict[str, Any]:
+        """The article as a JSON-ready dict with a fixed set of keys.
+
+        With ``all_versions`` (and a view read with its history) the dict also carries
+        ``history``: every stored version, oldest first.
+        """
+        record = {
             "id": self.id,
             "url": self.url,
             "urls": [u.url for u in self.urls],
@@ -173,7 +182,37 @@ class ArticleView:
             "last_seen": utc_iso(self.last_seen),
             "content_hash": self.content_hash,
             "versions": self.versions,
+            "gone": utc_iso(self.gone_at) if self.gone_at is not None else None,
         }
+        if all_versions:
+            record["history"] = [
+                {
+                    "version": v.number,
+                    "first_seen": utc_iso(v.first_seen),
+                    "title": v.title,
+                    "dateline": v.dateline,
+                    "text": v.text,
+                    "content_hash": v.content_hash,
+                }
+                for v in self.history
+            ]
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One recorded event of an article (see :data:`EVENT_KINDS`); ids grow in recording order.
+
+    ``version`` is the version a ``new`` or ``edited`` event made; ``detail`` says why an
+    article was marked ``gone`` (e.g. ``HTTP 404 at <url>``).
+    """
+
+    id: int
+    article_id: str
+    kind: str
+    version: int | None
+    at: datetime
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

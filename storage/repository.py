@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
@@ -46,6 +46,7 @@ from storage.keys import ID_LENGTH, article_id, identity_keys, input_fingerprint
 from storage.merge import DEFAULT_AGGREGATOR_HOSTS, ArticleState
 from storage.models import (
     Article,
+    ArticleEvent,
     ArticleKey,
     ArticleUrl,
     ArticleVersion,
@@ -54,12 +55,14 @@ from storage.models import (
     CrawlRun,
     DaemonState,
     HttpValidator,
+    ListingSnapshot,
     RawPageRow,
 )
 from storage.records import (
     RUN_STATUSES,
     ArticleInput,
     ArticleView,
+    EventView,
     FailureInput,
     FailureView,
     RawPage,
@@ -92,8 +95,15 @@ FAILURES = cast(Table, CrawlFailure.__table__)
 STATES = cast(Table, DaemonState.__table__)
 VALIDATORS = cast(Table, HttpValidator.__table__)
 PROGRESS = cast(Table, BackfillProgress.__table__)
+EVENTS = cast(Table, ArticleEvent.__table__)
+SNAPSHOTS = cast(Table, ListingSnapshot.__table__)
 
-_MERGED_COLUMNS = tuple(c.name for c in ARTICLES.columns if c.name != "id")
+#: The ``articles`` columns a batch of sightings reads and writes (``checked_at`` belongs to
+#: revisits alone).
+_STATE_COLUMNS = tuple(c for c in ARTICLES.columns if c.name != "checked_at")
+_MERGED_COLUMNS = tuple(c.name for c in _STATE_COLUMNS if c.name != "id")
+#: An article id, as opposed to a URL, among the targets of :meth:`Repository.mark_gone`.
+_ID_PATTERN = re.compile(rf"[0-9a-f]{{{ID_LENGTH}}}")
 
 
 class _RaceLost(Exception):
@@ -241,7 +251,7 @@ class Repository:
         states: dict[str, ArticleState] = {}
         for chunk in _chunks(ids):
             query = (
-                select(ARTICLES).where(ARTICLES.c.id.in_(chunk)).order_by(ARTICLES.c.id)
+                select(*_STATE_COLUMNS).where(ARTICLES.c.id.in_(chunk)).order_by(ARTICLES.c.id)
             ).with_for_update()
             for row in session.execute(query).mappings():
                 state = ArticleState(is_new=False, **dict(row))
@@ -287,6 +297,8 @@ class Repository:
             )
             params = [{f"b_{name}": value for name, value in s.row().items()} for s in changed]
             session.execute(statement, params)
+
+        self._insert_events(session, _batch_events(states, created, stored))
 
     def _insert_returning(
         self, session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]
@@ -464,6 +476,284 @@ class Repository:
             session.execute(statement, rows)
 
         self._write(work)
+
+    # -- revisits, gone marks and events -------------------------------------------------
+
+    def due_for_revisit(
+        self, prefixes: Iterable[str], *, young_since: datetime, checked_before: datetime
+    ) -> dict[str, date | None]:
+        """Own pages of young articles not checked since ``checked_before``, with their dates.
+
+        An article is young when it was published on or after ``young_since`` (undated: first
+        seen since then); its own page is its URL (the publisher's), when under ``prefixes``.
+        An article never re-checked counts as checked when it was first seen. Articles marked
+        gone are included, so that one coming back is noticed.
+        """
+        prefixes = list(prefixes)
+        if not prefixes:
+            return {}
+        checked = func.coalesce(ARTICLES.c.checked_at, ARTICLES.c.first_seen)
+        young = or_(
+            ARTICLES.c.published >= young_since.date(),
+            ARTICLES.c.published.is_(None) & (ARTICLES.c.first_seen >= young_since),
+        )
+        query = (
+            select(ARTICLES.c.url, ARTICLES.c.published)
+            .where(or_(*(ARTICLES.c.url.startswith(p, autoescape=True) for p in prefixes)))
+            .where(young)
+            .where(checked < checked_before)
+        )
+        return self._read(lambda s: {url: day for url, day in s.execute(query)})
+
+    def urls_for_recheck(
+        self,
+        prefixes: Iterable[str],
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        ids: Iterable[str] = (),
+    ) -> dict[str, date | None]:
+        """Own pages (see :meth:`due_for_revisit`) of the articles published from ``since``
+        to ``until`` (inclusive; either bound leaves undated articles out), and/or with one of
+        ``ids``, whatever their age; with the publication dates."""
+        prefixes, wanted = list(prefixes), sorted(set(ids))
+        if not prefixes:
+            return {}
+        query = select(ARTICLES.c.url, ARTICLES.c.published).where(
+            or_(*(ARTICLES.c.url.startswith(p, autoescape=True) for p in prefixes))
+        )
+        if since is not None:
+            query = query.where(ARTICLES.c.published >= since)
+        if until is not None:
+            query = query.where(ARTICLES.c.published <= until)
+
+        def work(session: Session) -> dict[str, date | None]:
+            if not wanted:
+                return {url: day for url, day in session.execute(query)}
+            found: dict[str, date | None] = {}
+            for chunk in _chunks(wanted):
+                rows = session.execute(query.where(ARTICLES.c.id.in_(chunk)))
+                found.update({url: day for url, day in rows})
+            return found
+
+        return self._read(work)
+
+    def gone_urls(self, prefixes: Iterable[str]) -> set[str]:
+        """Every URL under ``prefixes`` of the articles marked gone (their own URL too)."""
+        prefixes = list(prefixes)
+        if not prefixes:
+            return set()
+
+        def work(session: Session) -> set[str]:
+            gone = ARTICLES.c.gone_at.is_not(None)
+            seen = select(URLS.c.url).join(ARTICLES, ARTICLES.c.id == URLS.c.article_id)
+            own = select(ARTICLES.c.url)
+            urls: set[str] = set()
+            for query, column in ((seen, URLS.c.url), (own, ARTICLES.c.url)):
+                query = query.where(gone).where(
+                    or_(*(column.startswith(p, autoescape=True) for p in prefixes))
+                )
+                urls.update(session.execute(query).scalars())
+            return urls
+
+        return self._read(work)
+
+    def mark_gone(self, targets: Iterable[str], *, at: datetime, reason: str) -> list[str]:
+        """Mark articles gone, noticed at ``at``; returns the ids newly marked.
+
+        ``targets`` are article ids or URLs (any URL an article was seen at, or its own).
+        An article already marked, or seen at ``at`` or later (a page of it was fetched
+        after this was noticed), is left as it is. Each mark records a ``gone`` event whose
+        detail is ``reason`` and the URL it was noticed at. Nothing is ever deleted.
+        """
+        wanted = list(dict.fromkeys(targets))
+        if not wanted:
+            return []
+
+        def work(session: Session, _last: bool) -> list[str]:
+            owners = self._owners(session, wanted)
+            details: dict[str, str] = {}
+            for target in wanted:
+                for aid in owners.get(target, ()):
+                    details.setdefault(aid, reason if target == aid else f"{reason}: {target}")
+            return self._mark_gone(session, details, at)
+
+        return self._write(work)
+
+    def mark_checked(
+        self, urls: Iterable[str], at: datetime, *, still_there: bool = False
+    ) -> list[str]:
+        """Record that the articles of ``urls`` were re-checked at ``at``.
+
+        With ``still_there`` (their page answered, e.g. ``304 Not Modified``), an article
+        marked gone before ``at`` is back: the mark is cleared and a ``back`` event recorded.
+        Returns the ids that came back.
+        """
+        wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return []
+
+        def work(session: Session, _last: bool) -> list[str]:
+            ids = sorted(
+                {aid for owners in self._owners(session, wanted).values() for aid in owners}
+            )
+            back: list[str] = []
+            for chunk in _chunks(ids):
+                rows = session.execute(
+                    select(ARTICLES.c.id, ARTICLES.c.gone_at)
+                    .where(ARTICLES.c.id.in_(chunk))
+                    .order_by(ARTICLES.c.id)
+                    .with_for_update()
+                )
+                if still_there:
+                    back += [aid for aid, gone in rows if gone is not None and gone < at]
+                session.execute(
+                    update(ARTICLES)
+                    .where(ARTICLES.c.id.in_(chunk))
+                    .where(or_(ARTICLES.c.checked_at.is_(None), ARTICLES.c.checked_at < at))
+                    .values(checked_at=at)
+                )
+            for chunk in _chunks(back):
+                session.execute(
+                    update(ARTICLES).where(ARTICLES.c.id.in_(chunk)).values(gone_at=None)
+                )
+            self._insert_events(
+                session,
+                [
+                    {"article_id": aid, "kind": "back", "version": None, "at": at, "detail": None}
+                    for aid in back
+                ],
+            )
+            return back
+
+        return self._write(work)
+
+    def record_listings(self, pages: Mapping[str, Sequence[str]], at: datetime) -> list[str]:
+        """Remember what listing pages showed; mark gone what vanished from them.
+
+        ``pages`` maps a listing page (its URL; ``URL#page=N`` for pages reached by form
+        POST) to the article URLs it lists, in page order, all read in one crawl. URLs of
+        no stored article are ignored. An article the page listed last time is taken to have
+        vanished when it is on none of ``pages`` now while an article listed after it (an
+        older one: listings run newest first) still is on this page; articles pushed off
+        the end by newer ones never have an older one left behind them. Returns the ids
+        newly marked gone.
+        """
+        if not pages:
+            return []
+
+        def work(session: Session, _last: bool) -> list[str]:
+            urls = sorted({url for listed in pages.values() for url in listed})
+            owner: dict[str, str] = {}
+            for chunk in _chunks(urls):
+                rows = session.execute(
+                    select(URLS.c.url, URLS.c.article_id).where(URLS.c.url.in_(chunk))
+                )
+                owner.update({url: aid for url, aid in rows})
+            current = {
+                key: list(dict.fromkeys(owner[u] for u in listed if u in owner))
+                for key, listed in pages.items()
+            }
+            present = {aid for ids in current.values() for aid in ids}
+            keys = sorted(key for key, ids in current.items() if ids)
+            previous: dict[str, list[str]] = {}
+            for chunk in _chunks(keys):
+                rows = session.execute(
+                    select(SNAPSHOTS.c.listing, SNAPSHOTS.c.article_ids).where(
+                        SNAPSHOTS.c.listing.in_(chunk)
+                    )
+                )
+                previous.update({key: list(ids or []) for key, ids in rows})
+            vanished: dict[str, str] = {}
+            for key in keys:
+                now = set(current[key])
+                before = previous.get(key, [])
+                for index, aid in enumerate(before):
+                    if aid not in present and any(o in now for o in before[index + 1 :]):
+                        vanished.setdefault(aid, f"vanished from the listing {key}")
+            if keys:
+                rows = [{"listing": k, "article_ids": current[k], "seen_at": at} for k in keys]
+                statement = self._insert(SNAPSHOTS)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["listing"],
+                    set_={
+                        "article_ids": statement.excluded.article_ids,
+                        "seen_at": statement.excluded.seen_at,
+                    },
+                )
+                session.execute(statement, rows)
+            return self._mark_gone(session, vanished, at)
+
+        return self._write(work)
+
+    def _owners(self, session: Session, targets: Sequence[str]) -> dict[str, list[str]]:
+        """Target (article id or URL) -> the stored articles it names."""
+        owners: dict[str, set[str]] = {}
+        ids = [t for t in targets if _ID_PATTERN.fullmatch(t)]
+        urls = [t for t in targets if not _ID_PATTERN.fullmatch(t)]
+        for chunk in _chunks(ids):
+            for aid in session.execute(select(ARTICLES.c.id).where(ARTICLES.c.id.in_(chunk))):
+                owners.setdefault(aid[0], set()).add(aid[0])
+        for chunk in _chunks(urls):
+            for url, aid in session.execute(
+                select(URLS.c.url, URLS.c.article_id).where(URLS.c.url.in_(chunk))
+            ):
+                owners.setdefault(url, set()).add(aid)
+            for url, aid in session.execute(
+                select(ARTICLES.c.url, ARTICLES.c.id).where(ARTICLES.c.url.in_(chunk))
+            ):
+                owners.setdefault(url, set()).add(aid)
+        return {target: sorted(found) for target, found in owners.items()}
+
+    def _mark_gone(self, session: Session, details: Mapping[str, str], at: datetime) -> list[str]:
+        """Mark the articles of ``details`` (id -> why) gone at ``at``, in ``session``."""
+        marked: list[str] = []
+        for chunk in _chunks(sorted(details)):
+            rows = session.execute(
+                select(ARTICLES.c.id)
+                .where(ARTICLES.c.id.in_(chunk))
+                .where(ARTICLES.c.gone_at.is_(None))
+                .where(ARTICLES.c.last_seen < at)
+                .order_by(ARTICLES.c.id)
+                .with_for_update()
+            )
+            found = [aid for (aid,) in rows]
+            if found:
+                session.execute(update(ARTICLES).where(ARTICLES.c.id.in_(found)).values(gone_at=at))
+            marked += found
+        self._insert_events(
+            session,
+            [
+                {
+                    "article_id": aid,
+                    "kind": "gone",
+                    "version": None,
+                    "at": at,
+                    "detail": details[aid],
+                }
+                for aid in marked
+            ],
+        )
+        return marked
+
+    def _insert_events(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows):
+            session.execute(EVENTS.insert(), list(chunk))
+
+    def events_after(self, event_id: int, limit: int = 500) -> list[EventView]:
+        """Events recorded after the event ``event_id`` (0: from the first), oldest first."""
+        query = select(EVENTS).where(EVENTS.c.id > event_id).order_by(EVENTS.c.id).limit(limit)
+        return self._read(lambda s: [EventView(**dict(r)) for r in s.execute(query).mappings()])
+
+    def latest_event_id(self) -> int:
+        """The id of the latest event, 0 when there is none."""
+        query = select(func.coalesce(func.max(EVENTS.c.id), 0))
+        return self._read(lambda s: int(s.execute(query).scalar_one()))
+
+    def events_of(self, article_id: str) -> list[EventView]:
+        """Every event of one article, oldest first."""
+        query = select(EVENTS).where(EVENTS.c.article_id == article_id).order_by(EVENTS.c.id)
+        return self._read(lambda s: [EventView(**dict(r)) for r in s.execute(query).mappings()])
 
     # -- backfill progress ---------------------------------------------------------------
 
@@ -845,6 +1135,49 @@ class Repository:
                 content_hash=r["content_hash"],
                 versions=r["version_count"],
                 history=history[r["id"]],
+                gone_at=r["gone_at"],
             )
             for r in rows
         ]
+
+
+def _batch_events(
+    states: Sequence[ArticleState],
+    created: Iterable[tuple[Any, ...]],
+    stored: Iterable[tuple[Any, ...]],
+) -> list[dict[str, Any]]:
+    """The events of a written batch: ``new`` for the articles it created, ``edited`` for the
+    versions it added to known ones, ``back`` for gone ones it saw again; in time order."""
+    made = {row[0] for row in created}
+    added = {(row[0], row[1]) for row in stored}
+    events: list[dict[str, Any]] = []
+    for state in states:
+        for version in state.new_versions:
+            number = version["number"]
+            if (state.id, number) not in added:
+                continue
+            kind = "new" if number == 1 and state.id in made else "edited"
+            if kind == "edited" and number == 1:
+                continue  # a concurrent writer created the article: its event is its own
+            events.append(
+                {
+                    "article_id": state.id,
+                    "kind": kind,
+                    "version": number,
+                    "at": version["first_seen"],
+                    "detail": None,
+                }
+            )
+        if state.came_back is not None and not state.is_new:
+            events.append(
+                {
+                    "article_id": state.id,
+                    "kind": "back",
+                    "version": None,
+                    "at": state.came_back,
+                    "detail": None,
+                }
+            )
+    order = {"new": 0, "back": 1, "edited": 2}
+    events.sort(key=lambda e: (e["at"], e["article_id"], order[e["kind"]], e["version"] or 0))
+    return events

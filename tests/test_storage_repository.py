@@ -338,7 +338,9 @@ def test_export_dict_has_exactly_the_agreed_keys(repo: Repository) -> None:
         "last_seen",
         "content_hash",
         "versions",
+        "gone",
     ]
+    assert exported["gone"] is None
     assert exported["urls"] == [q_url(1)]
     assert exported["published"] == "2026-03-01"
     assert exported["first_seen"] == "2026-03-01T12:00:00+00:00"
