@@ -8,15 +8,29 @@ article), 2 the command line or configuration is wrong.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from scheduler import export
-from scheduler.jobs import SPIDERS, CrawlOptions, OptionError, parse_setting, run_crawl
-from storage.db import StorageError, make_engine, migrate
+from scheduler.config import format_duration, load_config
+from scheduler.jobs import (
+    SPIDERS,
+    CrawlOptions,
+    OptionError,
+    exit_with_parent,
+    parse_setting,
+    plan,
+    run_crawl,
+)
+from scheduler.logs import setup_logging
+from scheduler.service import Daemon, DaemonError
+from storage.db import StorageError, display_url, make_engine, migrate
+from storage.locks import DatabaseLock
+from storage.records import RunView, SourceState
 from storage.repository import Repository
 
 PROG = "kcna-monitor"
@@ -40,6 +54,13 @@ def open_repository(db_url: str | None) -> Repository:
     engine = make_engine(db_url or default_db())
     migrate(engine)
     return Repository(engine)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def iso_date(text: str) -> date:
@@ -71,8 +92,13 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
         db_url=args.db or default_db(),
         settings=dict(parse_setting(item) for item in args.set),
         log_level=args.log_level,
+        run_id=args.run_id,
+        progress=args.run_id is None and _is_terminal(sys.stderr),
     )
+    plan(options)  # a bad option is one line before anything starts
     open_repository(options.db_url)  # fail early, in one line, if the database is unusable
+    if args.exit_with_parent:
+        exit_with_parent()
     summaries = run_crawl(options)
     for summary in summaries:
         print(summary.line(), file=out)
@@ -84,6 +110,8 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
         f" failed {sum(s.failures for s in summaries)}",
         file=out,
     )
+    if any(s.status == "interrupted" for s in summaries):
+        raise CommandError("interrupted: what was fetched until then is stored", code=130)
     if total_pages == 0:
         raise CommandError("nothing could be fetched (see the log above for why)")
     return 0
@@ -120,6 +148,171 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         published = article.published.isoformat() if article.published else "????-??-??"
         print(f"{article.id}  {published}  {article.source:<14}  {article.title}", file=out)
     return 0
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    setup_logging(args.log_level)
+    daemon = Daemon(
+        config,
+        db_url=config.resolve_db(args.db),
+        reload=lambda: load_config(args.config),
+        log_level=args.log_level,
+    )
+    return daemon.run()
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    db_url = config.resolve_db(args.db)
+    repo = open_repository(db_url)
+    now = datetime.now(UTC)
+    running = DatabaseLock(db_url).is_held_elsewhere()
+    states = repo.source_states()
+    holder = max(
+        (s for s in states.values() if s.pid is not None),
+        key=lambda s: s.updated_at,
+        default=None,
+    )
+    report: dict = {
+        "database": display_url(db_url),
+        "daemon": {
+            "running": running,
+            "pid": holder.pid if running and holder else None,
+            "host": holder.host if running and holder else None,
+        },
+        "sources": {},
+        "articles": {
+            "total": repo.count_articles(),
+            "last_24h": repo.count_articles(first_seen_since=now - timedelta(hours=24)),
+        },
+    }
+    for name, source in config.sources.items():
+        label = SPIDERS[name].source_label
+        last = next(iter(repo.recent_runs(limit=1, source=label)), None)
+        state = states.get(name)
+        # While the daemon runs, what it runs by (its configuration may not be this one).
+        schedule = state.schedule if running and state and state.schedule else None
+        enabled = source.enabled if schedule is None else schedule != "disabled"
+        report["sources"][name] = {
+            "enabled": enabled,
+            "schedule": schedule or source.describe_schedule(),
+            "last_run": _run_json(last),
+            "running_run_id": state.current_run_id if running and state else None,
+            "next_run": _iso(state.next_run_at) if running and state else None,
+            "last_error": _last_error(repo, label, state),
+        }
+    if args.json:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(_status_text(report, now))
+    return 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _run_json(run: RunView | None) -> dict | None:
+    if run is None:
+        return None
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+    return {
+        "id": run.id,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "seconds": round(seconds, 1) if seconds is not None else None,
+        "status": run.status,
+        "pages": run.pages,
+        "new": run.new,
+        "changed": run.changed,
+        "unchanged": run.unchanged,
+        "failed": run.failures,
+        "error": run.error,
+    }
+
+
+def _last_error(repo: Repository, label: str, state: SourceState | None) -> dict | None:
+    """The latest of: the last failed run's error, the daemon's last error for the source."""
+    candidates = []
+    failed = next(iter(repo.recent_runs(limit=1, source=label, status="failed")), None)
+    if failed is not None:
+        at = failed.finished_at or failed.started_at
+        candidates.append((at, failed.error or "failed"))
+    if state is not None and state.last_error and state.last_error_at is not None:
+        candidates.append((state.last_error_at, state.last_error))
+    if not candidates:
+        return None
+    at, message = max(candidates, key=lambda c: c[0])
+    return {"at": _iso(at), "message": message}
+
+
+def _ago(iso: str | None, now: datetime) -> str:
+    if iso is None:
+        return "-"
+    moment = datetime.fromisoformat(iso)
+    seconds = int((moment - now).total_seconds())
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if abs(seconds) < 2:
+        return f"{shown} (now)"
+    span = format_duration(timedelta(seconds=abs(seconds)))
+    return f"{shown} ({'in ' + span if seconds > 0 else span + ' ago'})"
+
+
+def _status_text(report: dict, now: datetime) -> str:
+    daemon = report["daemon"]
+    lines = [f"database   {report['database']}"]
+    if daemon["running"]:
+        who = f" (pid {daemon['pid']} on {daemon['host']})" if daemon["pid"] else ""
+        lines.append(f"daemon     running{who}")
+    else:
+        lines.append("daemon     not running")
+    for name, info in report["sources"].items():
+        schedule = info["schedule"] if info["enabled"] else "disabled"
+        lines.append(f"{name:<10} {schedule}")
+        run = info["last_run"]
+        if run is None:
+            lines.append("  last run    never")
+        else:
+            took = f" in {run['seconds']:.1f}s" if run["seconds"] is not None else ""
+            lines.append(
+                f"  last run    {_ago(run['started_at'], now)}: {run['status']}{took} —"
+                f" pages {run['pages']}, new {run['new']}, changed {run['changed']},"
+                f" unchanged {run['unchanged']}, failed {run['failed']}"
+            )
+        if info["running_run_id"] is not None:
+            lines.append(f"  next run    running now (run {info['running_run_id']})")
+        elif info["next_run"] is not None:
+            lines.append(f"  next run    {_ago(info['next_run'], now)}")
+        else:
+            lines.append(
+                "  next run    -" + ("" if daemon["running"] else " (the daemon is not running)")
+            )
+        error = info["last_error"]
+        lines.append(
+            f"  last error  {_ago(error['at'], now)}: {error['message']}"
+            if error
+            else "  last error  none"
+        )
+    articles = report["articles"]
+    lines.append(
+        f"articles   {articles['total']} stored, {articles['last_24h']} new in the last 24 hours"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from scheduler.demo.run import run_demo
+
+    return run_demo(
+        port=args.port,
+        every=args.every,
+        db_url=args.db,
+        publish_every=args.publish_every,
+        log_level=args.log_level,
+        out=out,
+    )
 
 
 # -- parser -------------------------------------------------------------------------------
@@ -173,11 +366,82 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="how much of the crawl to log on stderr (default: WARNING)",
     )
+    # The daemon's: fill in a run it recorded; stop when the daemon goes away.
+    crawl.add_argument("--run-id", type=positive_int, help=argparse.SUPPRESS)
+    crawl.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     with_db(crawl)
     crawl.set_defaults(func=cmd_crawl)
 
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="configuration file (default: $KCNA_MONITOR_CONFIG, else"
+            " ~/.config/kcna-monitor/config.toml if it exists, else built-in defaults)",
+        )
+
+    def with_log_level(p: argparse.ArgumentParser, default: str) -> None:
+        p.add_argument(
+            "--log-level",
+            default=default,
+            type=str.upper,
+            choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+            help=f"how much to log on stderr (default: {default})",
+        )
+
+    run = sub.add_parser(
+        "run",
+        help="run the monitoring daemon in the foreground: crawl every source on its schedule",
+        description="Crawl every enabled source on its schedule until stopped (Ctrl-C or"
+        " SIGTERM: running crawls get a grace period; SIGHUP: reload the configuration).",
+    )
+    with_config(run)
+    with_db(run)
+    with_log_level(run, "INFO")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser(
+        "status",
+        help="per source: last run, next run, last error; articles stored",
+        description="What the daemon did and will do; works while it runs.",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    with_config(status)
+    with_db(status)
+    status.set_defaults(func=cmd_status)
+
+    demo = sub.add_parser(
+        "demo",
+        help="watch the daemon work, offline: a bundled copy of the sites on 127.0.0.1",
+        description="Serve the bundled copy of both sites on 127.0.0.1 and run the daemon"
+        " against it on a short interval, publishing a new article every few runs."
+        " Writes to a separate demo database, never to your archive.",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, metavar="N", help="port of the demo site (default: any)"
+    )
+    demo.add_argument(
+        "--every", default="5s", metavar="DURATION", help="crawl interval (default: 5s)"
+    )
+    demo.add_argument(
+        "--publish-every",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="publish a new article after every N runs (default: 2)",
+    )
+    demo.add_argument(
+        "--db",
+        metavar="URL",
+        help="demo database URL (default: demo.db in the user's data folder)",
+    )
+    with_log_level(demo, "INFO")
+    demo.set_defaults(func=cmd_demo)
+
     exp = sub.add_parser("export", help="write stored articles as JSON Lines or CSV")
-    exp.add_argument("--format", choices=export.FORMATS, default="jsonl")
+    exp.add_argument(
+        "--format", choices=export.FORMATS, default="jsonl", help="output format (default: jsonl)"
+    )
     exp.add_argument("--since", type=iso_date, metavar="DATE", help="published on or after")
     exp.add_argument("--until", type=iso_date, metavar="DATE", help="published on or before")
     exp.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
@@ -192,8 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
 
     lst = sub.add_parser("list", help="stored articles, newest first")
-    lst.add_argument("--limit", type=positive_int, default=20, metavar="N")
-    lst.add_argument("--offset", type=int, default=0, metavar="N")
+    lst.add_argument(
+        "--limit", type=positive_int, default=20, metavar="N", help="how many (default: 20)"
+    )
+    lst.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N")
     lst.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
     with_db(lst)
     lst.set_defaults(func=cmd_list)
@@ -209,7 +475,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except OptionError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (CommandError, StorageError) as exc:
+    except (CommandError, StorageError, DaemonError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return getattr(exc, "code", 1)
     except BrokenPipeError:
@@ -217,6 +483,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback only when debugging
+        if getattr(args, "log_level", None) == "DEBUG":
+            raise
+        print(
+            f"{PROG}: error: unexpected {type(exc).__name__}: {exc}"
+            " (run with --log-level DEBUG for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

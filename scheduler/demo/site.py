@@ -101,11 +101,28 @@ class SiteArticle:
 @dataclass
 class BuiltSite:
     site: FixtureSite
-    articles: list[SiteArticle]
+    articles: list[SiteArticle]  # the articles published so far
     start_paths: list[str]
     detail_list_path: str
     q_articles: list[dict[str, Any]]
     detail_records: list[dict[str, Any]]
+    #: Articles held back, published one at a time by :meth:`publish_next`.
+    held_back: list[list[dict[str, Any]]] = field(default_factory=list)
+    _publish: Callable[[list[dict[str, Any]]], SiteArticle] | None = None
+
+    def publish_next(self) -> SiteArticle | None:
+        """Publish the next held-back kcna.kp article: its pages, and an entry at the top of
+        its category listings (as the real site does). None when none is left."""
+        if not self.held_back or self._publish is None:
+            return None
+        article = self._publish(self.held_back.pop(0))
+        self.articles.append(article)
+        return article
+
+    def start_paths_of(self, source: str) -> list[str]:
+        """The start pages of one source (``kcna`` or ``kcnawatch``)."""
+        watch = [p for p in self.start_paths if p.startswith("/newstream/")]
+        return watch if source == "kcnawatch" else [p for p in self.start_paths if p not in watch]
 
 
 def load_records(path: Path = SAMPLE_CORPUS) -> list[dict[str, Any]]:
@@ -156,16 +173,23 @@ def build_site(
     copies_of_q: int = 4,
     copies_of_detail: int = 2,
     latest: Sequence[dict[str, Any]] = (),
+    hold_back: int = 0,
 ) -> BuiltSite:
     """Render the sample corpus into one fixture site of all three layouts.
 
     ``latest`` are records published on KCNA Watch just now: at the top of its listing.
+    ``hold_back`` kcna.kp /q/ articles (of the ``q_count``) are left unpublished, for
+    :meth:`BuiltSite.publish_next` to publish later.
     """
     # Articles under several URLs first: they all go to the /q/ part, as on the real site.
     groups = sorted(
         group_articles(records if records is not None else load_records()), key=lambda g: -len(g)
     )
-    q_groups = groups[:q_count]
+    q_all = groups[:q_count]
+    if not 0 <= hold_back < len(q_all):
+        raise ValueError(f"hold_back must be between 0 and {len(q_all) - 1}, got {hold_back}")
+    q_groups = q_all[: len(q_all) - hold_back]
+    held_back = q_all[len(q_all) - hold_back :]
     detail_groups = groups[q_count : q_count + detail_count]
     watch_only = groups[q_count + detail_count :]
     site = FixtureSite()
@@ -174,7 +198,8 @@ def build_site(
 
     # kcna.kp /q/: every URL of every article, and one listing per category.
     listings: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for group in q_groups:
+
+    def put_q_article(group: list[dict[str, Any]], *, newest: bool = False) -> SiteArticle:
         first = group[0]
         article = SiteArticle(
             expected_title(first["title"]), first["published"], expected_text(first["text"]), set()
@@ -186,12 +211,34 @@ def build_site(
             )
             article.urls.add(rec["url"])
             for topic in rec["topics"]:
-                listings[topic].append((_path(rec["url"]), rec["title"], rec["published"]))
-        articles.append(article)
-    for category, entries in sorted(listings.items()):
+                entry = (_path(rec["url"]), rec["title"], rec["published"])
+                if newest:
+                    listings[topic].insert(0, entry)
+                else:
+                    listings[topic].append(entry)
+        return article
+
+    def put_q_listing(category: str) -> str:
         path = render.q_category_path(category)
-        site.put(path, render.render_q_listing(entries, category=category))
-        start_paths.append(path)
+        site.put(path, render.render_q_listing(listings[category], category=category))
+        return path
+
+    for group in q_groups:
+        articles.append(put_q_article(group))
+    # The held-back articles' categories get their listings now, so the start pages stay
+    # the same when they are published.
+    for group in held_back:
+        for rec in group:
+            for topic in rec["topics"]:
+                listings.setdefault(topic, [])
+    for category in sorted(listings):
+        start_paths.append(put_q_listing(category))
+
+    def publish(group: list[dict[str, Any]]) -> SiteArticle:
+        article = put_q_article(group, newest=True)
+        for category in sorted({t for rec in group for t in rec["topics"]}):
+            put_q_listing(category)
+        return article
 
     # kcna.kp /detail/: articles behind a list paged by form POST with cookie and token.
     detail_records = [group[0] for group in detail_groups]
@@ -306,6 +353,8 @@ def build_site(
         detail_list_path=list_path,
         q_articles=[g[0] for g in q_groups],
         detail_records=detail_records,
+        held_back=list(held_back),
+        _publish=publish,
     )
 
 
