@@ -1,0 +1,93 @@
+"""The command line: every command explains itself; the crawl command's daemon options."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from scheduler.cli import build_parser, main
+from scheduler.jobs import CrawlOptions, OptionError, build_settings, crawl_command, plan
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_command_has_help_text() -> None:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help for choice in action._choices_actions}
+    assert set(helps) == {"crawl", "export", "show", "list", "run", "status", "demo"}
+    for name, sub in subcommands().items():
+        assert helps[name], f"{name} has no help line"
+        for option in sub._actions:
+            if option.help is argparse.SUPPRESS or isinstance(option, argparse._HelpAction):
+                continue
+            assert option.help or option.choices, f"{name} {option.option_strings} has no help"
+
+
+@pytest.mark.parametrize("command", ["run", "status", "demo", "crawl"])
+def test_help_prints_and_exits_0(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert f"kcna-monitor {command}" in text
+    assert "--run-id" not in text  # the daemon's own options stay hidden
+
+
+def test_the_daemon_runs_the_same_command_a_person_types() -> None:
+    command = crawl_command(
+        "kcna",
+        db_url="sqlite:///a.db",
+        run_id=7,
+        base_url="http://mirror.example.org",
+        start_urls=["http://mirror.example.org/list"],
+        settings={"DOWNLOAD_DELAY": "2"},
+    )
+    assert command[1:4] == ["-m", "scheduler.cli", "crawl"]
+    args = build_parser().parse_args(command[3:])
+    assert (args.sources, args.run_id, args.exit_with_parent) == (["kcna"], 7, True)
+    assert args.base_url == "http://mirror.example.org" and args.set == ["DOWNLOAD_DELAY=2"]
+
+
+def test_run_id_needs_one_source_and_reaches_the_store_pipeline() -> None:
+    with pytest.raises(OptionError, match="--run-id needs exactly one source"):
+        plan(CrawlOptions(sources=["kcna", "kcnawatch"], run_id=3))
+    settings = build_settings(CrawlOptions(sources=["kcna"], run_id=3, db_url="sqlite://"))
+    assert settings.getint("KCNA_MONITOR_RUN_ID") == 3
+    assert "crawler.pipelines.store.StorePipeline" in settings.getdict("ITEM_PIPELINES")
+
+
+def test_the_store_pipeline_adopts_a_run_recorded_by_the_daemon(tmp_path) -> None:
+    import asyncio
+
+    from scrapy.utils.test import get_crawler
+
+    from crawler.pipelines.store import StorePipeline
+    from crawler.spiders.kcna import KcnaSpider
+    from storage.db import make_engine, migrate
+    from storage.repository import Repository
+    from tests.storage_helpers import T0
+
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    engine = make_engine(db_url)
+    migrate(engine)
+    repo = Repository(engine)
+    run_id = repo.start_run("kcna", T0)
+    crawler = get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": db_url, "KCNA_MONITOR_RUN_ID": run_id})
+    pipeline = StorePipeline.from_crawler(crawler)
+    asyncio.run(pipeline.open_spider())
+    assert pipeline.run_id == run_id
+    assert [r.id for r in repo.recent_runs()] == [run_id]  # no second run was started
+
+
+def test_settings_do_not_depend_on_the_working_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no scrapy.cfg here
+    monkeypatch.delenv("SCRAPY_SETTINGS_MODULE", raising=False)
+    settings = build_settings(CrawlOptions(sources=["kcna"], db_url="sqlite://"))
+    assert "crawler.pipelines.store.StorePipeline" in settings.getdict("ITEM_PIPELINES")
+    assert settings.get("BOT_NAME") == "kcna-monitor"
