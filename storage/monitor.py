@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    or_,
     select,
     text,
     update,
@@ -42,7 +43,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.db import translate_errors, writer
-from storage.models import Base, CrawlRun
+from storage.models import ArticleEvent, ArticleUrl, Base, CrawlRun
+from storage.records import EventView
 
 T = TypeVar("T")
 
@@ -157,6 +159,7 @@ OUTBOX = cast(Table, Notification.__table__)
 CURSORS = cast(Table, WatchCursor.__table__)
 RUN_STATS = cast(Table, RunStatsRow.__table__)
 RUNS = cast(Table, CrawlRun.__table__)
+EVENTS = cast(Table, ArticleEvent.__table__)
 
 
 # -- records -----------------------------------------------------------------------------
@@ -526,6 +529,23 @@ class MonitorStore:
         counts.update(self._read(lambda s: {k: int(n) for k, n in s.execute(query)}))
         return counts
 
+    # -- article events ------------------------------------------------------------------
+
+    def recent_events(self, kinds: Sequence[str], limit: int = 50) -> list[EventView]:
+        """The latest article events of these kinds, newest first."""
+        query = (
+            select(EVENTS)
+            .where(EVENTS.c.kind.in_(list(kinds)))
+            .order_by(EVENTS.c.id.desc())
+            .limit(limit)
+        )
+        return self._read(lambda s: [EventView(**dict(r)) for r in s.execute(query).mappings()])
+
+    def event_counts(self) -> dict[str, int]:
+        """Article events recorded, by kind."""
+        query = select(EVENTS.c.kind, func.count()).group_by(EVENTS.c.kind)
+        return self._read(lambda s: {kind: int(n) for kind, n in s.execute(query)})
+
     # -- alarms --------------------------------------------------------------------------
 
     def raise_alarm(self, source: str, kind: str, message: str, at: datetime) -> AlarmView | None:
@@ -645,6 +665,15 @@ class MonitorStore:
         query = select(func.max(func.coalesce(RUNS.c.finished_at, RUNS.c.started_at))).where(
             RUNS.c.source == source, RUNS.c.new > 0
         )
+        return self._read(lambda s: s.execute(query).scalar_one_or_none())
+
+    def last_url_first_seen(self, prefixes: Sequence[str]) -> datetime | None:
+        """When an article was first read at a URL starting with one of ``prefixes``, latest."""
+        urls = cast(Table, ArticleUrl.__table__)
+        if not prefixes:
+            return None
+        conditions = [urls.c.url.startswith(prefix, autoescape=True) for prefix in prefixes]
+        query = select(func.max(urls.c.first_seen)).where(or_(*conditions))
         return self._read(lambda s: s.execute(query).scalar_one_or_none())
 
     def first_run_at(self, source: str) -> datetime | None:

@@ -211,3 +211,27 @@ def test_ping_names_an_unreachable_database(tmp_path) -> None:  # type: ignore[n
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
     with pytest.raises(DatabaseUnavailable, match="cannot open database"):
         MonitorStore(engine).ping()
+
+
+def test_last_url_first_seen_by_site(repo: Repository, store: MonitorStore) -> None:
+    from tests.storage_helpers import make_item, watch_url
+
+    repo.save_articles([make_item(1, seen_at=T0), make_item(2, seen_at=T0 + HOUR)])
+    repo.save_articles([make_item(3, url=watch_url(3), seen_at=T0 + 2 * HOUR)])
+    kcna = ["http://www.kcna.kp/", "https://www.kcna.kp/"]
+    assert store.last_url_first_seen(kcna) == T0 + HOUR
+    assert store.last_url_first_seen(["https://kcnawatch.org/"]) == T0 + 2 * HOUR
+    assert store.last_url_first_seen(["http://other.example/"]) is None
+    assert store.last_url_first_seen([]) is None
+
+
+def test_recent_events_and_counts(repo: Repository, store: MonitorStore) -> None:
+    from tests.storage_helpers import make_item
+
+    repo.save_articles([make_item(1), make_item(2)])
+    repo.save_articles(
+        [make_item(1, text="Pyongyang, March 1 (KCNA) -- Edited.", seen_at=T0 + HOUR)]
+    )
+    kinds = [(e.kind, e.version) for e in store.recent_events(["new", "edited"], limit=2)]
+    assert kinds == [("edited", 2), ("new", 1)]
+    assert store.event_counts() == {"new": 2, "edited": 1}
