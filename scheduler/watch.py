@@ -1,0 +1,348 @@
+"""Watch rules: a regular expression over new and edited articles, and whom to tell.
+
+A rule in the configuration::
+
+    [[watch]]
+    name = "missiles"
+    match = "missile|ICBM|hypersonic"     # case-insensitive, on title and text
+    sources = ["kcna"]                    # optional: only articles seen on these sources
+    notify = ["webhook:https://example.org/hook", "log", "email:someone@example.org"]
+    max_age = "7d"                        # optional: see below
+
+Rules are evaluated on the archive's article events (``new`` and ``edited``) after the
+``watch`` cursor. A match is stored once per rule, article and version, in the same
+transaction as its notifications and the cursor's move, so a rule fires once per version
+whatever the number of runs or restarts, and an edit back to a version already notified
+does not notify again. When an article that a rule matched is noticed gone, the rule
+notifies a ``gone`` event. ``back`` events notify nothing.
+
+``max_age`` (default 7 days; ``false`` for no limit) keeps a backfill of old articles from
+flooding the notifiers: a ``new`` article published longer than that before it was stored is
+not notified (edits and disappearances always are; undated articles always are).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from scheduler.configcheck import (
+    WatchConfigError,
+    check_keys,
+    duration,
+    show,
+    string,
+)
+from storage.monitor import MatchInput, MatchView, MonitorStore
+from storage.records import ArticleView, utc_iso
+
+RULE_KEYS = ("match", "max_age", "name", "notify", "sources")
+DEFAULT_MAX_AGE = timedelta(days=7)
+CURSOR = "watch"
+#: Characters of context on each side of the match in a snippet.
+SNIPPET_CONTEXT = 80
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+class EventSource(Protocol):
+    """What evaluation needs of the archive (:class:`storage.repository.Repository`)."""
+
+    def events_after(self, event_id: int, limit: int = 500) -> Sequence[Any]: ...
+
+    def get_article(self, id_or_prefix: str) -> ArticleView | None: ...
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    name: str
+    pattern: re.Pattern[str]
+    sources: tuple[str, ...] = ()  # crawl sources (kcna, kcnawatch); empty: any
+    notify: tuple[str, ...] = ()
+    max_age: timedelta | None = DEFAULT_MAX_AGE
+
+    def snippet(self, title: str, text: str) -> str | None:
+        """The matching passage (the title when only the title matches); None: no match."""
+        found = self.pattern.search(text)
+        if found is not None:
+            return make_snippet(text, found.start(), found.end())
+        if self.pattern.search(title) is not None:
+            return " ".join(title.split())
+        return None
+
+    def covers(self, article: ArticleView) -> bool:
+        """Whether the article was seen on one of the rule's sources (any when none given)."""
+        return not self.sources or bool(article_sources(article) & set(self.sources))
+
+
+def make_snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> str:
+    """The match with some context, cut at word boundaries, whitespace collapsed."""
+    left = max(0, start - context)
+    right = min(len(text), end + context)
+    if left > 0:
+        space = text.find(" ", left, start)
+        left = space + 1 if space != -1 else left
+    if right < len(text):
+        space = text.rfind(" ", end, right)
+        right = space if space != -1 else right
+    passage = " ".join(text[left:right].split())
+    return ("…" if left > 0 else "") + passage + ("…" if right < len(text) else "")
+
+
+def source_hosts() -> dict[str, frozenset[str]]:
+    from scheduler.jobs import SPIDERS
+
+    return {name: spider.public_hosts for name, spider in SPIDERS.items()}
+
+
+def article_sources(article: ArticleView) -> set[str]:
+    """The crawl sources whose sites the article was seen on."""
+    hosts = {(urlsplit(u.url).hostname or "").lower() for u in article.urls}
+    hosts.add((urlsplit(article.url).hostname or "").lower())
+    return {name for name, own in source_hosts().items() if hosts & own}
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def parse_watch(raw: Any, *, smtp: bool = False) -> list[WatchRule]:
+    """The rules of the ``[[watch]]`` tables; ``smtp`` says whether ``[smtp]`` is set (an
+    ``email:`` target needs it). Raises :class:`WatchConfigError`."""
+    from scheduler.jobs import SPIDERS
+    from scheduler.notify import parse_targets
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise WatchConfigError(f"watch: expected [[watch]] tables, got {show(raw)}")
+    rules: list[WatchRule] = []
+    seen: set[str] = set()
+    for index, table in enumerate(raw):
+        where = f"watch[{index}]"
+        if not isinstance(table, dict):
+            raise WatchConfigError(f"{where}: expected a table ([[watch]]), got {show(table)}")
+        check_keys(table, where, RULE_KEYS)
+        for key in ("name", "match"):
+            if key not in table:
+                raise WatchConfigError(f"{where}.{key}: missing (every rule needs name and match)")
+        name = string(table["name"], f"{where}.name")
+        if not _NAME_RE.fullmatch(name):
+            raise WatchConfigError(
+                f'{where}.name: "{name}" is not a rule name (letters, digits, "_", "-" and ".",'
+                " starting with a letter or digit, at most 100)"
+            )
+        if name in seen:
+            raise WatchConfigError(f'{where}.name: another rule is named "{name}" already')
+        seen.add(name)
+        pattern_text = table["match"]
+        if not isinstance(pattern_text, str) or not pattern_text.strip():
+            raise WatchConfigError(
+                f"{where}.match: expected a regular expression, got {show(pattern_text)}"
+            )
+        try:
+            pattern = re.compile(pattern_text, re.IGNORECASE)
+        except re.error as error:
+            raise WatchConfigError(
+                f'{where}.match: bad regular expression "{pattern_text}": {error}'
+            ) from None
+        if pattern.search("") is not None:
+            raise WatchConfigError(
+                f'{where}.match: "{pattern_text}" matches the empty text, so every article'
+            )
+        sources: tuple[str, ...] = ()
+        if "sources" in table:
+            value = table["sources"]
+            if not isinstance(value, list) or not value:
+                raise WatchConfigError(
+                    f"{where}.sources: expected a list of sources, got {show(value)}"
+                )
+            for position, source in enumerate(value):
+                if source not in SPIDERS:
+                    raise WatchConfigError(
+                        f"{where}.sources[{position}]: unknown source {show(source)}"
+                        f" (known: {', '.join(sorted(SPIDERS))})"
+                    )
+            sources = tuple(dict.fromkeys(value))
+        notify = parse_targets(table.get("notify", []), f"{where}.notify", smtp=smtp)
+        max_age: timedelta | None = DEFAULT_MAX_AGE
+        if "max_age" in table:
+            value = table["max_age"]
+            max_age = None if value is False else duration(value, f"{where}.max_age")
+        rules.append(WatchRule(name, pattern, sources, notify, max_age))
+    return rules
+
+
+# -- evaluation --------------------------------------------------------------------------
+
+
+def payload(
+    rule: str,
+    event: str,
+    article: ArticleView,
+    *,
+    version: int,
+    title: str,
+    snippet: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """What a notification of a watch match carries (the webhook's JSON body)."""
+    return {
+        "type": "watch",
+        "rule": rule,
+        "event": event,
+        "article_id": article.id,
+        "version": version,
+        "title": title,
+        "url": article.url,
+        "published": article.published.isoformat() if article.published else None,
+        "source": article.source,
+        "snippet": snippet,
+        "at": utc_iso(at),
+    }
+
+
+def _version(article: ArticleView, number: int | None) -> tuple[int, str, str]:
+    """(number, title, text) of the article's version ``number`` (else its current one)."""
+    for version in article.history:
+        if version.number == number:
+            return version.number, version.title, version.text
+    return article.versions, article.title, article.text
+
+
+def _too_old(rule: WatchRule, article: ArticleView, at: datetime) -> bool:
+    if rule.max_age is None or article.published is None:
+        return False
+    return (at.date() - article.published) > rule.max_age
+
+
+def matches_of_event(
+    event: Any,
+    article: ArticleView,
+    rules: Sequence[WatchRule],
+    *,
+    matched_before: set[str] | None = None,
+    now: datetime,
+) -> list[MatchInput]:
+    """The matches one article event gives (``matched_before``: for a ``gone`` event, the
+    rules that matched the article earlier)."""
+    found: list[MatchInput] = []
+    if event.kind in ("new", "edited"):
+        number, title, text = _version(article, event.version)
+        for rule in rules:
+            if not rule.covers(article) or (event.kind == "new" and _too_old(rule, article, now)):
+                continue
+            snippet = rule.snippet(title, text)
+            if snippet is None:
+                continue
+            found.append(_match(rule, event, article, number, title, snippet, f"v{number}", now))
+    elif event.kind == "gone":
+        for rule in rules:
+            if rule.name not in (matched_before or set()):
+                continue
+            snippet = rule.snippet(article.title, article.text) or ""
+            found.append(
+                _match(
+                    rule,
+                    event,
+                    article,
+                    article.versions,
+                    article.title,
+                    snippet,
+                    f"gone:{event.id}",
+                    now,
+                )
+            )
+    return found
+
+
+def _match(
+    rule: WatchRule,
+    event: Any,
+    article: ArticleView,
+    number: int,
+    title: str,
+    snippet: str,
+    dedup: str,
+    now: datetime,
+) -> MatchInput:
+    return MatchInput(
+        rule=rule.name,
+        article_id=article.id,
+        version=number,
+        event=event.kind,
+        dedup=dedup,
+        event_id=event.id,
+        title=title,
+        url=article.url,
+        published=article.published,
+        snippet=snippet,
+        matched_at=now,
+        targets=rule.notify,
+        payload=payload(
+            rule.name,
+            event.kind,
+            article,
+            version=number,
+            title=title,
+            snippet=snippet,
+            at=event.at,
+        ),
+    )
+
+
+def evaluate(
+    source: EventSource,
+    store: MonitorStore,
+    rules: Sequence[WatchRule],
+    now: datetime,
+    *,
+    cursor: str = CURSOR,
+    batch: int = 500,
+) -> list[MatchView]:
+    """Evaluate the rules on every article event after the cursor; store the matches and
+    queue their notifications, moving the cursor with them. Returns the new matches."""
+    after = store.cursor(cursor) or 0
+    stored: list[MatchView] = []
+    while True:
+        events = list(source.events_after(after, limit=batch))
+        if not events:
+            return stored
+        articles: dict[str, ArticleView | None] = {}
+        matches: list[MatchInput] = []
+        for event in events:
+            if event.kind not in ("new", "edited", "gone") or not rules:
+                continue
+            if event.article_id not in articles:
+                articles[event.article_id] = source.get_article(event.article_id)
+            article = articles[event.article_id]
+            if article is None:
+                continue
+            before = store.matched_rules(article.id) if event.kind == "gone" else None
+            matches.extend(matches_of_event(event, article, rules, matched_before=before, now=now))
+        after = events[-1].id
+        stored.extend(store.record_matches(matches, cursor=cursor, event_id=after, at=now))
+        if len(events) < batch:
+            return stored
+
+
+def stored_matches(
+    articles: Iterable[ArticleView], rule: WatchRule
+) -> Iterator[tuple[ArticleView, str]]:
+    """The stored articles the rule matches now (current versions), with their snippets."""
+    for article in articles:
+        if not rule.covers(article):
+            continue
+        snippet = rule.snippet(article.title, article.text)
+        if snippet is not None:
+            yield article, snippet
+
+
+def find_rule(rules: Sequence[WatchRule], name: str) -> WatchRule:
+    for rule in rules:
+        if rule.name == name:
+            return rule
+    known = ", ".join(r.name for r in rules) or "none configured"
+    raise WatchConfigError(f'no watch rule named "{name}" (rules: {known})')

@@ -1,0 +1,199 @@
+"""Helpers of the monitoring tests: a settable clock, a webhook receiver and an SMTP
+server on 127.0.0.1, and the rules the tests watch with.
+
+Nothing sleeps: time is the :class:`Clock`'s, and servers are waited for on events with
+timeouts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+from scheduler.monitoring import parse_monitoring
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+def monitoring(rules: list[dict[str, Any]], **sections: Any) -> Any:  # a MonitoringConfig
+    return parse_monitoring({"watch": rules, **sections})
+
+
+# -- webhook receiver --------------------------------------------------------------------
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        server: Any = self.server
+        status = server.answer_status
+        if status < 300:
+            server.received.append(
+                {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+            )
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        server.got.set()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class WebhookReceiver:
+    """An HTTP server whose port is reserved (bound) from the start but refuses connections
+    until :meth:`start` (the socket listens only then)."""
+
+    def __init__(self) -> None:
+        self.server = HTTPServer(("127.0.0.1", 0), _Hook, bind_and_activate=False)
+        self.server.server_bind()  # the port is ours; connections are refused until start
+        self.server.received = []  # type: ignore[attr-defined]
+        self.server.answer_status = 204  # type: ignore[attr-defined]
+        self.server.got = threading.Event()  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hook"
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        return self.server.received  # type: ignore[attr-defined]
+
+    def answer(self, status: int) -> None:
+        self.server.answer_status = status  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        self.server.server_activate()
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(timeout=10)
+        self.server.server_close()
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+# -- SMTP --------------------------------------------------------------------------------
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    data: bytes
+    login: tuple[str, str] | None = None
+
+
+@dataclass
+class SmtpState:
+    mails: list[Mail] = field(default_factory=list)
+    got: threading.Event = field(default_factory=threading.Event)
+    refuse_recipients: bool = False
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """Enough of RFC 5321 for smtplib: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, QUIT."""
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self) -> None:
+        state: SmtpState = self.server.state  # type: ignore[attr-defined]
+        sender, recipients, login = "", [], None
+        self.reply("220 127.0.0.1 test SMTP")
+        while True:
+            raw = self.rfile.readline()
+            if not raw:
+                return
+            line = raw.decode().rstrip("\r\n")
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250-127.0.0.1")
+                self.reply("250 AUTH PLAIN")
+            elif verb == "AUTH":
+                token = [*line.split(" "), "", ""][2]
+                decoded = base64.b64decode(token).split(b"\0")
+                login = (decoded[1].decode(), decoded[2].decode())
+                self.reply("235 2.7.0 authenticated")
+            elif verb == "MAIL":
+                sender = line.split(":", 1)[1].strip().strip("<>").split(">")[0]
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                if state.refuse_recipients:
+                    self.reply("550 5.1.1 no such user")
+                    continue
+                recipients.append(line.split(":", 1)[1].strip().strip("<>"))
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 end with <CRLF>.<CRLF>")
+                data = b""
+                while True:
+                    chunk = self.rfile.readline()
+                    if chunk in (b".\r\n", b""):
+                        break
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                state.mails.append(Mail(sender, recipients, data, login))
+                state.got.set()
+                self.reply("250 OK queued")
+            elif verb == "RSET":
+                sender, recipients = "", []
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("502 not implemented")
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[int, SmtpState]]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpHandler)
+    server.daemon_threads = True
+    server.state = SmtpState()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], server.state  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
