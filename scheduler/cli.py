@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from scheduler import export
+from scheduler import export, watch_cli
 from scheduler.config import format_duration, load_config
 from scheduler.jobs import (
     SPIDERS,
@@ -463,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
     with_db(lst)
     lst.set_defaults(func=cmd_list)
+    watch_cli.register(sub)
     return parser
 
 

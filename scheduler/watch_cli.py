@@ -1,0 +1,209 @@
+"""The commands of watch rules, feeds and the monitoring server:
+``watch test NAME``, ``feed [-o FILE] [--rule NAME]`` and ``serve [--host] [--port]``.
+
+:func:`register` adds them to the ``kcna-monitor`` command line; each command follows the
+``cmd_*(args, out) -> int`` pattern of :mod:`scheduler.cli` (a configuration mistake is
+exit status 2, a failure 1, both one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from scheduler.monitoring import load_monitoring, resolve_db, utc_now
+from scheduler.watch import find_rule, stored_matches
+
+
+def _open(args: argparse.Namespace) -> tuple[Any, Any]:
+    from scheduler.cli import open_repository
+
+    loaded = load_monitoring(args.config)
+    return loaded, open_repository(resolve_db(args.db, loaded))
+
+
+def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
+    loaded, repo = _open(args)
+    rule = find_rule(loaded.config.watch, args.name)
+    shown = total = 0
+    for article, snippet in stored_matches(repo.iter_articles(), rule):
+        total += 1
+        if args.limit is not None and shown >= args.limit:
+            continue
+        shown += 1
+        published = article.published.isoformat() if article.published else "????-??-??"
+        gone = "  (gone)" if getattr(article, "gone_at", None) else ""
+        print(f"{article.id}  {published}  {' '.join(article.title.split())}{gone}", file=out)
+        print(f"    {snippet}", file=out)
+    more = f", {total - shown} not shown (--limit)" if shown < total else ""
+    print(f'{total} stored articles match watch rule "{rule.name}"{more}', file=sys.stderr)
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
+    from scheduler.feed import build_feed
+    from storage.monitor import MonitorStore
+
+    loaded, repo = _open(args)
+    if args.rule is not None:
+        find_rule(loaded.config.watch, args.rule)
+    body = build_feed(
+        repo,
+        MonitorStore(repo.engine),
+        now=utc_now(),
+        rule=args.rule,
+        limit=args.limit,
+        self_url=args.self_url,
+    )
+    if args.output and args.output != "-":
+        path = Path(args.output)
+        _write_atomically(path, body)
+        print(f"wrote the feed to {path}", file=sys.stderr)
+    else:
+        out.write(body.decode("utf-8"))
+    return 0
+
+
+def _write_atomically(path: Path, body: bytes) -> None:
+    """Replace ``path`` at once, so a reader polling the file never sees half a feed."""
+    from scheduler.cli import CommandError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(body)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from scheduler.cli import CommandError
+    from scheduler.logs import setup_logging
+    from scheduler.web import WebApp, make_server
+
+    setup_logging(args.log_level)
+    loaded, repo = _open(args)
+    try:
+        server = make_server(WebApp(repo, loaded.config), args.host, args.port)
+    except OSError as error:
+        raise CommandError(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+        ) from None
+    host, port = server.server_address[:2]
+    print(
+        f"serving http://{host}:{port}/metrics, /healthz and /feed.atom (Ctrl-C to stop)",
+        file=out,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $KCNA_MONITOR_CONFIG, else"
+        " ~/.config/kcna-monitor/config.toml if it exists)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $KCNA_MONITOR_DB, else [database] url, else a SQLite"
+        " file in the user's data folder)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add ``watch``, ``feed`` and ``serve`` to the command line's subparsers."""
+    from scheduler.web import DEFAULT_HOST, DEFAULT_PORT
+
+    watch = subparsers.add_parser(
+        "watch",
+        help="watch rules: see which stored articles a rule matches",
+        description="Watch rules are [[watch]] tables of the configuration file.",
+    )
+    watch_sub = watch.add_subparsers(dest="watch_command", required=True, metavar="COMMAND")
+    test = watch_sub.add_parser(
+        "test",
+        help="list the stored articles a rule would match now",
+        description="List the stored articles whose current title or text the rule matches"
+        " (its sources filter applies), with the matching passage.",
+    )
+    test.add_argument("name", metavar="NAME", help="the rule's name")
+    test.add_argument("--limit", type=_count, metavar="N", help="show at most N articles")
+    _common(test)
+    test.set_defaults(func=cmd_watch_test)
+
+    feed = subparsers.add_parser(
+        "feed",
+        help="write the Atom feed of new and changed articles (overall or of one watch rule)",
+        description="Write an Atom 1.0 feed of the latest new and edited articles, or of the"
+        " articles a watch rule matched, for any feed reader.",
+    )
+    feed.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    feed.add_argument("--rule", metavar="NAME", help="the feed of this watch rule")
+    feed.add_argument("--limit", type=_count, default=50, metavar="N", help="entries (default: 50)")
+    feed.add_argument(
+        "--self-url", metavar="URL", help="the URL the feed will be published at (rel=self)"
+    )
+    _common(feed)
+    feed.set_defaults(func=cmd_feed)
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve /metrics (Prometheus), /healthz and the Atom feeds over HTTP",
+        description="Serve /metrics (Prometheus text format), /healthz (503 when a source is"
+        " in alarm or the database is unreachable), /feed.atom and /feed/RULE.atom.",
+    )
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log on stderr (default: INFO)",
+    )
+    _common(serve)
+    serve.set_defaults(func=cmd_serve)
