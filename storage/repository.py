@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Engine,
@@ -438,9 +439,20 @@ class Repository:
 
         return self._read(work)
 
-    def load_validators(self, prefixes: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
-        """``url -> (etag, last_modified)`` of the stored validators under ``prefixes``."""
+    def load_validators(
+        self,
+        prefixes: Iterable[str],
+        *,
+        listings_only: bool = False,
+        urls: Iterable[str] | None = None,
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """``url -> (etag, last_modified)`` of the stored validators under ``prefixes``.
+
+        ``listings_only`` leaves out the URLs articles were read at; ``urls`` (when given)
+        restricts the answer to those URLs.
+        """
         prefixes = list(prefixes)
+        wanted = sorted(set(urls)) if urls is not None else None
 
         def work(session: Session) -> dict[str, tuple[str | None, str | None]]:
             query = select(HttpValidator.url, HttpValidator.etag, HttpValidator.last_modified)
@@ -448,7 +460,17 @@ class Repository:
                 query = query.where(
                     or_(*(HttpValidator.url.startswith(p, autoescape=True) for p in prefixes))
                 )
-            return {url: (etag, modified) for url, etag, modified in session.execute(query)}
+            if listings_only:
+                query = query.where(
+                    ~select(URLS.c.url).where(URLS.c.url == VALIDATORS.c.url).exists()
+                )
+            if wanted is None:
+                rows = list(session.execute(query))
+            else:
+                rows = []
+                for chunk in _chunks(wanted):
+                    rows += session.execute(query.where(VALIDATORS.c.url.in_(chunk)))
+            return {url: (etag, modified) for url, etag, modified in rows}
 
         return self._read(work)
 
@@ -482,12 +504,13 @@ class Repository:
     def due_for_revisit(
         self, prefixes: Iterable[str], *, young_since: datetime, checked_before: datetime
     ) -> dict[str, date | None]:
-        """Own pages of young articles not checked since ``checked_before``, with their dates.
+        """Pages to fetch again of young articles not checked since ``checked_before``, with
+        the articles' publication dates.
 
         An article is young when it was published on or after ``young_since`` (undated: first
-        seen since then); its own page is its URL (the publisher's), when under ``prefixes``.
-        An article never re-checked counts as checked when it was first seen. Articles marked
-        gone are included, so that one coming back is noticed.
+        seen since then). An article never re-checked counts as checked when it was first
+        seen. Articles marked gone are included, so that one coming back is noticed. Which
+        page: see :meth:`_pages_to_check`.
         """
         prefixes = list(prefixes)
         if not prefixes:
@@ -497,13 +520,9 @@ class Repository:
             ARTICLES.c.published >= young_since.date(),
             ARTICLES.c.published.is_(None) & (ARTICLES.c.first_seen >= young_since),
         )
-        query = (
-            select(ARTICLES.c.url, ARTICLES.c.published)
-            .where(or_(*(ARTICLES.c.url.startswith(p, autoescape=True) for p in prefixes)))
-            .where(young)
-            .where(checked < checked_before)
-        )
-        return self._read(lambda s: {url: day for url, day in s.execute(query)})
+        query = select(ARTICLES.c.id, ARTICLES.c.url, ARTICLES.c.published)
+        query = query.where(young).where(checked < checked_before)
+        return self._read(lambda s: self._pages_to_check(s, query, prefixes))
 
     def urls_for_recheck(
         self,
@@ -513,15 +532,13 @@ class Repository:
         until: date | None = None,
         ids: Iterable[str] = (),
     ) -> dict[str, date | None]:
-        """Own pages (see :meth:`due_for_revisit`) of the articles published from ``since``
-        to ``until`` (inclusive; either bound leaves undated articles out), and/or with one of
-        ``ids``, whatever their age; with the publication dates."""
+        """Pages to fetch again (see :meth:`_pages_to_check`) of the articles published from
+        ``since`` to ``until`` (inclusive; either bound leaves undated articles out) and/or
+        with one of ``ids``, whatever their age; with their publication dates."""
         prefixes, wanted = list(prefixes), sorted(set(ids))
         if not prefixes:
             return {}
-        query = select(ARTICLES.c.url, ARTICLES.c.published).where(
-            or_(*(ARTICLES.c.url.startswith(p, autoescape=True) for p in prefixes))
-        )
+        query = select(ARTICLES.c.id, ARTICLES.c.url, ARTICLES.c.published)
         if since is not None:
             query = query.where(ARTICLES.c.published >= since)
         if until is not None:
@@ -529,14 +546,42 @@ class Repository:
 
         def work(session: Session) -> dict[str, date | None]:
             if not wanted:
-                return {url: day for url, day in session.execute(query)}
+                return self._pages_to_check(session, query, prefixes)
             found: dict[str, date | None] = {}
             for chunk in _chunks(wanted):
-                rows = session.execute(query.where(ARTICLES.c.id.in_(chunk)))
-                found.update({url: day for url, day in rows})
+                chosen = query.where(ARTICLES.c.id.in_(chunk))
+                found.update(self._pages_to_check(session, chosen, prefixes))
             return found
 
         return self._read(work)
+
+    def _pages_to_check(
+        self, session: Session, query: Select[Any], prefixes: Sequence[str]
+    ) -> dict[str, date | None]:
+        """The page to fetch again of each article ``query`` selects (id, url, published),
+        when it is under ``prefixes``: the article's own URL (the publisher's) if a page was
+        ever read there, else the URL it was last read at. One page per article: a copy on
+        an aggregator is not checked while its original is."""
+        articles = {aid: (own, day) for aid, own, day in session.execute(query)}
+        read: dict[str, dict[str, datetime]] = {}
+        for chunk in _chunks(sorted(articles)):
+            rows = session.execute(
+                select(URLS.c.article_id, URLS.c.url, URLS.c.last_seen).where(
+                    URLS.c.article_id.in_(chunk)
+                )
+            )
+            for aid, url, seen in rows:
+                read.setdefault(aid, {})[url] = seen
+        pages: dict[str, date | None] = {}
+        for aid, (own, day) in articles.items():
+            urls = read.get(aid, {})
+            if own not in urls:
+                if not urls:
+                    continue
+                own = max(urls, key=lambda u: (urls[u], u))
+            if own.startswith(tuple(prefixes)):
+                pages[own] = day
+        return pages
 
     def gone_urls(self, prefixes: Iterable[str]) -> set[str]:
         """Every URL under ``prefixes`` of the articles marked gone (their own URL too)."""
@@ -628,51 +673,70 @@ class Repository:
 
         return self._write(work)
 
-    def record_listings(self, pages: Mapping[str, Sequence[str]], at: datetime) -> list[str]:
+    def record_listings(self, pages: Mapping[str, Sequence[str] | None], at: datetime) -> list[str]:
         """Remember what listing pages showed; mark gone what vanished from them.
 
-        ``pages`` maps a listing page (its URL; ``URL#page=N`` for pages reached by form
-        POST) to the article URLs it lists, in page order, all read in one crawl. URLs of
-        no stored article are ignored. An article the page listed last time is taken to have
-        vanished when it is on none of ``pages`` now while an article listed after it (an
-        older one: listings run newest first) still is on this page; articles pushed off
-        the end by newer ones never have an older one left behind them. Returns the ids
-        newly marked gone.
+        ``pages`` maps each listing page a crawl read (its URL; ``URL#page=N`` for pages
+        reached by form POST) to the article URLs it lists in page order, or to None when it
+        answered "not modified" (it shows what it showed last time). URLs of no stored
+        article are ignored. An article that a page listed last time has vanished when it is
+        on none of ``pages`` now while an article listed after it there (an older one:
+        listings run newest first) still is on that page, and its own URL is on the
+        listing's site (a copy missing from an aggregator says nothing of the original).
+        Articles pushed off the end of a page by newer ones have no older one left behind
+        them; one moved to another page read in the same crawl is still there. Returns the
+        ids newly marked gone.
         """
         if not pages:
             return []
 
         def work(session: Session, _last: bool) -> list[str]:
-            urls = sorted({url for listed in pages.values() for url in listed})
+            urls = sorted({url for listed in pages.values() for url in listed or ()})
             owner: dict[str, str] = {}
             for chunk in _chunks(urls):
                 rows = session.execute(
                     select(URLS.c.url, URLS.c.article_id).where(URLS.c.url.in_(chunk))
                 )
                 owner.update({url: aid for url, aid in rows})
-            current = {
-                key: list(dict.fromkeys(owner[u] for u in listed if u in owner))
-                for key, listed in pages.items()
-            }
-            present = {aid for ids in current.values() for aid in ids}
-            keys = sorted(key for key, ids in current.items() if ids)
             previous: dict[str, list[str]] = {}
-            for chunk in _chunks(keys):
+            for chunk in _chunks(sorted(pages)):
                 rows = session.execute(
                     select(SNAPSHOTS.c.listing, SNAPSHOTS.c.article_ids).where(
                         SNAPSHOTS.c.listing.in_(chunk)
                     )
                 )
                 previous.update({key: list(ids or []) for key, ids in rows})
-            vanished: dict[str, str] = {}
-            for key in keys:
+            current: dict[str, list[str]] = {}
+            for key, listed in pages.items():
+                if listed is None:
+                    current[key] = previous.get(key, [])
+                else:
+                    current[key] = list(dict.fromkeys(owner[u] for u in listed if u in owner))
+            present = {aid for ids in current.values() for aid in ids}
+            candidates: dict[str, str] = {}
+            for key, listed in sorted(pages.items()):
                 now = set(current[key])
                 before = previous.get(key, [])
+                if listed is None or not now:
+                    continue
                 for index, aid in enumerate(before):
                     if aid not in present and any(o in now for o in before[index + 1 :]):
-                        vanished.setdefault(aid, f"vanished from the listing {key}")
-            if keys:
-                rows = [{"listing": k, "article_ids": current[k], "seen_at": at} for k in keys]
+                        candidates.setdefault(aid, key)
+            vanished: dict[str, str] = {}
+            for chunk in _chunks(sorted(candidates)):
+                rows = session.execute(
+                    select(ARTICLES.c.id, ARTICLES.c.url).where(ARTICLES.c.id.in_(chunk))
+                )
+                for aid, own in rows:
+                    key = candidates[aid]
+                    if _host(own) == _host(key):
+                        vanished[aid] = f"vanished from the listing {key}"
+            rows = [
+                {"listing": key, "article_ids": ids, "seen_at": at}
+                for key, ids in sorted(current.items())
+                if ids and pages[key] is not None
+            ]
+            if rows:
                 statement = self._insert(SNAPSHOTS)
                 statement = statement.on_conflict_do_update(
                     index_elements=["listing"],
@@ -1139,6 +1203,11 @@ class Repository:
             )
             for r in rows
         ]
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
 
 
 def _batch_events(

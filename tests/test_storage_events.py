@@ -178,8 +178,41 @@ def test_an_article_moved_to_another_page_of_the_crawl_is_not_gone(repo: Reposit
 
 def test_unknown_urls_and_empty_pages_change_nothing(repo: Repository) -> None:
     repo.save_articles([make_item(n) for n in range(1, 4)])
-    listing = "https://kcnawatch.org/newstream/"
+    listing = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
     repo.record_listings({listing: [q_url(1), q_url(2), q_url(3)]}, T0 + HOUR)
     assert repo.record_listings({listing: []}, T0 + DAY) == []  # an empty read is no evidence
     assert repo.record_listings({listing: ["http://www.kcna.kp/unknown"]}, T0 + DAY) == []
-    assert repo.record_listings({listing: [q_url(1), q_url(3)]}, T0 + DAY) != []
+    assert repo.record_listings({listing: None}, T0 + DAY) == []  # not modified
+    assert len(repo.record_listings({listing: [q_url(1), q_url(3)]}, T0 + DAY)) == 1
+
+
+def test_a_page_not_modified_still_shows_its_articles(repo: Repository) -> None:
+    repo.save_articles([make_item(n) for n in range(1, 4)])
+    top = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
+    home = "http://www.kcna.kp/en/category/articles/q/home.kcmsf"
+    repo.record_listings({top: [q_url(1), q_url(2), q_url(3)], home: [q_url(2)]}, T0 + HOUR)
+    # Article 2 left "top" but is still in "home", which answered 304: not gone.
+    assert repo.record_listings({top: [q_url(1), q_url(3)], home: None}, T0 + DAY) == []
+
+
+def test_a_copy_missing_from_an_aggregator_listing_is_not_gone(repo: Repository) -> None:
+    copies = [make_item(n, url=watch_url(n), canonical_url=q_url(n)) for n in range(1, 4)]
+    repo.save_articles(copies)
+    listing = "https://kcnawatch.org/newstream/"
+    repo.record_listings({listing: [watch_url(1), watch_url(2), watch_url(3)]}, T0 + HOUR)
+    assert repo.record_listings({listing: [watch_url(1), watch_url(3)]}, T0 + DAY) == []
+    watch_only = [make_item(n, url=watch_url(n)) for n in range(4, 7)]
+    repo.save_articles(watch_only)
+    repo.record_listings({listing: [watch_url(4), watch_url(5), watch_url(6)]}, T0 + DAY)
+    assert len(repo.record_listings({listing: [watch_url(4), watch_url(6)]}, T0 + 2 * DAY)) == 1
+
+
+def test_an_original_never_read_is_checked_through_its_copy(repo: Repository) -> None:
+    repo.save_articles([make_item(1, url=watch_url(1), canonical_url=q_url(1))])
+    now = T0 + 2 * DAY
+    window = {"young_since": now - 7 * DAY, "checked_before": now - DAY}
+    assert repo.due_for_revisit(KCNA, **window) == {}
+    assert repo.due_for_revisit(WATCH, **window) == {watch_url(1): date(2026, 3, 1)}
+    repo.save_articles([make_item(1, seen_at=T0 + HOUR)])  # the original is read too
+    assert repo.due_for_revisit(WATCH, **window) == {}
+    assert repo.due_for_revisit(KCNA, **window) == {q_url(1): date(2026, 3, 1)}
