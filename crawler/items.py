@@ -1,4 +1,5 @@
-"""Items the spiders yield: an article read from a page, or a page that could not be read."""
+"""Items the spiders yield: an article read from a page, a page that could not be read, and
+what revisits and listings tell about stored articles (checked, gone, listed)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,35 @@ class ProgressItem:
     listing_url: str
     pages_done: int
     page_count: int | None = None
+
+
+@dataclass(slots=True)
+class CheckedItem:
+    """A stored article's page was fetched again (a revisit or recheck) at ``at``.
+
+    ``still_there`` when it answered ``304 Not Modified`` (the page is as last fetched).
+    """
+
+    url: str
+    at: datetime
+    still_there: bool = False
+
+
+@dataclass(slots=True)
+class GoneItem:
+    """A stored article's page answered that it is gone (404 or 410)."""
+
+    url: str
+    reason: str  # e.g. "HTTP 404"
+    at: datetime
+
+
+@dataclass(slots=True)
+class ListingItem:
+    """The article URLs a listing page showed, in page order (``listing``: its URL, or
+    ``URL#page=N`` for a page reached by form POST); None when it answered ``304 Not
+    Modified`` (it shows what it showed last time)."""
+
+    listing: str
+    urls: tuple[str, ...] | None
+    at: datetime

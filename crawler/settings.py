@@ -47,6 +47,21 @@ KCNA_MONITOR_BACKFILL = False
 KCNA_MONITOR_SINCE = ""
 # Article pages that failed within this many days and are still not stored are tried again.
 KCNA_MONITOR_RETRY_FAILED_DAYS = 7
+# Revisits: stored articles younger than this many days (by publication date; 0: none) are
+# fetched again, conditionally, once every KCNA_MONITOR_REVISIT_EVERY hours: a changed title
+# or text is stored as a new version, a 404/410 marks the article gone.
+KCNA_MONITOR_REVISIT_DAYS = 7
+KCNA_MONITOR_REVISIT_EVERY = 24
+# An article that vanished from a listing page while older ones are still listed is marked
+# gone (what each listing page showed is remembered from one crawl to the next).
+KCNA_MONITOR_VANISHED = True
+# A recheck (set by ``kcna-monitor recheck``): fetch again the stored articles published
+# from SINCE to UNTIL (YYYY-MM-DD) and/or with the given ids (comma-separated), whatever
+# their age, instead of crawling listings.
+KCNA_MONITOR_RECHECK = False
+KCNA_MONITOR_RECHECK_SINCE = ""
+KCNA_MONITOR_RECHECK_UNTIL = ""
+KCNA_MONITOR_RECHECK_IDS = ""
 # Listing pages followed per start page (1 = the start pages only).
 KCNA_MONITOR_MAX_PAGES = 3
 # Who to tell when the crawler misbehaves (an e-mail or URL); added to the user agent.

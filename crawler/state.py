@@ -2,9 +2,10 @@
 
 The storing pipeline loads it when the spider opens (it is the crawler's one door to the
 database) and announces it with :data:`crawler.signals.archive_opened`; the spider skips
-article pages already stored, and the conditional-request middleware revalidates listing
-pages with the validators of their last fetch. Validators learnt during the crawl are kept
-here until the pipeline writes them back.
+article pages already stored (but for those due for a revisit, and those of articles marked
+gone, which it fetches again), and the conditional-request middleware revalidates listing
+pages and revisited article pages with the validators of their last fetch. Validators learnt
+during the crawl are kept here until the pipeline writes them back.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class ArchiveState:
     retry_urls: dict[str, date | None] = field(default_factory=dict)
     #: For backfills: listing URL -> pages an earlier backfill finished.
     pages_done: dict[str, int] = field(default_factory=dict)
+    #: Stored articles' own pages to fetch again (revisits of young articles, or a
+    #: recheck), with their publication dates: edits and deletions show there.
+    revisit_urls: dict[str, date | None] = field(default_factory=dict)
+    #: URLs of articles marked gone: fetched again when a listing shows them.
+    gone_urls: set[str] = field(default_factory=set)
 
     @classmethod
     def of(
@@ -51,6 +57,9 @@ class ArchiveState:
 
     def knows(self, url: str) -> bool:
         return url in self.known_urls
+
+    def is_gone(self, url: str) -> bool:
+        return url in self.gone_urls
 
     def add_known(self, url: str) -> None:
         self.known_urls.add(url)

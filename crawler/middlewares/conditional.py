@@ -1,11 +1,14 @@
-"""Conditional GETs for listing pages: ask "changed since?" and skip parsing a 304.
+"""Conditional GETs for listing and revisited article pages: ask "changed since?" and skip
+parsing a 304.
 
-Listing requests carry ``meta["kcna_listing"]``. Before one is sent, the validators of that
-URL's last fetch (ETag, Last-Modified, kept in the database and handed over in the
+Listing requests carry ``meta["kcna_listing"]``, requests re-checking a stored article
+``meta["kcna_check"]``. Before one is sent, the validators of that URL's last fetch (ETag,
+Last-Modified, kept in the database and handed over in the
 :class:`~crawler.state.ArchiveState`) become ``If-None-Match`` / ``If-Modified-Since``; a
-200 answer's validators are learnt for next time. A ``304 Not Modified`` reaches the spider,
-which then has nothing to parse. The validators are keyed by the public URL, so a mirror
-does not confuse them.
+200 answer's validators are learnt for next time, for article pages too
+(``meta["kcna_article"]``), so that their first revisit can be conditional. A
+``304 Not Modified`` reaches the spider, which then has nothing to parse. The validators
+are keyed by the public URL, so a mirror does not confuse them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 LISTING = "kcna_listing"
+ARTICLE = "kcna_article"
+CHECK = "kcna_check"
 PUBLIC_URL = "kcna_public_url"
 
 
@@ -51,7 +56,8 @@ class ConditionalRequestMiddleware:
         return request.meta.get(PUBLIC_URL) or request.url
 
     def process_request(self, request: Request) -> None:
-        if self.state is None or not request.meta.get(LISTING) or request.method != "GET":
+        conditional = request.meta.get(LISTING) or request.meta.get(CHECK)
+        if self.state is None or not conditional or request.method != "GET":
             return
         validators = self.state.validators_for(self._key(request))
         if not validators:
@@ -64,7 +70,10 @@ class ConditionalRequestMiddleware:
             )
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if self.state is None or not request.meta.get(LISTING) or request.method != "GET":
+        meta = request.meta
+        if self.state is None or request.method != "GET":
+            return response
+        if not (meta.get(LISTING) or meta.get(CHECK) or meta.get(ARTICLE)):
             return response
         if response.status == 304:
             if self.stats is not None:

@@ -5,6 +5,11 @@ Items are buffered and written in batches, each batch one transaction of
 refuses (locked, unreachable) stays in the buffer and is tried again with the next batch
 and when the spider closes; what still cannot be written then is written to a spool file
 that the next crawl loads first, so no article is lost to a database outage.
+
+It also writes what revisits found (a page re-checked, an article gone: marked, never
+deleted) and, when the spider closes, what the listing pages showed, from which the archive
+tells the articles that vanished from them. These are not spooled: the next revisit finds
+them again.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import NotConfigured, UsageError
 
-from crawler.items import ArticleItem, FailureItem, ProgressItem
+from crawler.items import (
+    ArticleItem,
+    CheckedItem,
+    FailureItem,
+    GoneItem,
+    ListingItem,
+    ProgressItem,
+)
 from crawler.signals import archive_opened
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
@@ -69,7 +81,41 @@ class Counts:
     unchanged: int = 0
     failures: int = 0
     unsaved: int = 0
+    gone: int = 0
+    back: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Which stored articles a recheck fetches again: published from ``since`` to ``until``
+    (inclusive) and/or with one of ``ids``; all of the source's when nothing is given."""
+
+    since: date | None = None
+    until: date | None = None
+    ids: tuple[str, ...] = ()
+
+
+def recheck_from_settings(settings: Any) -> Recheck | None:
+    """The recheck the settings ask for (``KCNA_MONITOR_RECHECK``), or None."""
+    if not settings.getbool("KCNA_MONITOR_RECHECK", False):
+        return None
+
+    def day(name: str) -> date | None:
+        value = settings.get(name)
+        if not value:
+            return None
+        try:
+            return value if isinstance(value, date) else date.fromisoformat(str(value))
+        except ValueError:
+            raise UsageError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+    ids = settings.getlist("KCNA_MONITOR_RECHECK_IDS")
+    return Recheck(
+        since=day("KCNA_MONITOR_RECHECK_SINCE"),
+        until=day("KCNA_MONITOR_RECHECK_UNTIL"),
+        ids=tuple(i.strip().lower() for i in ids if i.strip()),
+    )
 
 
 class StorePipeline:
@@ -85,6 +131,10 @@ class StorePipeline:
         announce: Callable[[ArchiveState], None] | None = None,
         retry_window: timedelta = timedelta(days=7),
         backfill: bool = False,
+        revisit_days: float = 7.0,
+        revisit_every: timedelta = timedelta(hours=24),
+        recheck: Recheck | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -99,6 +149,12 @@ class StorePipeline:
         self.announce = announce
         self.retry_window = retry_window
         self.backfill = backfill
+        # Revisits: articles younger than ``revisit_days`` (0: none) are fetched again once
+        # per ``revisit_every``; a recheck fetches again the articles it names instead.
+        self.revisit_days = revisit_days
+        self.revisit_every = revisit_every
+        self.recheck = recheck
+        self.clock = clock or _now
         self.state: ArchiveState | None = None
         self.repo: Repository | None = None
         self.run_id: int | None = None
@@ -106,6 +162,9 @@ class StorePipeline:
         self._articles: list[ArticleInput] = []
         self._failures: list[FailureInput] = []
         self._progress: dict[str, tuple[int, int | None]] = {}  # backfills: pages done
+        self._gone: list[GoneItem] = []
+        self._checked: list[CheckedItem] = []
+        self._listings: dict[str, tuple[str, ...] | None] = {}  # written at the close
         self._lock = asyncio.Lock()
         self._stats: Any = None
 
@@ -130,6 +189,11 @@ class StorePipeline:
             pipeline.retry_window = timedelta(
                 days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)
             )
+            pipeline.revisit_days = settings.getfloat("KCNA_MONITOR_REVISIT_DAYS", 7.0)
+            pipeline.revisit_every = timedelta(
+                hours=settings.getfloat("KCNA_MONITOR_REVISIT_EVERY", 24.0)
+            )
+            pipeline.recheck = recheck_from_settings(settings)
             pipeline.announce = lambda state: crawler.signals.send_catch_log(
                 signal=archive_opened, state=state
             )
@@ -154,16 +218,37 @@ class StorePipeline:
 
     def _load_state(self) -> ArchiveState:
         assert self.repo is not None
+        now = self.clock()
         known = self.repo.known_urls(self.site_prefixes)
-        stored = self.repo.load_validators(self.site_prefixes)
-        failed = self.repo.failed_urls(self.site_prefixes, since=_now() - self.retry_window)
+        revisit = self._revisit_urls(now)
+        stored = self.repo.load_validators(self.site_prefixes, listings_only=True)
+        stored.update(self.repo.load_validators((), urls=revisit))
+        failed = self.repo.failed_urls(self.site_prefixes, since=now - self.retry_window)
         state = ArchiveState.of(
             known, {url: Validators(*pair) for url, pair in stored.items()}, failed
         )
+        state.revisit_urls = revisit
+        state.gone_urls = self.repo.gone_urls(self.site_prefixes)
+        self._set_stat("revisits_due", len(revisit))
         if self.backfill:
             progress = self.repo.backfill_progress(self.source)
             state.pages_done = {url: done for url, (done, _count) in progress.items()}
         return state
+
+    def _revisit_urls(self, now: datetime) -> dict[str, date | None]:
+        assert self.repo is not None
+        if self.recheck is not None:
+            recheck = self.recheck
+            return self.repo.urls_for_recheck(
+                self.site_prefixes, since=recheck.since, until=recheck.until, ids=recheck.ids
+            )
+        if self.revisit_days <= 0:
+            return {}
+        return self.repo.due_for_revisit(
+            self.site_prefixes,
+            young_since=now - timedelta(days=self.revisit_days),
+            checked_before=now - self.revisit_every,
+        )
 
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
@@ -183,9 +268,17 @@ class StorePipeline:
             )
             self.counts.failures += 1
             self._inc_stat("failures")
+        elif isinstance(item, GoneItem):
+            self._gone.append(item)
+        elif isinstance(item, CheckedItem):
+            self._checked.append(item)
+        elif isinstance(item, ListingItem):
+            self._listings[item.listing] = item.urls
+            return item
         else:
             return item
-        if len(self._articles) + len(self._failures) >= self.batch_size:
+        pending = len(self._articles) + len(self._failures) + len(self._gone) + len(self._checked)
+        if pending >= self.batch_size:
             await self.flush()
         return item
 
@@ -198,6 +291,7 @@ class StorePipeline:
 
     async def close_spider(self) -> None:
         await self.flush()
+        await self._record_listings()
         await self._save_validators()
         if self._articles or self._failures:
             await self._write_spool()
@@ -230,9 +324,11 @@ class StorePipeline:
     async def flush(self) -> None:
         async with self._lock:
             articles, failures, progress = self._articles, self._failures, self._progress
-            if not (articles or failures or progress) or self.repo is None:
+            gone, checked = self._gone, self._checked
+            if not (articles or failures or progress or gone or checked) or self.repo is None:
                 return
             self._articles, self._failures, self._progress = [], [], {}
+            self._gone, self._checked = [], []
             try:
                 results = await asyncio.to_thread(self._write, articles, failures, progress)
             except StorageError as exc:
@@ -240,10 +336,18 @@ class StorePipeline:
                 self._articles[:0] = articles
                 self._failures[:0] = failures
                 self._progress = {**progress, **self._progress}
+                self._gone[:0] = gone
+                self._checked[:0] = checked
                 message = f"could not store {len(articles)} articles: {exc}"
                 self.counts.errors.append(message)
                 logger.error(message)
                 return
+            try:
+                await asyncio.to_thread(self._write_checks, gone, checked)
+            except StorageError as exc:
+                self._gone[:0] = gone
+                self._checked[:0] = checked
+                logger.warning("could not record %d revisits: %s", len(gone) + len(checked), exc)
             for result in results:
                 outcome = result.outcome
                 if outcome is SaveOutcome.NEW:
@@ -254,6 +358,39 @@ class StorePipeline:
                     self.counts.unchanged += 1
                 self._inc_stat(outcome.value)
 
+    def _write_checks(self, gone: Sequence[GoneItem], checked: Sequence[CheckedItem]) -> None:
+        """Mark gone what answered so, then record the checks (a 304 brings one back)."""
+        assert self.repo is not None
+        for item in gone:
+            marked = self.repo.mark_gone([item.url], at=item.at, reason=item.reason)
+            self.counts.gone += len(marked)
+            for _ in marked:
+                self._inc_stat("gone")
+        for still_there in (False, True):
+            urls = [c.url for c in checked if c.still_there is still_there]
+            if urls:
+                at = max(c.at for c in checked if c.still_there is still_there)
+                back = self.repo.mark_checked(urls, at, still_there=still_there)
+                self.counts.back += len(back)
+                for _ in back:
+                    self._inc_stat("back")
+
+    async def _record_listings(self) -> None:
+        """Write what the listing pages showed; the archive marks gone what vanished."""
+        if not self._listings or self.repo is None:
+            return
+        pages, self._listings = self._listings, {}
+        try:
+            marked = await asyncio.to_thread(self.repo.record_listings, pages, self.clock())
+        except StorageError as exc:  # only delays noticing a vanished article
+            logger.warning("could not record what %d listing pages showed: %s", len(pages), exc)
+            return
+        self.counts.gone += len(marked)
+        for _ in marked:
+            self._inc_stat("gone")
+        if marked:
+            logger.info("%d articles vanished from their listings: marked gone", len(marked))
+
     async def _save_validators(self) -> None:
         if self.state is None or self.repo is None:
             return
@@ -263,10 +400,8 @@ class StorePipeline:
         pairs = {url: (v.etag, v.last_modified) for url, v in learnt.items()}
         try:
             await asyncio.to_thread(self.repo.save_validators, pairs, _now())
-        except StorageError as exc:  # only costs a full fetch of those listings next time
-            logger.warning(
-                "could not store the validators of %d listing pages: %s", len(pairs), exc
-            )
+        except StorageError as exc:  # only costs a full fetch of those pages next time
+            logger.warning("could not store the validators of %d pages: %s", len(pairs), exc)
 
     def _write(
         self,

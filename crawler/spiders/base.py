@@ -1,7 +1,10 @@
 """What every source spider shares: start pages, fetching through a mirror, following listings.
 
 A spider reads listing pages and follows their entries to article pages; it never follows a
-link off its source's own host. Pages may be fetched from a mirror or local copy
+link off its source's own host. It also fetches again the stored articles the archive says are
+due for a revisit (young ones, once a day; or those a recheck asks for), conditionally: a 404
+or 410 there means the article is gone. Each listing page it reads is reported as well, so
+that an article vanishing from it can be noticed. Pages may be fetched from a mirror or local copy
 (``base_url``) while every URL it reports still names the public host, so an archive filled
 from a copy is the same as one filled from the real site.
 """
@@ -29,8 +32,15 @@ from crawler.extract.records import (
     NotAnArticle,
     PageRequest,
 )
-from crawler.items import ArticleItem, FailureItem, ProgressItem
-from crawler.middlewares.conditional import LISTING, PUBLIC_URL
+from crawler.items import (
+    ArticleItem,
+    CheckedItem,
+    FailureItem,
+    GoneItem,
+    ListingItem,
+    ProgressItem,
+)
+from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
 from crawler.progress import ListingProgress, jump
 from crawler.state import ArchiveState
 
@@ -40,6 +50,9 @@ POSITION = "kcna_position"
 ORIGIN = "kcna_origin"
 
 PYONGYANG = timezone(timedelta(hours=9))
+
+#: Answers that say an article page is gone for good.
+GONE_STATUSES = frozenset({404, 410})
 
 
 def split_option(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -93,6 +106,8 @@ class SourceSpider(scrapy.Spider):
         self.stop_at_known = True
         self.since: date | None = None
         self.progress: ListingProgress | None = None  # set for backfills
+        self.recheck = False  # fetch only the stored articles the archive names, no listings
+        self.report_listings = True  # report what listing pages show (vanished articles)
         self._requested: set[str] = set()
 
     @classmethod
@@ -119,6 +134,8 @@ class SourceSpider(scrapy.Spider):
                 raise UsageError(f"KCNA_MONITOR_SINCE must be a date, got {since!r}") from None
         if crawler.settings.getbool("KCNA_MONITOR_BACKFILL", False):
             spider.progress = ListingProgress()
+        spider.recheck = crawler.settings.getbool("KCNA_MONITOR_RECHECK", False)
+        spider.report_listings = crawler.settings.getbool("KCNA_MONITOR_VANISHED", True)
         contact = crawler.settings.get("KCNA_MONITOR_CONTACT")
         if contact:
             agent = crawler.settings.get("USER_AGENT", "")
@@ -167,20 +184,34 @@ class SourceSpider(scrapy.Spider):
             self.progress.done.update(state.pages_done)
 
     async def start(self) -> AsyncIterator[Any]:
-        urls = self.start_page_urls or [
-            self.public_root + path for path in self.default_start_paths
-        ]
-        for url in urls:
-            request = self.page_request(url, depth=1, hint=None)
-            request.meta[POSITION] = (url, 1)
-            yield request
-        # Article pages that failed in recent runs and are still missing: try them again.
-        retry = self.archive.retry_urls if self.archive else {}
-        for url, listed_on in sorted(retry.items()):
-            if self.is_own(url) and (page_kind(url) or "").endswith("-article"):
-                self.crawler.stats.inc_value("kcna_monitor/failed_retried")
-                hint = ListingEntry(url=url, title="", published=listed_on) if listed_on else None
-                yield self.page_request(url, depth=0, hint=hint)
+        if not self.recheck:
+            urls = self.start_page_urls or [
+                self.public_root + path for path in self.default_start_paths
+            ]
+            for url in urls:
+                request = self.page_request(url, depth=1, hint=None)
+                request.meta[POSITION] = (url, 1)
+                yield request
+            # Article pages that failed in recent runs and are still missing: try them again.
+            retry = self.archive.retry_urls if self.archive else {}
+            for url, listed_on in sorted(retry.items()):
+                if self.is_own(url) and (page_kind(url) or "").endswith("-article"):
+                    self.crawler.stats.inc_value("kcna_monitor/failed_retried")
+                    hint = (
+                        ListingEntry(url=url, title="", published=listed_on) if listed_on else None
+                    )
+                    yield self.page_request(url, depth=0, hint=hint)
+        # Stored articles due for a revisit (or named by a recheck): has anything changed?
+        revisit = self.archive.revisit_urls if self.archive else {}
+        for url, published in sorted(revisit.items()):
+            if url in self._requested or not self.is_own(url):
+                continue
+            if not (page_kind(url) or "").endswith("-article"):
+                continue
+            self._requested.add(url)
+            self.crawler.stats.inc_value("kcna_monitor/revisited")
+            hint = ListingEntry(url=url, title="", published=published) if published else None
+            yield self.check_request(url, hint=hint)
 
     def _request(
         self,
@@ -198,6 +229,8 @@ class SourceSpider(scrapy.Spider):
             meta[LISTING] = True
             meta["handle_httpstatus_list"] = [304]
             priority = 0
+        elif kind.endswith("-article"):
+            meta[ARTICLE] = True
         kwargs = {"public_url": public_url, "depth": depth, "hint": hint, "category": category}
         if formdata is not None:
             return FormRequest(
@@ -224,6 +257,17 @@ class SourceSpider(scrapy.Spider):
     ) -> scrapy.Request:
         return self._request(public_url, depth=depth, hint=hint, category=category)
 
+    def check_request(
+        self, public_url: str, *, hint: ListingEntry | None, category: str | None = None
+    ) -> scrapy.Request:
+        """A request fetching a stored article's page again, conditionally (304: unchanged);
+        a 404 or 410 answer marks the article gone."""
+        request = self.page_request(public_url, depth=0, hint=hint, category=category)
+        if request.meta.get(ARTICLE):
+            request.meta[CHECK] = True
+            request.meta["handle_httpstatus_list"] = [304]
+        return request
+
     def listing_request(
         self, next_page: PageRequest, depth: int, category: str | None
     ) -> scrapy.Request:
@@ -241,6 +285,8 @@ class SourceSpider(scrapy.Spider):
         category: str | None,
     ) -> Iterator[Any]:
         yield from self._parse(response, public_url, depth, hint, category)
+        if response.meta.get(CHECK):
+            yield CheckedItem(public_url, datetime.now(UTC), still_there=response.status == 304)
         yield from self._answered(response.meta)
 
     def _answered(self, meta: dict[str, Any]) -> Iterator[ProgressItem]:
@@ -262,6 +308,8 @@ class SourceSpider(scrapy.Spider):
         stats = self.crawler.stats
         if response.status == 304:
             self.logger.debug("not modified since the last crawl: %s", public_url)
+            if self.report_listings and response.meta.get(LISTING):
+                yield ListingItem(listing=public_url, urls=None, at=datetime.now(UTC))
             return
         if not isinstance(response, TextResponse):
             kind = (response.headers.get("Content-Type") or b"unknown type").decode("latin-1")
@@ -281,11 +329,24 @@ class SourceSpider(scrapy.Spider):
         if isinstance(page, Listing):
             if self.listing_is_category:
                 category = page.category or category
+            if self.report_listings and page.entries:
+                yield self.listing_item(page, public_url, response)
             yield from self.follow_listing(
                 page, depth, category, response.meta.get(POSITION) or (public_url, depth)
             )
         else:
             yield from self.article(page, response, category, depth)
+
+    @staticmethod
+    def listing_item(listing: Listing, public_url: str, response: Response) -> ListingItem:
+        """What a listing page shows, keyed by its URL (and page number when POSTed)."""
+        key = public_url
+        if response.request is not None and response.request.method != "GET":
+            position = response.meta.get(POSITION)
+            number = listing.current_page or (position[1] if position else None)
+            key = f"{public_url}#page={number or '?'}"
+        urls = tuple(dict.fromkeys(entry.url for entry in listing.entries))
+        return ListingItem(listing=key, urls=urls, at=datetime.now(UTC))
 
     def follow_listing(
         self,
@@ -361,14 +422,19 @@ class SourceSpider(scrapy.Spider):
             if not self.is_own(entry.url):
                 stats.inc_value("kcna_monitor/offsite_links")
                 continue
-            if self.archive is not None and self.archive.knows(entry.url):
+            gone = self.archive is not None and self.archive.is_gone(entry.url)
+            if self.archive is not None and self.archive.knows(entry.url) and not gone:
                 stats.inc_value("kcna_monitor/known_skipped")
                 continue
             if self.since and entry.published and entry.published < self.since:
                 stats.inc_value("kcna_monitor/older_than_since")
                 continue
             self._requested.add(entry.url)
-            yield self.page_request(entry.url, depth=0, hint=entry, category=category)
+            # An article marked gone is listed again: is its page back?
+            if gone:
+                yield self.check_request(entry.url, hint=entry, category=category)
+            else:
+                yield self.page_request(entry.url, depth=0, hint=entry, category=category)
 
     def article(
         self, record: ArticleRecord, response: Response, category: str | None, depth: int
@@ -396,9 +462,18 @@ class SourceSpider(scrapy.Spider):
             reason = f"HTTP {response.status}"
         else:
             reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
-        self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
-        self.logger.warning("could not fetch %s: %s", public_url, reason)
-        yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
+        checked = bool(request.meta.get(CHECK))
+        if checked and response is not None and response.status in GONE_STATUSES:
+            # A stored article's page says it is gone: mark it, do not retry it as a failure.
+            self.crawler.stats.inc_value("kcna_monitor/gone_pages")
+            self.logger.info("gone: %s (%s)", public_url, reason)
+            yield GoneItem(url=public_url, reason=reason, at=datetime.now(UTC))
+        else:
+            self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
+            self.logger.warning("could not fetch %s: %s", public_url, reason)
+            yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
+        if checked:
+            yield CheckedItem(public_url, datetime.now(UTC))
         yield from self._answered(request.meta)
 
     @staticmethod
