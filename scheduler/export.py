@@ -27,6 +27,7 @@ FIELDS = (
     "last_seen",
     "content_hash",
     "versions",
+    "gone",
 )
 
 #: How list fields are joined in a CSV cell.
@@ -75,6 +76,7 @@ def describe(article: ArticleView) -> str:
         f"url:        {record['url']}",
         f"first seen: {record['first_seen']}",
         f"last seen:  {record['last_seen']}",
+        *([f"gone:       since {record['gone']}"] if record["gone"] else []),
         f"URLs ({len(article.urls)}):",
     ]
     lines += [
