@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 from parsel import Selector
 
 from . import kcna_detail, kcna_q, kcnawatch
+from .query import css, xpath
 from .records import ArticleRecord, ExtractionError, Listing, ListingEntry, NotAnArticle
-from .text import clean
+from .text import clean, page_title, parse_html
 
 #: Bumped whenever a change to extraction can change its output for the same page.
 PARSER_VERSION = "1"
@@ -35,12 +36,24 @@ _KCNAWATCH_ARTICLE = re.compile(r"^/newstream/\d+-\d+(?:/|$)")
 _KCNAWATCH_LISTING = re.compile(
     r"^/(?:newstream|kctv-archive|category/[^/]+|tag/[^/]+)/?(?:page/\d+/?)?$|^/?$"
 )
+_H1_TEXT = xpath("string(//h1)")
+_GALLERY = css("div.gallery div.slider")
+_ARTICLE_MARKUP = css("ul.article-link, div.article-content-body")
+_Q_ARTICLE = css("div.article-content-body")
+_Q_LISTING = css("ul.article-link")
+_DETAIL_ARTICLE = css("main article div.container h1")
+_DETAIL_LISTING = css("div.article h5.block")
+_DETAIL_FORM = css("form#article_form")
+_DATE_AND_SOURCE = xpath("//*[contains(., 'Date:') and contains(., 'Source:')]")
+_LISTING_ITEM = css("article.clearfix")
+_BODY_LINK = css("body a[href]")
+_BODY_PARAGRAPH = css("body p")
 _ARTICLE_KINDS: dict[str, Callable[..., ArticleRecord]] = {
     "kcna-q-article": kcna_q.parse_article,
     "kcna-detail-article": kcna_detail.parse_article,
     "kcnawatch-article": kcnawatch.parse_article,
 }
-_LISTING_KINDS: dict[str, Callable[[str, str], Listing]] = {
+_LISTING_KINDS: dict[str, Callable[[str, Selector], Listing]] = {
     "kcna-q-listing": kcna_q.parse_listing,
     "kcna-detail-listing": kcna_detail.parse_listing,
     "kcnawatch-listing": kcnawatch.parse_listing,
@@ -81,9 +94,9 @@ def extract_page(
         if kind in _ARTICLE_KINDS:
             if "-0-" not in text and not re.search(r"</html\s*>", text, re.I):
                 raise ExtractionError("page looks truncated: no end marker and no </html>")
-            return _ARTICLE_KINDS[kind](url, text, hint=hint, today=today)
+            return _ARTICLE_KINDS[kind](url, page, hint=hint, today=today)
         if kind in _LISTING_KINDS:
-            return _LISTING_KINDS[kind](url, text)
+            return _LISTING_KINDS[kind](url, page)
         raise ExtractionError(f"unknown page kind {kind!r}")
     except ExtractionError:
         raise
@@ -106,34 +119,36 @@ def _decode(body: bytes | str) -> str:
 
 def _parse(text: str) -> Selector:
     # lxml refuses str input that still declares its encoding
-    return Selector(text=re.sub(r"^\s*<\?xml[^>]*\?>", "", text), type="html")
+    return parse_html(re.sub(r"^\s*<\?xml[^>]*\?>", "", text))
 
 
 def _refuse_non_articles(page: Selector, kind: str | None, text: str) -> None:
-    head = clean(page.xpath("string(//title)").get("") + " " + page.xpath("string(//h1)").get(""))
+    root = page.root
+    head = clean(page_title(root) + " " + _H1_TEXT(root))
     if "Web Page Blocked" in head:
         raise NotAnArticle("a web filter's 'Web Page Blocked' page, not the requested page")
-    if kind == "kcna-gallery" or (kind is None and page.css("div.gallery div.slider")):
+    if kind == "kcna-gallery" or (kind is None and _GALLERY(root)):
         raise NotAnArticle("a kcna.kp gallery/photo/media page, not an article")
-    if "fn_showArticle" in text and not page.css("ul.article-link, div.article-content-body"):
+    if "fn_showArticle" in text and not _ARTICLE_MARKUP(root):
         raise NotAnArticle("old kcna.kp javascript-only page (articles opened by fn_showArticle)")
 
 
 def _sniff(page: Selector, text: str) -> str:
     """The layout of a page whose URL says nothing, from its markup."""
-    if page.css("div.article-content-body"):
+    root = page.root
+    if _Q_ARTICLE(root):
         return "kcna-q-article"
-    if page.css("ul.article-link"):
+    if _Q_LISTING(root):
         return "kcna-q-listing"
-    if page.css("main article div.container h1"):
+    if _DETAIL_ARTICLE(root):
         return "kcna-detail-article"
-    if page.css("div.article h5.block") or page.css("form#article_form"):
+    if _DETAIL_LISTING(root) or _DETAIL_FORM(root):
         return "kcna-detail-listing"
     if "kcnawatch" in text.lower():
-        if page.xpath("//*[contains(., 'Date:') and contains(., 'Source:')]"):
+        if _DATE_AND_SOURCE(root):
             return "kcnawatch-article"
-        if page.css("article.clearfix"):
+        if _LISTING_ITEM(root):
             return "kcnawatch-listing"
-    if page.css("body a[href]") and not page.css("body p"):
+    if _BODY_LINK(root) and not _BODY_PARAGRAPH(root):
         raise NotAnArticle("no article or listing on the page (menu-only page)")
     raise ExtractionError("unrecognised page: no known article or listing layout")

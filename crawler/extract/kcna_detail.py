@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
 from .dates import infer_from_dateline, parse_dotted
+from .query import css, element, string_value, xpath
 from .records import KCNA_EN, ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
 from .text import (
     clean,
@@ -36,6 +38,21 @@ from .text import (
 _HEX_ID = re.compile(r"/en/article/detail/([0-9a-fA-F]{16,})")
 _LIST_DATE = re.compile(r"^\[?\s*\d{4}\.\d{1,2}\.\d{1,2}\.?\s*\]?$")
 _SCRIPT_VAR = re.compile(r"\b(total|cur_page|per_page|page_cnt)\s*=\s*['\"]?(\d+)")
+_MAIN = css("main")
+_IMAGE_OR_LINK = xpath(".//img|.//a")
+_CONTAINER = css("main article div.container")
+_ARTICLE = css("main article")
+_RED_HEADINGS = css("h1.text-danger")
+_HEADINGS = css("h1")
+_PARAGRAPHS = css("p")
+_ITEM_HEADINGS = css("div.article h5.block")
+_LINKS = css("a[href]")
+_NOBR = css("nobr")
+_FOLLOWING = xpath("following-sibling::*")
+_NOBR_WITHIN = xpath("descendant-or-self::nobr")
+_INLINE_SCRIPTS = xpath("//script[not(@src)]/text()")
+_FORM = css("form#article_form")
+_NAMED_INPUTS = xpath(".//input[@name]")
 
 
 def source_key(url: str) -> str | None:
@@ -44,34 +61,34 @@ def source_key(url: str) -> str | None:
     return f"kcna-detail:{match.group(1).lower()}" if match else None
 
 
-def main_is_empty(page: Selector) -> bool:
+def main_is_empty(page: Selector | Any) -> bool:
     """True when the page has a ``<main>`` with no text and no element inside but whitespace."""
-    main = page.css("main")
+    main = _MAIN(element(page))
     if not main:
         return False
-    return not clean(main[0].xpath("string()").get("")) and not main[0].xpath(".//img|.//a")
+    return not string_value(main[0]).strip() and not _IMAGE_OR_LINK(main[0])
 
 
 def parse_article(
-    url: str, body: bytes | str, *, hint: ListingEntry | None = None, today: date
+    url: str, body: bytes | str | Selector, *, hint: ListingEntry | None = None, today: date
 ) -> ArticleRecord:
     """Read a ``/detail/`` article page.
 
     The page has no date: it comes from the listing entry that linked the page ("listing"),
     else from the dateline's month and day with ``today``'s year ("dateline").
     """
-    page = parse_html(body)
+    page = parse_html(body).root
     if main_is_empty(page):
         raise ExtractionError("kcna /detail/ article: empty <main> (answered without session?)")
-    container = page.css("main article div.container") or page.css("main article")
+    container = _CONTAINER(page) or _ARTICLE(page)
     if not container:
         raise ExtractionError("kcna /detail/ article: no main > article > div.container")
     box = container[0]
-    headings = [inline_text(h) for h in box.css("h1.text-danger")] or [
-        inline_text(h) for h in box.css("h1")
+    headings = [inline_text(h) for h in _RED_HEADINGS(box)] or [
+        inline_text(h) for h in _HEADINGS(box)
     ]
     title = next((h for h in headings if h), "")
-    paragraphs = paragraphs_of(box.css("p"))
+    paragraphs = paragraphs_of(_PARAGRAPHS(box))
     if not title or not paragraphs:
         raise ExtractionError("kcna /detail/ article: no title or no body paragraphs")
     dateline = find_dateline(paragraphs[0])
@@ -94,23 +111,23 @@ def parse_article(
     )
 
 
-def parse_listing(url: str, body: bytes | str) -> Listing:
+def parse_listing(url: str, body: bytes | str | Selector) -> Listing:
     """Read a ``/detail/`` list page and the form request for its next page.
 
     An empty ``<main>`` (no session cookie) gives an empty listing without next pages.
     """
-    page = parse_html(body)
+    page = parse_html(body).root
     entries: dict[str, ListingEntry] = {}
-    for heading in page.css("div.article h5.block"):
-        links = heading.css("a[href]")
+    for heading in _ITEM_HEADINGS(page):
+        links = _LINKS(heading)
         if not links:
             continue
-        href = urljoin(url, links[0].attrib["href"].strip())
+        href = urljoin(url, links[0].get("href").strip())
         published = None
         for nobr in _date_candidates(heading):
-            if _LIST_DATE.match(clean(nobr.xpath("string()").get(""))):
-                published = parse_dotted(nobr.xpath("string()").get(""))
-                nobr.root.getparent().remove(nobr.root)
+            if _LIST_DATE.match(clean(string_value(nobr))):
+                published = parse_dotted(string_value(nobr))
+                nobr.getparent().remove(nobr)
                 break
         title = inline_text(links[0])
         if title and href not in entries:
@@ -127,30 +144,30 @@ def parse_listing(url: str, body: bytes | str) -> Listing:
     )
 
 
-def _date_candidates(heading: Selector) -> list[Selector]:
+def _date_candidates(heading: Any) -> list[Any]:
     """The ``<nobr>`` elements of one item: in the heading, then until the next heading."""
-    found = list(heading.css("nobr"))
-    for sibling in heading.xpath("following-sibling::*"):
-        if sibling.root.tag == "h5":
+    found = list(_NOBR(heading))
+    for sibling in _FOLLOWING(heading):
+        if sibling.tag == "h5":
             break
-        found.extend(sibling.xpath("descendant-or-self::nobr"))
+        found.extend(_NOBR_WITHIN(sibling))
     return found
 
 
-def _scripts(page: Selector) -> str:
-    return "\n".join(page.xpath("//script[not(@src)]/text()").getall())
+def _scripts(page: Any) -> str:
+    return "\n".join(_INLINE_SCRIPTS(page))
 
 
 def _next_page(
-    page: Selector, url: str, current: int | None, count: int | None, per_page: int | None
+    page: Any, url: str, current: int | None, count: int | None, per_page: int | None
 ) -> tuple[PageRequest, ...]:
-    form = page.css("form#article_form")
+    form = _FORM(page)
     if current is None or count is None or current + 1 > count or not form:
         return ()
     target = current + 1
     fields: list[tuple[str, str]] = []
-    for field in form[0].xpath(".//input[@name]"):
-        name, value = field.attrib["name"], field.attrib.get("value", "")
+    for field in _NAMED_INPUTS(form[0]):
+        name, value = field.get("name"), field.get("value", "")
         if name == "page_num":
             value = str(target)
         elif name == "cnt_per_page" and not value and per_page:
@@ -158,5 +175,5 @@ def _next_page(
         fields.append((name, value))
     if "page_num" not in {name for name, _ in fields}:
         fields.append(("page_num", str(target)))
-    action = urljoin(url, form[0].attrib.get("action") or url)
+    action = urljoin(url, form[0].get("action") or url)
     return (PageRequest(url=action, method="POST", formdata=tuple(fields), page=target),)

@@ -18,33 +18,44 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from parsel import Selector
 
 from .dates import infer_from_dateline, parse_dmy, parse_month_name, parse_stamp
+from .query import css, string_value, xpath
 from .records import ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
 from .text import (
-    STAMP_RE,
     clean,
-    clean_paragraphs,
     find_dateline,
+    finish_paragraphs,
+    has_stamp,
     inline_text,
     join_paragraphs,
+    page_title,
     parse_html,
 )
 
 _ID = re.compile(r"^/newstream/(\d+-\d+)(?:/|$)")
 _PAGED = re.compile(r"/page/(\d+)/?$")
 _SOURCE = re.compile(r"Source:\s*(.+?)\s*(?:\||Read original|$)")
-_META_XPATH = (
-    "//body//*[contains(., 'Date:') and contains(., 'Source:')]"
-    "[not(.//*[contains(., 'Date:') and contains(., 'Source:')])]"
-)
-_MORE_XPATH = (
-    "//body//*[starts-with(normalize-space(.), 'More From')]"
-    "[not(.//*[starts-with(normalize-space(.), 'More From')])]"
-)
+#: ``starts-with(normalize-space(.), 'More From')``: XPath spaces are these four only.
+_MORE_FROM = re.compile(r"[ \t\r\n]*More[ \t\r\n]+From")
+_ORIGINAL_LINKS = xpath(".//a[contains(., 'original')]/@href")
+_LINK_TARGETS = css("a::attr(href)")
+_HEADINGS = css("article h1, h1.entry-title, h1.article-title, h1")
+_OG_TITLE = css("meta[property='og:title']::attr(content)")
+_CONTENT_PARAGRAPHS = css("div.article-content p")
+_FOLLOWING_PARAGRAPHS = xpath("following::p")
+_ITEM_LINKS = xpath(".//h4/a[@href] | .//h3/a[@href] | .//h2/a[@href]")
+_ITEM = xpath("ancestor::article[1]")
+_GRANDPARENT = xpath("../..")
+_IMAGE_ALT = css("img::attr(alt)")
+_ITEM_TEXTS = xpath(".//p | .//span | .//time")
+_LISTING_ITEMS = css("article.clearfix")
+_PAGE_HEADING = css("h1.page-title")
+_NEXT_LINKS = css("link[rel=next]::attr(href), a.next::attr(href), a[rel=next]::attr(href)")
 _TITLE_SUFFIX = re.compile(r"\s*[|\u2013\u2014-]\s*KCNA Watch\s*$")
 
 
@@ -66,21 +77,20 @@ def kcna_original(href: str | None) -> str | None:
 
 
 def parse_article(
-    url: str, body: bytes | str, *, hint: ListingEntry | None = None, today: date
+    url: str, body: bytes | str | Selector, *, hint: ListingEntry | None = None, today: date
 ) -> ArticleRecord:
     """Read a KCNA Watch article page.
 
     Date, best first: the kcna.kp stamp copied into the body ("page-stamp"), the meta line
     ("meta-line"), the listing entry ("listing"), the dateline ("dateline").
     """
-    page = parse_html(body)
-    meta = page.xpath(_META_XPATH)
-    meta_text = clean(meta[0].xpath("string()").get("")) if meta else ""
-    more = page.xpath(_MORE_XPATH)
+    page = parse_html(body).root
+    meta, meta_text, more = _landmarks(page)
+    meta_text = clean(meta_text)
     title = _title(page)
-    raw = _body_paragraphs(page, meta[0] if meta else None, more[0] if more else None)
-    stamped = next((parse_stamp(p) for p in raw if STAMP_RE.search(p)), None)
-    paragraphs = clean_paragraphs(raw)
+    raw = _body_paragraphs(page, meta, more)
+    stamped = next((parse_stamp(p) for p in raw if has_stamp(p)), None)
+    paragraphs = finish_paragraphs(raw)
     if not title or not paragraphs:
         raise ExtractionError("kcnawatch article: no title or no body paragraphs")
     dateline = find_dateline(paragraphs[0])
@@ -94,9 +104,8 @@ def parse_article(
     published, origin = next(((d, o) for d, o in candidates if d), (None, None))
     source = _SOURCE.search(meta_text)
     original = None
-    if meta:
-        links = meta[0].xpath(".//a[contains(., 'original')]/@href").getall()
-        links += meta[0].css("a::attr(href)").getall()
+    if meta is not None:
+        links = _ORIGINAL_LINKS(meta) + _LINK_TARGETS(meta)
         original = next(filter(None, map(kcna_original, links)), None)
     return ArticleRecord(
         url=url,
@@ -108,30 +117,80 @@ def parse_article(
         published_from=origin,
         dateline=dateline,
         source_key=source_key(url),
-        related=_related(page, url, more[0] if more else None),
+        related=_related(page, url, more),
     )
 
 
-def _title(page: Selector) -> str:
-    for heading in page.css("article h1, h1.entry-title, h1.article-title, h1"):
+#: Marks of the elements whose text passes the meta line's or the "More From" block's test.
+_META_LINE, _MORE_FROM_BLOCK = 1, 2
+
+
+def _landmarks(page: Any) -> tuple[Any | None, str, Any | None]:
+    """The meta line, its text, and the "More From" block's element (None when missing).
+
+    For each, the first element inside ``<body>`` whose text passes the test while no element
+    within it does: what ``//body//*[test(.)][not(.//*[test(.)])]`` selects, found for both in
+    one walk that builds each element's text (its XPath string value) from its children's.
+    Such innermost elements never hold one another, so the first one finished is the first in
+    page order.
+    """
+    found: dict[int, tuple[Any, str]] = {}
+    for body in page.iter("body"):
+        # Per open element: the element, its children still to visit, its text so far and
+        # the marks of the elements within it.
+        frames: list[list[Any]] = [[body, iter(body), [body.text or ""], 0]]
+        while True:
+            frame = frames[-1]
+            child = next(frame[1], None)
+            if child is None:  # the element is finished
+                frames.pop()
+                if not frames:
+                    break  # <body> itself is no candidate
+                element, text, within = frame[0], "".join(frame[2]), frame[3]
+                frame = frames[-1]
+            elif not isinstance(child.tag, str):  # a comment or PI: only its tail is text
+                frame[2].append(child.tail or "")
+                continue
+            elif len(child):
+                frames.append([child, iter(child), [child.text or ""], 0])
+                continue
+            else:  # an empty element or one with text only, finished at once
+                element, text, within = child, child.text or "", 0
+            marks = within
+            if "Date:" in text and "Source:" in text:
+                marks |= _META_LINE
+                if not within & _META_LINE:
+                    found.setdefault(_META_LINE, (element, text))
+            if _MORE_FROM.match(text):
+                marks |= _MORE_FROM_BLOCK
+                if not within & _MORE_FROM_BLOCK:
+                    found.setdefault(_MORE_FROM_BLOCK, (element, text))
+            frame[2] += (text, element.tail or "")
+            frame[3] |= marks
+    meta, meta_text = found.get(_META_LINE, (None, ""))
+    return meta, meta_text, found.get(_MORE_FROM_BLOCK, (None, ""))[0]
+
+
+def _title(page: Any) -> str:
+    for heading in _HEADINGS(page):
         text = inline_text(heading)
         if text:
             return text
-    og = clean(page.css("meta[property='og:title']::attr(content)").get(""))
-    head = og or clean(page.xpath("string(//title)").get(""))
+    og = clean(next(iter(_OG_TITLE(page)), ""))
+    head = og or page_title(page)
     return _TITLE_SUFFIX.sub("", head)
 
 
-def _body_paragraphs(page: Selector, meta: Selector | None, more: Selector | None) -> list[str]:
+def _body_paragraphs(page: Any, meta: Any | None, more: Any | None) -> list[str]:
     """Body paragraphs in page order, stopping at the "More From" block."""
-    order = {element: i for i, element in enumerate(page.root.iter())}
-    stop = order.get(more.root) if more is not None else None
-    nodes = page.css("div.article-content p")
+    order = {element: i for i, element in enumerate(page.iter())}
+    stop = order.get(more) if more is not None else None
+    nodes = _CONTENT_PARAGRAPHS(page)
     if not nodes and meta is not None:
-        nodes = meta.xpath("following::p")
+        nodes = _FOLLOWING_PARAGRAPHS(meta)
     result = []
     for node in nodes:
-        if stop is not None and order.get(node.root, 0) >= stop:
+        if stop is not None and order.get(node, 0) >= stop:
             break
         text = inline_text(node)
         if not ("Date:" in text and "Source:" in text):
@@ -139,22 +198,21 @@ def _body_paragraphs(page: Selector, meta: Selector | None, more: Selector | Non
     return result
 
 
-def _related(page: Selector, url: str, more: Selector | None) -> tuple[ListingEntry, ...]:
-    if more is None or more.root.getparent() is None:
+def _related(page: Any, url: str, more: Any | None) -> tuple[ListingEntry, ...]:
+    if more is None or more.getparent() is None:
         return ()
-    block = Selector(root=more.root.getparent())
-    return _entries(block, url, long_dates=True)
+    return _entries(more.getparent(), url, long_dates=True)
 
 
-def _entries(block: Selector, url: str, *, long_dates: bool = False) -> tuple[ListingEntry, ...]:
+def _entries(block: Any, url: str, *, long_dates: bool = False) -> tuple[ListingEntry, ...]:
     """Items of a listing or "More From" block, each a heading link with teaser and date."""
     entries: dict[str, ListingEntry] = {}
-    for link in block.xpath(".//h4/a[@href] | .//h3/a[@href] | .//h2/a[@href]"):
-        href = urljoin(url, link.attrib["href"].strip())
-        item = link.xpath("ancestor::article[1]") or link.xpath("../..")
-        title = inline_text(link) or clean(item.css("img::attr(alt)").get(""))
+    for link in _ITEM_LINKS(block):
+        href = urljoin(url, link.get("href").strip())
+        item = _ITEM(link) or _GRANDPARENT(link)
+        title = inline_text(link) or clean(_first_alt(item))
         published, teaser = None, None
-        texts = item[0].xpath(".//p | .//span | .//time").xpath("string()").getall()
+        texts = map(string_value, _ITEM_TEXTS(item[0]))
         for text in map(clean, texts):
             if not text or text == title:
                 continue
@@ -170,14 +228,14 @@ def _entries(block: Selector, url: str, *, long_dates: bool = False) -> tuple[Li
     return tuple(entries.values())
 
 
-def parse_listing(url: str, body: bytes | str) -> Listing:
+def parse_listing(url: str, body: bytes | str | Selector) -> Listing:
     """Read a KCNA Watch listing page (``/newstream/``, archives, search results)."""
-    page = parse_html(body)
-    items = page.css("article.clearfix")
+    page = parse_html(body).root
+    items = _LISTING_ITEMS(page)
     entries: list[ListingEntry] = []
     seen: set[str] = set()
     for item in items:
-        for entry in _entries(Selector(root=item.root), url):
+        for entry in _entries(item, url):
             if entry.url not in seen:
                 seen.add(entry.url)
                 entries.append(entry)
@@ -187,17 +245,24 @@ def parse_listing(url: str, body: bytes | str) -> Listing:
         url=url,
         entries=tuple(entries),
         next_pages=_next_page(page, url, current),
-        category=clean(page.css("h1.page-title").xpath("string()").get("")) or None,
+        category=clean(next(map(string_value, _PAGE_HEADING(page)), "")) or None,
         current_page=current,
     )
 
 
-def _next_page(page: Selector, url: str, current: int) -> tuple[PageRequest, ...]:
-    hrefs = page.css("link[rel=next]::attr(href), a.next::attr(href), a[rel=next]::attr(href)")
-    candidates = hrefs.getall() + page.css("a::attr(href)").getall()
+def _next_page(page: Any, url: str, current: int) -> tuple[PageRequest, ...]:
+    candidates = _NEXT_LINKS(page) + _LINK_TARGETS(page)
     for href in candidates:
         target = urljoin(url, href.strip())
         match = _PAGED.search(urlsplit(target).path)
         if match and int(match.group(1)) == current + 1:
             return (PageRequest(url=target, page=current + 1),)
     return ()
+
+
+def _first_alt(items: list[Any]) -> str:
+    """The first ``img`` ``alt`` text within ``items`` (in their order), else ""."""
+    for item in items:
+        for alt in _IMAGE_ALT(item):
+            return str(alt)
+    return ""

@@ -15,17 +15,19 @@ from typing import Any
 from parsel import Selector
 
 from .dates import MONTH_PATTERN
+from .query import element, parse_tree, xpath
 
 END_MARKER = "-0-"
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template"}
 _BREAK_TAGS = {"br", "hr"}
-_SPACES = re.compile(r"\s+")
 #: ``www.kcna.kp (Juche112.12.4.)`` or ``www.kcna.kp (2025.12.14.)``.
 STAMP_RE = re.compile(
     r"(?:https?://)?www\.kcna\.kp\s*\(\s*(?:Juche\s*)?\d{1,4}\.\d{1,2}\.\d{1,2}\.?\s*\)",
     re.IGNORECASE,
 )
+_STAMP_HOST = "www.kcna.kp"
+_TITLE_TEXT = xpath("string(//title)")
 _END_RE = re.compile(r"\s*-0-\s*$")
 _DATELINE_RE = re.compile(
     rf"^(?P<dateline>[A-Z][^,()\n]{{1,40}},\s+{MONTH_PATTERN}\s+\d{{1,2}}\s+\(KCNA\))"
@@ -34,8 +36,17 @@ _DATELINE_RE = re.compile(
 
 
 def clean(text: str) -> str:
-    """Collapse every run of whitespace (``&nbsp;`` included) into one space, and strip."""
-    return _SPACES.sub(" ", text.replace("\xa0", " ")).strip()
+    """Collapse every run of whitespace (``&nbsp;`` included) into one space, and strip.
+
+    ``str.split()`` splits on exactly what ``\\s`` matches in a ``str`` pattern (every
+    character for which ``str.isspace()`` holds, NBSP and the other Unicode spaces included).
+    """
+    text = text.replace("\xa0", " ")
+    # The plain space is the only printable whitespace: a printable text without double,
+    # leading or trailing spaces is clean already (most paragraphs, once NBSPs are spaces).
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def _collect(element: Any, parts: list[str]) -> None:
@@ -54,11 +65,13 @@ def _collect(element: Any, parts: list[str]) -> None:
 
 def inline_text(node: Selector | Any) -> str:
     """The text of one element with inline markup flattened and whitespace normalised."""
-    root = node.root if isinstance(node, Selector) else node
+    root = element(node)
     if isinstance(root, str):
         return clean(root)
     if not isinstance(root.tag, str) or root.tag.lower() in _SKIPPED_TAGS:
         return ""
+    if not len(root):  # no inline markup (most paragraphs)
+        return clean(root.text or "")
     parts: list[str] = [root.text or ""]
     for child in root:
         _collect(child, parts)
@@ -67,13 +80,22 @@ def inline_text(node: Selector | Any) -> str:
 
 def strip_stamp(text: str) -> str:
     """Remove any ``www.kcna.kp (Juche112.12.4.)`` stamp from a paragraph."""
-    return clean(STAMP_RE.sub(" ", text))
+    return _without_stamp(clean(text))
+
+
+def _without_stamp(text: str) -> str:
+    """:func:`strip_stamp` for a text that is clean already."""
+    return clean(STAMP_RE.sub(" ", text)) if has_stamp(text) else text
 
 
 def clean_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     """Normalise paragraphs: drop empty ones and stamps, and remove the ``-0-`` end marker."""
-    result = [strip_stamp(clean(p)) for p in paragraphs]
-    result = [p for p in result if p]
+    return finish_paragraphs(clean(p) for p in paragraphs)
+
+
+def finish_paragraphs(paragraphs: Iterable[str]) -> list[str]:
+    """:func:`clean_paragraphs` for paragraphs that are clean already (:func:`inline_text`'s)."""
+    result = [p for p in map(_without_stamp, paragraphs) if p]
     while result:
         last = _END_RE.sub("", result[-1])
         if last:
@@ -83,9 +105,9 @@ def clean_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     return [p for p in result if p != END_MARKER]
 
 
-def paragraphs_of(nodes: Iterable[Selector]) -> list[str]:
+def paragraphs_of(nodes: Iterable[Selector | Any]) -> list[str]:
     """The clean paragraphs of a run of ``<p>`` (or similar) elements."""
-    return clean_paragraphs(inline_text(node) for node in nodes)
+    return finish_paragraphs(inline_text(node) for node in nodes)
 
 
 def join_paragraphs(paragraphs: Iterable[str]) -> str:
@@ -99,20 +121,33 @@ def find_dateline(first_paragraph: str) -> str | None:
     return match.group("dateline") if match else None
 
 
-def parse_html(body: bytes | str) -> Selector:
-    """A selector over a page; bytes are read as UTF-8 (the sources' encoding)."""
+def parse_html(body: bytes | str | Selector) -> Selector:
+    """A selector over a page; bytes are read as UTF-8 (the sources' encoding).
+
+    A page already parsed (a :class:`Selector`) is returned as it is, so that a page is parsed
+    once however many readers look at it.
+    """
+    if isinstance(body, Selector):
+        return body
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    return Selector(text=text, type="html")
+    return Selector(root=parse_tree(text), type="html")
 
 
 def has_stamp(text: str) -> bool:
     """Whether ``text`` holds a kcna.kp page stamp."""
-    return STAMP_RE.search(text) is not None
+    # Every stamp holds "(" and "www.kcna.kp" in some letter case (lower() also maps the Kelvin
+    # sign, which IGNORECASE matches as "k"): substring tests spare most paragraphs the regex.
+    return "(" in text and _STAMP_HOST in text.lower() and STAMP_RE.search(text) is not None
 
 
-def kcna_category(page: Selector) -> str | None:
+def page_title(page: Selector | Any) -> str:
+    """The clean text of the page's ``<title>``; ``page`` is a selector or any element of it."""
+    return clean(_TITLE_TEXT(element(page)))
+
+
+def kcna_category(page: Selector | Any) -> str | None:
     """``<title>KCNA | Home News</title>`` -> ``"Home News"`` [guess]."""
-    head = clean(page.xpath("string(//title)").get(""))
+    head = page_title(page)
     parts = [p.strip() for p in head.split("|")]
     if len(parts) < 2 or parts[0] != "KCNA" or not parts[-1]:
         return None
