@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from scheduler import export, watch_cli
+from scheduler import export, history, watch_cli
 from scheduler.config import format_duration, load_config
 from scheduler.jobs import (
     SPIDERS,
@@ -464,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_db(lst)
     lst.set_defaults(func=cmd_list)
     watch_cli.register(sub)
+    history.register(sub)
     return parser
 
 

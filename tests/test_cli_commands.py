@@ -21,7 +21,7 @@ def test_every_command_has_help_text() -> None:
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     helps = {choice.dest: choice.help for choice in action._choices_actions}
     archive = {"crawl", "export", "show", "list", "run", "status", "demo"}
-    assert set(helps) == archive | {"watch", "feed", "serve"}
+    assert set(helps) == archive | {"watch", "feed", "serve", "history", "recheck"}
     for name, sub in subcommands().items():
         assert helps[name], f"{name} has no help line"
         for option in sub._actions:
