@@ -70,3 +70,4 @@ class ListingItem:
     listing: str
     urls: tuple[str, ...] | None
     at: datetime
+    page: int | None = None  # its page number in the listing, when known

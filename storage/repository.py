@@ -673,7 +673,13 @@ class Repository:
 
         return self._write(work)
 
-    def record_listings(self, pages: Mapping[str, Sequence[str] | None], at: datetime) -> list[str]:
+    def record_listings(
+        self,
+        pages: Mapping[str, Sequence[str] | None],
+        at: datetime,
+        *,
+        later_pages: Iterable[str] = (),
+    ) -> list[str]:
         """Remember what listing pages showed; mark gone what vanished from them.
 
         ``pages`` maps each listing page a crawl read (its URL; ``URL#page=N`` for pages
@@ -684,11 +690,14 @@ class Repository:
         listings run newest first) still is on that page, and its own URL is on the
         listing's site (a copy missing from an aggregator says nothing of the original).
         Articles pushed off the end of a page by newer ones have no older one left behind
-        them; one moved to another page read in the same crawl is still there. Returns the
-        ids newly marked gone.
+        them; one moved to another page read in the same crawl is still there. On
+        ``later_pages`` (pages past the first of their listing) an article listed before it
+        must still be there as well: a deletion further up moves a page's first article to
+        the page before, which the crawl may not have read. Returns the ids newly marked gone.
         """
         if not pages:
             return []
+        later = set(later_pages)
 
         def work(session: Session, _last: bool) -> list[str]:
             urls = sorted({url for listed in pages.values() for url in listed or ()})
@@ -720,8 +729,11 @@ class Repository:
                 if listed is None or not now:
                     continue
                 for index, aid in enumerate(before):
-                    if aid not in present and any(o in now for o in before[index + 1 :]):
-                        candidates.setdefault(aid, key)
+                    if aid in present or not any(o in now for o in before[index + 1 :]):
+                        continue
+                    if key in later and not any(o in now for o in before[:index]):
+                        continue
+                    candidates.setdefault(aid, key)
             vanished: dict[str, str] = {}
             for chunk in _chunks(sorted(candidates)):
                 rows = session.execute(

@@ -216,3 +216,18 @@ def test_an_original_never_read_is_checked_through_its_copy(repo: Repository) ->
     repo.save_articles([make_item(1, seen_at=T0 + HOUR)])  # the original is read too
     assert repo.due_for_revisit(WATCH, **window) == {}
     assert repo.due_for_revisit(KCNA, **window) == {q_url(1): date(2026, 3, 1)}
+
+
+def test_a_later_page_losing_its_first_article_to_an_unread_page_is_not_evidence(
+    repo: Repository,
+) -> None:
+    results = repo.save_articles([make_item(n) for n in range(1, 5)])
+    two = "http://www.kcna.kp/list#page=2"
+    repo.record_listings({two: [q_url(1), q_url(2), q_url(3)]}, T0 + HOUR, later_pages=[two])
+    # Something on page 1 was deleted: article 1 moved up to page 1, which was not read.
+    now = [q_url(2), q_url(3), q_url(4)]
+    assert repo.record_listings({two: now}, T0 + DAY, later_pages=[two]) == []
+    # From the middle of a later page, it counts.
+    assert repo.record_listings({two: [q_url(2), q_url(4)]}, T0 + 2 * DAY, later_pages=[two]) == [
+        results[2].article_id
+    ]

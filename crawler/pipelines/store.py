@@ -165,6 +165,7 @@ class StorePipeline:
         self._gone: list[GoneItem] = []
         self._checked: list[CheckedItem] = []
         self._listings: dict[str, tuple[str, ...] | None] = {}  # written at the close
+        self._later_pages: set[str] = set()  # listing pages past a listing's first
         self._lock = asyncio.Lock()
         self._stats: Any = None
 
@@ -274,6 +275,8 @@ class StorePipeline:
             self._checked.append(item)
         elif isinstance(item, ListingItem):
             self._listings[item.listing] = item.urls
+            if item.page is not None and item.page > 1:
+                self._later_pages.add(item.listing)
             return item
         else:
             return item
@@ -381,7 +384,9 @@ class StorePipeline:
             return
         pages, self._listings = self._listings, {}
         try:
-            marked = await asyncio.to_thread(self.repo.record_listings, pages, self.clock())
+            marked = await asyncio.to_thread(
+                self.repo.record_listings, pages, self.clock(), later_pages=self._later_pages
+            )
         except StorageError as exc:  # only delays noticing a vanished article
             logger.warning("could not record what %d listing pages showed: %s", len(pages), exc)
             return

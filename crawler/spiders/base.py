@@ -341,12 +341,12 @@ class SourceSpider(scrapy.Spider):
     def listing_item(listing: Listing, public_url: str, response: Response) -> ListingItem:
         """What a listing page shows, keyed by its URL (and page number when POSTed)."""
         key = public_url
+        position = response.meta.get(POSITION)
+        number = listing.current_page or (position[1] if position else None)
         if response.request is not None and response.request.method != "GET":
-            position = response.meta.get(POSITION)
-            number = listing.current_page or (position[1] if position else None)
             key = f"{public_url}#page={number or '?'}"
         urls = tuple(dict.fromkeys(entry.url for entry in listing.entries))
-        return ListingItem(listing=key, urls=urls, at=datetime.now(UTC))
+        return ListingItem(listing=key, urls=urls, at=datetime.now(UTC), page=number)
 
     def follow_listing(
         self,
