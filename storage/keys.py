@@ -9,14 +9,15 @@ differences neither split one article in two nor count as an edit.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 
 from storage.records import ArticleInput
 
 #: Number of hex characters of an article id.
 ID_LENGTH = 16
+
 
 _CHAR_MAP = str.maketrans(
     {
@@ -51,19 +52,51 @@ _CHAR_MAP = str.maketrans(
         "\u00ad": None,
     }
 )
-_SPACES = re.compile(r"\s+")
 
 
-def _is_punctuation(char: str) -> bool:
-    return unicodedata.category(char).startswith("P")
+#: The pairs of ``_CHAR_MAP`` as strings: no replacement holds a replaced character, so
+#: replacing them one after the other is the same as ``str.translate(_CHAR_MAP)``.
+_COSMETIC = tuple((chr(code), new or "") for code, new in _CHAR_MAP.items())
+
+
+def _plain(text: str) -> str:
+    """``text.translate(_CHAR_MAP)``, fast: ``str.translate`` pays a ``KeyError`` for every
+    character a dict lacks, while a text holds few of the cosmetic characters, if any."""
+    for char, new in _COSMETIC:
+        if char in text:
+            text = text.replace(char, new)
+    return text
+
+
+class _PunctuationTable(dict[int, int | None]):
+    """A ``str.translate`` table deleting Unicode punctuation (categories ``P*``) and turning
+    every whitespace character (what ``\\s`` matches in a str pattern) into a plain space.
+
+    Filled as characters are met: each character is looked up once per process (the answer
+    is stored), not once per occurrence, and ``str.translate`` never pays a ``KeyError``.
+    """
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        if unicodedata.category(char).startswith("P"):
+            answer = None
+        else:
+            answer = _SPACE if char.isspace() else code
+        self[code] = answer
+        return answer
+
+
+_SPACE = ord(" ")
+_PUNCTUATION = _PunctuationTable()
 
 
 def normalise(text: str) -> str:
     """Text reduced to what identifies it: NFKC, ASCII quotes and dashes, lower case,
     no punctuation, single spaces, no leading or trailing space."""
-    text = unicodedata.normalize("NFKC", text.translate(_CHAR_MAP)).lower()
-    text = "".join(c for c in text if not _is_punctuation(c))
-    return _SPACES.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKC", _plain(text)).lower().translate(_PUNCTUATION)
+    while "  " in text:  # collapse runs of spaces (cheaper than split and join)
+        text = text.replace("  ", " ")
+    return text.strip(" ")
 
 
 def _digest(*parts: str) -> str:
@@ -72,13 +105,21 @@ def _digest(*parts: str) -> str:
 
 def content_hash(title: str, text: str) -> str:
     """Hash of the normalised title and text: equal for cosmetic variants, different for edits."""
-    return _digest("content", normalise(title), normalise(text))
+    return _content_hash(normalise(title), normalise(text))
 
 
 def fingerprint(title: str, published: date | None, text: str) -> str:
     """Hash identifying an article by its content and publication date."""
+    return _fingerprint(normalise(title), published, normalise(text))
+
+
+def _content_hash(title: str, text: str) -> str:
+    return _digest("content", title, text)
+
+
+def _fingerprint(title: str, published: date | None, text: str) -> str:
     day = published.isoformat() if published else ""
-    return _digest("fingerprint", normalise(title), day, normalise(text))
+    return _digest("fingerprint", title, day, text)
 
 
 def article_id(first_fingerprint: str) -> str:
@@ -100,10 +141,35 @@ def identity_keys(item: ArticleInput) -> list[str]:
     ``src:<source_key>`` (the site's own id), ``url:<canonical_url>``, ``url:<url>`` and
     ``fp:<fingerprint>``.
     """
+    return _identity_keys(item, input_fingerprint(item))
+
+
+def _identity_keys(item: ArticleInput, item_fingerprint: str) -> list[str]:
     keys = []
     if item.source_key:
         keys.append(f"src:{item.source_key}")
     keys.append(f"url:{item.canonical_url}")
     keys.append(f"url:{item.url}")
-    keys.append(f"fp:{input_fingerprint(item)}")
+    keys.append(f"fp:{item_fingerprint}")
     return list(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What recognises one input, computed once: :func:`identity_keys`, the fingerprint
+    (:func:`input_fingerprint`) and the :func:`content_hash` of its title and text."""
+
+    keys: list[str]
+    fingerprint: str
+    content_hash: str
+
+
+def identify(item: ArticleInput) -> Identity:
+    """An input's :class:`Identity`, normalising its title and text once for all three."""
+    title, text = normalise(item.title), normalise(item.text)
+    item_fingerprint = _fingerprint(title, item.published, text)
+    return Identity(
+        keys=_identity_keys(item, item_fingerprint),
+        fingerprint=item_fingerprint,
+        content_hash=_content_hash(title, text),
+    )

@@ -67,8 +67,12 @@ class ArticleState:
     came_back: datetime | None = None  # when a sighting cleared the gone mark
 
     @classmethod
-    def create(cls, article_id: str, item: ArticleInput) -> ArticleState:
-        digest = content_hash(item.title, item.text)
+    def create(
+        cls, article_id: str, item: ArticleInput, *, digest: str | None = None
+    ) -> ArticleState:
+        """A new article first seen as ``item``; ``digest`` is the item's content hash when
+        the caller has it already."""
+        digest = digest or content_hash(item.title, item.text)
         state = cls(
             id=article_id,
             is_new=True,
@@ -126,9 +130,14 @@ class ArticleState:
             "first_seen": item.seen_at,
         }
 
-    def apply(self, item: ArticleInput, aggregator_hosts: Iterable[str]) -> tuple[SaveOutcome, int]:
-        """Merge a further sighting; returns its outcome and the version it showed."""
-        digest = content_hash(item.title, item.text)
+    def apply(
+        self, item: ArticleInput, aggregator_hosts: Iterable[str], *, digest: str | None = None
+    ) -> tuple[SaveOutcome, int]:
+        """Merge a further sighting; returns its outcome and the version it showed.
+
+        ``digest`` is the item's content hash when the caller has it already.
+        """
+        digest = digest or content_hash(item.title, item.text)
         if digest in self.known_hashes:
             outcome, number = SaveOutcome.UNCHANGED, self.known_hashes[digest]
         else:
