@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import translate_errors, writer
 from storage.errors import AmbiguousId, UnknownRun
-from storage.keys import ID_LENGTH, article_id, identity_keys, input_fingerprint
+from storage.keys import ID_LENGTH, article_id, identify
 from storage.merge import DEFAULT_AGGREGATOR_HOSTS, ArticleState
 from storage.models import (
     Article,
@@ -195,13 +195,16 @@ class Repository:
         return batch.results
 
     def _resolve(self, session: Session, items: Sequence[ArticleInput]) -> _Batch:
-        item_keys = [identity_keys(item) for item in items]
-        candidates = [article_id(input_fingerprint(item)) for item in items]
+        identities = [identify(item) for item in items]  # each text normalised once
+        item_keys = [identity.keys for identity in identities]
+        candidates = [article_id(identity.fingerprint) for identity in identities]
         known = self._known_keys(session, sorted({k for keys in item_keys for k in keys}))
         states = self._load_states(session, sorted(set(known.values()) | set(candidates)))
 
         batch = _Batch(states=states, new_keys={}, urls={}, results=[])
-        for item, keys, candidate in zip(items, item_keys, candidates, strict=True):
+        for item, keys, candidate, identity in zip(
+            items, item_keys, candidates, identities, strict=True
+        ):
             owner = None
             for key in keys:
                 owner = known.get(key) or batch.new_keys.get(key)
@@ -210,12 +213,14 @@ class Repository:
             if owner is None and candidate in states:
                 owner = candidate  # an article first seen with this very content
             if owner is None:
-                state = ArticleState.create(candidate, item)
+                state = ArticleState.create(candidate, item, digest=identity.content_hash)
                 states[candidate] = state
                 owner = candidate
                 batch.results.append(SaveResult(owner, SaveOutcome.NEW, 1))
             else:
-                outcome, number = states[owner].apply(item, self._aggregators)
+                outcome, number = states[owner].apply(
+                    item, self._aggregators, digest=identity.content_hash
+                )
                 batch.results.append(SaveResult(owner, outcome, number))
             for key in keys:
                 if key not in known and key not in batch.new_keys:
@@ -305,35 +310,36 @@ class Repository:
         self, session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]
     ) -> list[tuple[Any, ...]]:
         """Insert ``rows`` skipping conflicts on ``keys``; the keys of the rows inserted."""
+        # Rows passed as parameters (executemany), not as VALUES: the statement is the same
+        # for every batch, so it is compiled once and cached.
+        statement = (
+            self._insert(table)
+            .on_conflict_do_nothing(index_elements=keys)
+            .returning(*(table.c[k] for k in keys))
+        )
         inserted: list[tuple[Any, ...]] = []
         for chunk in _chunks(rows):
-            statement = (
-                self._insert(table)
-                .values(list(chunk))
-                .on_conflict_do_nothing(index_elements=keys)
-                .returning(*(table.c[k] for k in keys))
-            )
-            inserted.extend(tuple(r) for r in session.execute(statement))
+            inserted.extend(tuple(r) for r in session.execute(statement, list(chunk)))
         return inserted
 
     def _upsert_urls(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        statement = self._insert(URLS)
+        new = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["url"],
+            set_={
+                "first_seen": case(
+                    (new.first_seen < URLS.c.first_seen, new.first_seen),
+                    else_=URLS.c.first_seen,
+                ),
+                "last_seen": case(
+                    (new.last_seen > URLS.c.last_seen, new.last_seen),
+                    else_=URLS.c.last_seen,
+                ),
+            },
+        )
         for chunk in _chunks(rows):
-            statement = self._insert(URLS).values(list(chunk))
-            new = statement.excluded
-            statement = statement.on_conflict_do_update(
-                index_elements=["url"],
-                set_={
-                    "first_seen": case(
-                        (new.first_seen < URLS.c.first_seen, new.first_seen),
-                        else_=URLS.c.first_seen,
-                    ),
-                    "last_seen": case(
-                        (new.last_seen > URLS.c.last_seen, new.last_seen),
-                        else_=URLS.c.last_seen,
-                    ),
-                },
-            )
-            session.execute(statement)
+            session.execute(statement, list(chunk))  # executemany: one cached statement
 
     # -- raw pages -----------------------------------------------------------------------
 
@@ -363,19 +369,19 @@ class Repository:
                 "last_fetched": page.fetched_at,
             }
         ordered = [rows[k] for k in sorted(rows)]
+        statement = self._insert(PAGES)
+        new = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["url", "sha256"],
+            set_={
+                "last_fetched": case(
+                    (new.last_fetched > PAGES.c.last_fetched, new.last_fetched),
+                    else_=PAGES.c.last_fetched,
+                )
+            },
+        )
         for chunk in _chunks(ordered, 50):  # bodies are large: keep statements modest
-            statement = self._insert(PAGES).values(list(chunk))
-            new = statement.excluded
-            statement = statement.on_conflict_do_update(
-                index_elements=["url", "sha256"],
-                set_={
-                    "last_fetched": case(
-                        (new.last_fetched > PAGES.c.last_fetched, new.last_fetched),
-                        else_=PAGES.c.last_fetched,
-                    )
-                },
-            )
-            session.execute(statement)
+            session.execute(statement, list(chunk))  # executemany: one cached statement
 
     def latest_page(self, url: str) -> RawPage | None:
         """The most recently fetched body stored for ``url``, decompressed."""
