@@ -26,7 +26,10 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from scheduler.configcheck import WatchConfigError
 from scheduler.jobs import SPIDERS, OptionError
+from scheduler.monitoring import SECTIONS as MONITORING_SECTIONS
+from scheduler.monitoring import MonitoringConfig, parse_monitoring
 
 ENV_CONFIG = "KCNA_MONITOR_CONFIG"
 ENV_DB = "KCNA_MONITOR_DB"
@@ -51,7 +54,7 @@ _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SETTING_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*")
 
-TOP_KEYS = ("daemon", "database", "sources")
+TOP_KEYS = tuple(sorted(("daemon", "database", "sources", *MONITORING_SECTIONS)))
 DATABASE_KEYS = ("url",)
 DAEMON_KEYS = ("misfire_grace", "stop_grace", "timezone")
 SOURCE_KEYS = (
@@ -169,6 +172,7 @@ class Config:
     database_url: str | None
     daemon: DaemonConfig
     sources: dict[str, SourceConfig]
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
     def enabled_sources(self) -> list[SourceConfig]:
         return [source for source in self.sources.values() if source.enabled]
@@ -264,7 +268,13 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         if not isinstance(table, dict):
             raise ConfigError(f"sources.{name}: expected a table ([sources.{name}])")
         sources[name] = _source(name, table, daemon.timezone)
-    config = Config(path=path, database_url=db_url, daemon=daemon, sources=sources)
+    try:
+        monitoring = parse_monitoring(data)
+    except WatchConfigError as error:
+        raise ConfigError(str(error)) from None
+    config = Config(
+        path=path, database_url=db_url, daemon=daemon, sources=sources, monitoring=monitoring
+    )
     if not config.enabled_sources():
         raise ConfigError(
             f"sources: every source is disabled; enable at least one of "

@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 
 from scheduler.config import Config, ConfigError, SourceConfig, format_duration
 from scheduler.jobs import SPIDERS, ChildCrawl, ChildResult, crawl_command
+from scheduler.monitoring import Monitor
 from scheduler.schedule import job_options
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock, LockHeld
@@ -55,6 +56,9 @@ KILL_AFTER = 10.0
 #: A second stop request this soon after the first is the same one delivered twice.
 REPEAT_SIGNAL_WINDOW = 1.0
 
+
+#: Seconds between two deliveries of due notifications.
+DELIVERY_EVERY = 30
 
 class DaemonError(Exception):
     """The daemon cannot start; the message is one line."""
@@ -134,6 +138,8 @@ class Daemon:
         self._engine: Engine | None = None
         self._repo: Repository | None = None
         self._scheduler: BackgroundScheduler | None = None
+        self._monitor: Monitor | None = None
+        self._monitor_lock = threading.Lock()  # one source's after-run work at a time
         self.started = threading.Event()
 
     # -- life cycle ----------------------------------------------------------------------
@@ -195,6 +201,11 @@ class Daemon:
         self._scheduler = scheduler
         for source in config.enabled_sources():
             self._schedule(source, now)
+        self._monitor = self._make_monitor(repo, config)
+        # Failed notifications are retried on their own clock, not only after crawls.
+        scheduler.add_job(
+            self._deliver, "interval", seconds=DELIVERY_EVERY, id="deliver", name="deliver"
+        )
         for name, source in config.sources.items():
             if not source.enabled:
                 self._save_state(name, next_run_at=None, current_run_id=None, schedule="disabled")
@@ -209,6 +220,35 @@ class Daemon:
                 for s in config.enabled_sources()
             ),
         )
+
+    def _make_monitor(self, repo: Repository, config: Config) -> Monitor:
+        return Monitor(
+            repo,
+            config.monitoring,
+            sources=[source.name for source in config.enabled_sources()],
+            clock=self._clock,
+        )
+
+    def _deliver(self) -> None:
+        """The periodic job that sends due notifications (never raises)."""
+        if self._monitor is None or not self._monitor_lock.acquire(blocking=False):
+            return
+        try:
+            self._monitor.deliver()
+        except Exception as error:
+            logger.error("delivering notifications failed: %s", error)
+        finally:
+            self._monitor_lock.release()
+
+    def _after_run(self) -> None:
+        """Watch rules, source health and notifications once a run has ended (never raises)."""
+        if self._monitor is None:
+            return
+        with self._monitor_lock:
+            try:
+                self._monitor.after_run()
+            except Exception as error:
+                logger.error("after-run monitoring failed: %s", error)
 
     def _close_abandoned_runs(self, repo: Repository, now: datetime) -> None:
         """Runs a previous daemon left ``running`` (it died during them): interrupted."""
@@ -338,6 +378,9 @@ class Daemon:
                 display_url(self.db_url),
             )
         old, self.config = self.config, new
+        if self._repo is not None:
+            with self._monitor_lock:
+                self._monitor = self._make_monitor(self._repo, new)
         now = self._clock()
         assert self._scheduler is not None
         changes = []
@@ -508,6 +551,7 @@ class Daemon:
             next_run_at=self._next_run(name),
             **({"last_error": report.error or "failed"} if failed else {}),
         )
+        self._after_run()
         if self._on_run is not None:
             try:
                 self._on_run(report)

@@ -132,7 +132,10 @@ BAD = [
     ('[sources.kcna]\ndelay = "1 sec"', 'sources.kcna.delay: bad duration "1 sec"'),
     ('[sources.kcna]\nevry = "15m"', "sources.kcna.evry: unknown key (allowed: base_url,"),
     ('[sources.bbc]\nevery = "15m"', "sources.bbc: unknown source (known: kcna, kcnawatch)"),
-    ('[source.kcna]\nevery = "15m"', "source: unknown key (allowed: daemon, database, sources)"),
+    (
+        '[source.kcna]\nevery = "15m"',
+        "source: unknown key (allowed: daemon, database, health, notify, smtp, sources, watch)",
+    ),
     (
         '[sources.kcna]\nbase_url = "ftp://x"',
         'sources.kcna.base_url: not an http(s) URL: "ftp://x"',
@@ -202,3 +205,26 @@ def test_a_bad_config_stops_run_with_exit_2_and_one_line(tmp_path: Path) -> None
     assert result.stderr.strip() == (
         'kcna-monitor: error: sources.kcna.every: bad duration "15 minutes" (use e.g. 30s, 15m, 2h)'
     )
+
+
+def test_watch_rules_and_health_are_part_of_the_daemon_config() -> None:
+    config = parse_config(
+        """
+[[watch]]
+name = "missiles"
+match = "missile|ICBM"
+sources = ["kcna"]
+notify = ["log"]
+
+[health]
+quiet_after = "2d"
+"""
+    )
+    [rule] = config.monitoring.watch
+    assert rule.name == "missiles"
+    assert config.monitoring.health.of("kcna").quiet_after == timedelta(days=2)
+
+
+def test_a_bad_watch_rule_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"watch\[0\]\.match"):
+        parse_config('[[watch]]\nname = "x"\nmatch = "("\nnotify = ["log"]\n')
