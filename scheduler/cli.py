@@ -17,6 +17,7 @@ from typing import TextIO
 
 from scheduler import export, history, watch_cli
 from scheduler.config import format_duration, load_config
+from scheduler.health import alarm_lines, alarms_json
 from scheduler.jobs import (
     SPIDERS,
     CrawlOptions,
@@ -30,6 +31,7 @@ from scheduler.logs import setup_logging
 from scheduler.service import Daemon, DaemonError
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock
+from storage.monitor import MonitorStore
 from storage.records import RunView, SourceState
 from storage.repository import Repository
 
@@ -202,11 +204,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             "next_run": _iso(state.next_run_at) if running and state else None,
             "last_error": _last_error(repo, label, state),
         }
+    alarms = MonitorStore(repo.engine).active_alarms()
+    report["alarms"] = alarms_json(alarms)
     if args.json:
         json.dump(report, out, indent=2)
         out.write("\n")
     else:
         out.write(_status_text(report, now))
+        out.write("\n".join(alarm_lines(alarms)) + "\n")
     return 0
 
 

@@ -178,3 +178,29 @@ def test_articles_the_database_never_took_are_spooled_and_loaded_next_time(
 )
 def test_run_status(reason: str, pages: int, status: str) -> None:
     assert run_status(reason, pages) == status
+
+
+def test_the_run_is_finished_with_its_counts_and_parse_statistics(db_url: str) -> None:
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from storage.monitor import MonitorStore, RunStats
+
+    stats = MemoryStatsCollector(get_crawler())
+    for name, value in [
+        ("downloader/response_count", 4),
+        ("kcna_monitor/listing_pages", 2),
+        ("kcna_monitor/empty_listings", 1),
+        ("kcna_monitor/parse_failures", 1),
+    ]:
+        stats.set_value(name, value)
+    pipeline = StorePipeline(db_url, source="kcna")
+    pipeline._stats = stats
+    crawl_once(pipeline, [item(1)])
+    run(pipeline.spider_closed(None, "finished"))
+
+    repo = Repository(make_engine(db_url))
+    [last] = repo.recent_runs(limit=1)
+    assert (last.status, last.pages, last.new) == ("ok", 4, 1)
+    saved = MonitorStore(repo.engine).run_stats([last.id])[last.id]
+    assert saved == RunStats(listing_pages=2, empty_listings=1, parse_failures=1)

@@ -38,6 +38,7 @@ from crawler.items import (
 from crawler.signals import archive_opened
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
+from storage.monitor import MonitorStore, RunStats
 from storage.records import ArticleInput, FailureInput, RawPage, SaveOutcome
 from storage.repository import Repository
 
@@ -318,6 +319,10 @@ class StorePipeline:
                 failures=self.counts.failures,
                 error=error,
             )
+            # What the source's health checks read: listing pages, empty ones, parse failures.
+            stats = RunStats.from_scrapy(self._stats.get_stats() if self._stats else {})
+            monitor = MonitorStore(self.repo.engine)
+            await asyncio.to_thread(monitor.save_run_stats, self.run_id, stats, _now())
         except StorageError as exc:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
         self._set_stat("run_status", status)
