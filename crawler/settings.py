@@ -30,8 +30,9 @@ def default_database_url() -> str:
 
 # Where articles go (``--db`` on the command line, else KCNA_MONITOR_DB, else the default file).
 KCNA_MONITOR_DB = default_database_url()
-# Items written per database transaction.
+# Items written per database transaction, and the longest a batch waits (seconds).
 KCNA_MONITOR_BATCH_SIZE = 50
+KCNA_MONITOR_FLUSH_SECONDS = 10.0
 # Keep the raw bytes of article pages (compressed) so they can be re-parsed later.
 KCNA_MONITOR_KEEP_PAGES = True
 # Where articles go when the database refuses them; the next crawl stores them first.

@@ -38,6 +38,10 @@ from storage.repository import Repository
 PROG = "kcna-monitor"
 
 
+#: Listing pages a backfill walks when not told how many: all of them, in practice.
+BACKFILL_ALL_PAGES = 100_000
+
+
 class CommandError(Exception):
     """A failure to report as one line; ``code`` is the exit status."""
 
@@ -86,13 +90,16 @@ def positive_int(text: str) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
+    settings = dict(parse_setting(item) for item in args.set)
+    if args.refetch:
+        settings.setdefault("KCNA_MONITOR_INCREMENTAL", "false")
     options = CrawlOptions(
         sources=args.sources,
         start_urls=args.start_url,
         base_url=args.base_url,
         max_pages=args.max_pages,
         db_url=args.db or default_db(),
-        settings=dict(parse_setting(item) for item in args.set),
+        settings=settings,
         log_level=args.log_level,
         run_id=args.run_id,
         progress=args.run_id is None and _is_terminal(sys.stderr),
@@ -101,6 +108,38 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
     open_repository(options.db_url)  # fail early, in one line, if the database is unusable
     if args.exit_with_parent:
         exit_with_parent()
+    return _crawl_and_report(options, out)
+
+
+def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
+    settings = {
+        # Walk the listings back past stored articles (they are not fetched again), without
+        # conditional requests, recording how far it got so that a later backfill resumes.
+        "KCNA_MONITOR_BACKFILL": "true",
+        "KCNA_MONITOR_STOP_AT_KNOWN": "false",
+        "KCNA_MONITOR_CONDITIONAL": "false",
+        **dict(parse_setting(item) for item in args.set),
+    }
+    if args.since:
+        settings["KCNA_MONITOR_SINCE"] = args.since.isoformat()
+    options = CrawlOptions(
+        sources=[args.source],
+        start_urls=args.start_url,
+        base_url=args.base_url,
+        max_pages=args.pages or BACKFILL_ALL_PAGES,
+        db_url=args.db or default_db(),
+        settings=settings,
+        log_level=args.log_level,
+        progress=_is_terminal(sys.stderr),
+    )
+    plan(options)
+    repo = open_repository(options.db_url)
+    if args.restart:
+        repo.reset_backfill_progress(SPIDERS[args.source].source_label)
+    return _crawl_and_report(options, out)
+
+
+def _crawl_and_report(options: CrawlOptions, out: TextIO) -> int:
     summaries = run_crawl(options)
     for summary in summaries:
         print(summary.line(), file=out)
@@ -372,10 +411,64 @@ def build_parser() -> argparse.ArgumentParser:
         help="how much of the crawl to log on stderr (default: WARNING)",
     )
     # The daemon's: fill in a run it recorded; stop when the daemon goes away.
+    crawl.add_argument(
+        "--refetch",
+        action="store_true",
+        help="fetch stored articles again too (finds edits; slower and heavier on the site)",
+    )
     crawl.add_argument("--run-id", type=positive_int, help=argparse.SUPPRESS)
     crawl.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     with_db(crawl)
     crawl.set_defaults(func=cmd_crawl)
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="walk a source's listings back and store everything once; resumes",
+        description="Walk the listing pages of a source back, page after page, storing every"
+        " article not stored yet. Stored articles are not fetched again, and an interrupted"
+        " backfill (Ctrl-C, crash, kill) resumes at the first listing page it had not finished.",
+    )
+    backfill.add_argument(
+        "source", choices=sorted(SPIDERS), metavar="SOURCE", help="kcna or kcnawatch"
+    )
+    reach = backfill.add_mutually_exclusive_group()
+    reach.add_argument(
+        "--pages", type=positive_int, metavar="N", help="listing pages per listing (default: all)"
+    )
+    reach.add_argument(
+        "--since", type=iso_date, metavar="DATE", help="stop at articles published before DATE"
+    )
+    backfill.add_argument(
+        "--restart", action="store_true", help="forget earlier progress: start at page 1"
+    )
+    backfill.add_argument(
+        "--start-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="backfill this listing instead of the source's default ones (repeatable)",
+    )
+    backfill.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="fetch from this mirror or local copy; stored URLs still name the public host",
+    )
+    backfill.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pass a Scrapy setting through (repeatable)",
+    )
+    backfill.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log on stderr (default: WARNING)",
+    )
+    with_db(backfill)
+    backfill.set_defaults(func=cmd_backfill)
 
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -60,6 +60,7 @@ REPEAT_SIGNAL_WINDOW = 1.0
 #: Seconds between two deliveries of due notifications.
 DELIVERY_EVERY = 30
 
+
 class DaemonError(Exception):
     """The daemon cannot start; the message is one line."""
 

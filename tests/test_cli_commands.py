@@ -20,7 +20,7 @@ def test_every_command_has_help_text() -> None:
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     helps = {choice.dest: choice.help for choice in action._choices_actions}
-    archive = {"crawl", "export", "show", "list", "run", "status", "demo"}
+    archive = {"crawl", "backfill", "export", "show", "list", "run", "status", "demo"}
     assert set(helps) == archive | {"watch", "feed", "serve", "history", "recheck"}
     for name, sub in subcommands().items():
         assert helps[name], f"{name} has no help line"

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -136,6 +137,7 @@ class StorePipeline:
         revisit_every: timedelta = timedelta(hours=24),
         recheck: Recheck | None = None,
         clock: Callable[[], datetime] | None = None,
+        flush_every: float = 10.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -150,6 +152,9 @@ class StorePipeline:
         self.announce = announce
         self.retry_window = retry_window
         self.backfill = backfill
+        # A batch waits at most this long (seconds): a crawl killed hard loses little.
+        self.flush_every = flush_every
+        self._flushed_at = time.monotonic()
         # Revisits: articles younger than ``revisit_days`` (0: none) are fetched again once
         # per ``revisit_every``; a recheck fetches again the articles it names instead.
         self.revisit_days = revisit_days
@@ -183,6 +188,7 @@ class StorePipeline:
             batch_size=settings.getint("KCNA_MONITOR_BATCH_SIZE", 50),
             keep_pages=settings.getbool("KCNA_MONITOR_KEEP_PAGES", True),
             spool_dir=Path(spool) if spool else None,
+            flush_every=settings.getfloat("KCNA_MONITOR_FLUSH_SECONDS", 10.0),
         )
         if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
             hosts = sorted(getattr(crawler.spidercls, "public_hosts", ()))
@@ -263,7 +269,6 @@ class StorePipeline:
         elif isinstance(item, ProgressItem):
             # Written with (after) the articles buffered before it, never ahead of them.
             self._progress[item.listing_url] = (item.pages_done, item.page_count)
-            return item
         elif isinstance(item, FailureItem):
             self._failures.append(
                 FailureInput(url=item.url, reason=item.reason, at=item.at, listed_on=item.listed_on)
@@ -282,7 +287,9 @@ class StorePipeline:
         else:
             return item
         pending = len(self._articles) + len(self._failures) + len(self._gone) + len(self._checked)
-        if pending >= self.batch_size:
+        pending += len(self._progress)
+        waited = time.monotonic() - self._flushed_at
+        if pending >= self.batch_size or (pending and waited >= self.flush_every):
             await self.flush()
         return item
 
@@ -330,6 +337,7 @@ class StorePipeline:
     # -- writing ------------------------------------------------------------------------
 
     async def flush(self) -> None:
+        self._flushed_at = time.monotonic()
         async with self._lock:
             articles, failures, progress = self._articles, self._failures, self._progress
             gone, checked = self._gone, self._checked

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,6 +47,18 @@ class Page:
     status: int = 200
 
 
+#: The longest a held request waits (a test that forgets to release one still ends).
+HOLD_LIMIT = 60.0
+
+
+@dataclass
+class Hold:
+    """A request held by the site: ``arrived`` is set when it comes, ``released`` lets it go."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
 @dataclass
 class FixtureSite:
     """Paths and what they answer; POST handlers for form-paged lists; a log of requests."""
@@ -55,6 +68,14 @@ class FixtureSite:
     requests: list[tuple[str, str]] = field(default_factory=list)
     bytes_sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    holds: dict[str, Hold] = field(default_factory=dict)
+
+    def hold(self, path: str) -> Hold:
+        """Make requests of ``path`` wait until the returned hold is released."""
+        held = Hold()
+        with self.lock:
+            self.holds[path] = held
+        return held
 
     def count_bytes(self, count: int) -> None:
         with self.lock:
@@ -70,7 +91,14 @@ class FixtureSite:
 
     def answer(self, method: str, path: str, form: Mapping[str, str], cookie: bool) -> Page:
         with self.lock:
-            self.requests.append((method, path))
+            held = self.holds.get(path)
+        if held is not None:
+            held.arrived.set()
+            held.released.wait(HOLD_LIMIT)
+        with self.lock:
+            # A form-paged list logs the page asked for: "/en/article/list/<id>#page_num=3".
+            page_num = form.get("page_num") if method == "POST" else None
+            self.requests.append((method, f"{path}#page_num={page_num}" if page_num else path))
             if method == "POST" and path in self.posts:
                 return self.posts[path](form, cookie)
             page = self.pages.get(path)
@@ -396,12 +424,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A crawler that hangs up (stopped, killed) is no news; anything else is.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FixtureServer:
     """Serve a :class:`FixtureSite` on 127.0.0.1 (a free port) from a background thread."""
 
     def __init__(self, site: FixtureSite, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("Handler", (_Handler,), {"site": site})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd = _Server((host, port), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
