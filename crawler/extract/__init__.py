@@ -18,7 +18,7 @@ from parsel import Selector
 from . import kcna_detail, kcna_q, kcnawatch
 from .query import css, xpath
 from .records import ArticleRecord, ExtractionError, Listing, ListingEntry, NotAnArticle
-from .text import clean, page_title, parse_html
+from .text import clean, parse_html
 
 #: Bumped whenever a change to extraction can change its output for the same page.
 PARSER_VERSION = "1"
@@ -36,7 +36,7 @@ _KCNAWATCH_ARTICLE = re.compile(r"^/newstream/\d+-\d+(?:/|$)")
 _KCNAWATCH_LISTING = re.compile(
     r"^/(?:newstream|kctv-archive|category/[^/]+|tag/[^/]+)/?(?:page/\d+/?)?$|^/?$"
 )
-_H1_TEXT = xpath("string(//h1)")
+_HEAD_TEXT = xpath("concat(string(//title), ' ', string(//h1))")
 _GALLERY = css("div.gallery div.slider")
 _ARTICLE_MARKUP = css("ul.article-link, div.article-content-body")
 _Q_ARTICLE = css("div.article-content-body")
@@ -124,7 +124,7 @@ def _parse(text: str) -> Selector:
 
 def _refuse_non_articles(page: Selector, kind: str | None, text: str) -> None:
     root = page.root
-    head = clean(page_title(root) + " " + _H1_TEXT(root))
+    head = clean(_HEAD_TEXT(root))
     if "Web Page Blocked" in head:
         raise NotAnArticle("a web filter's 'Web Page Blocked' page, not the requested page")
     if kind == "kcna-gallery" or (kind is None and _GALLERY(root)):

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import partial
+from itertools import takewhile
+from operator import is_not
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -104,9 +107,9 @@ def parse_article(
     published, origin = next(((d, o) for d, o in candidates if d), (None, None))
     source = _SOURCE.search(meta_text)
     original = None
-    if meta is not None:
-        links = _ORIGINAL_LINKS(meta) + _LINK_TARGETS(meta)
-        original = next(filter(None, map(kcna_original, links)), None)
+    if meta is not None:  # the "Read original" link first, then any link to kcna.kp
+        original = next(filter(None, map(kcna_original, _ORIGINAL_LINKS(meta))), None)
+        original = original or next(filter(None, map(kcna_original, _LINK_TARGETS(meta))), None)
     return ArticleRecord(
         url=url,
         canonical_url=original or url,
@@ -183,14 +186,14 @@ def _title(page: Any) -> str:
 
 def _body_paragraphs(page: Any, meta: Any | None, more: Any | None) -> list[str]:
     """Body paragraphs in page order, stopping at the "More From" block."""
-    order = {element: i for i, element in enumerate(page.iter())}
-    stop = order.get(more) if more is not None else None
+    # The nodes before the "More From" block in page order (all of them when it is missing).
+    before = set(takewhile(partial(is_not, more), page.iter()))
     nodes = _CONTENT_PARAGRAPHS(page)
     if not nodes and meta is not None:
         nodes = _FOLLOWING_PARAGRAPHS(meta)
     result = []
     for node in nodes:
-        if stop is not None and order.get(node, 0) >= stop:
+        if node not in before:
             break
         text = inline_text(node)
         if not ("Date:" in text and "Source:" in text):
