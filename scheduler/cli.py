@@ -242,6 +242,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             "running_run_id": state.current_run_id if running and state else None,
             "next_run": _iso(state.next_run_at) if running and state else None,
             "last_error": _last_error(repo, label, state),
+            "failures_in_row": state.failures_in_row if state else 0,
+            "paused_until": _iso(state.paused_until)
+            if state and state.paused_until and state.paused_until > now
+            else None,
         }
     alarms = MonitorStore(repo.engine).active_alarms()
     report["alarms"] = alarms_json(alarms)
@@ -339,6 +343,11 @@ def _status_text(report: dict, now: datetime) -> str:
             if error
             else "  last error  none"
         )
+        if info["paused_until"]:
+            lines.append(
+                f"  paused      until {_ago(info['paused_until'], now)},"
+                f" after {info['failures_in_row']} failed runs in a row"
+            )
     articles = report["articles"]
     lines.append(
         f"articles   {articles['total']} stored, {articles['last_24h']} new in the last 24 hours"

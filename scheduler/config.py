@@ -43,6 +43,8 @@ DEFAULT_TIMEOUT = timedelta(minutes=10)
 DEFAULT_DELAY = timedelta(seconds=2)
 DEFAULT_CONCURRENCY = 1
 DEFAULT_STOP_GRACE = timedelta(seconds=30)
+DEFAULT_PAUSE_AFTER = 3
+DEFAULT_PAUSE_MAX = timedelta(hours=6)
 DEFAULT_TIMEZONE = "UTC"
 #: The default jitter is this share of the interval, at most :data:`MAX_DEFAULT_JITTER`.
 DEFAULT_JITTER_SHARE = 0.1
@@ -66,6 +68,8 @@ SOURCE_KEYS = (
     "every",
     "jitter",
     "max_pages",
+    "pause_after",
+    "pause_max",
     "settings",
     "start_urls",
     "timeout",
@@ -134,6 +138,10 @@ class SourceConfig:
     delay: timedelta = DEFAULT_DELAY
     concurrency: int = DEFAULT_CONCURRENCY
     max_pages: int | None = None
+    #: After this many failed runs in a row the source pauses, for one interval at first,
+    #: doubling with each further failure up to ``pause_max`` (0: never pause).
+    pause_after: int = DEFAULT_PAUSE_AFTER
+    pause_max: timedelta = DEFAULT_PAUSE_MAX
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -329,6 +337,15 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
         values["concurrency"] = _whole(table, f"{prefix}.concurrency", "concurrency")
     if "max_pages" in table:
         values["max_pages"] = _whole(table, f"{prefix}.max_pages", "max_pages")
+    if "pause_after" in table:
+        raw = table["pause_after"]
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+            raise ConfigError(
+                f"{prefix}.pause_after: expected a whole number (0: never pause), got {_show(raw)}"
+            )
+        values["pause_after"] = raw
+    if "pause_max" in table:
+        values["pause_max"] = _duration(table, f"{prefix}.pause_max", "pause_max", minimum=1.0)
     if "settings" in table:
         settings = table["settings"]
         if not isinstance(settings, dict):

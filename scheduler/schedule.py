@@ -128,3 +128,16 @@ def job_options(
         "misfire_grace_time": misfire_grace(source, daemon, now),
         "replace_existing": True,
     }
+
+
+def pause_for(failures_in_row: int, source: SourceConfig) -> timedelta | None:
+    """How long a source pauses after ``failures_in_row`` failed runs (None: not at all).
+
+    From ``source.pause_after`` failures on: one interval (15 minutes for a cron schedule),
+    doubled with every further failure, at most ``source.pause_max``.
+    """
+    if source.pause_after <= 0 or failures_in_row < source.pause_after:
+        return None
+    interval = source.every or timedelta(minutes=15)
+    doublings = min(failures_in_row - source.pause_after, 30)
+    return min(source.pause_max, interval * 2**doublings)

@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 from scheduler.config import Config, ConfigError, SourceConfig, format_duration
 from scheduler.jobs import SPIDERS, ChildCrawl, ChildResult, crawl_command
 from scheduler.monitoring import Monitor
-from scheduler.schedule import job_options
+from scheduler.schedule import job_options, pause_for
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock, LockHeld
 from storage.records import RunView, SourceState
@@ -417,6 +417,11 @@ class Daemon:
             self._active.add(threading.get_ident())
         guard = self._source_locks[name]
         try:
+            state = self._states.get(name)
+            if state is not None and state.paused_until and self._clock() < state.paused_until:
+                logger.debug("%s: paused until %s; run skipped", name, state.paused_until)
+                self._save_state(name, next_run_at=self._next_run(name))
+                return
             if not guard.acquire(blocking=False):
                 self._skipped(name)
                 return
@@ -546,10 +551,28 @@ class Daemon:
         level = logging.WARNING if report.status == "failed" else logging.INFO
         logger.log(level, "%s", report.line())
         failed = report.status == "failed"
+        state = self._states.get(name)
+        in_row = (state.failures_in_row if state else 0) + 1 if failed else 0
+        if report.status == "interrupted" and state is not None:
+            in_row = state.failures_in_row  # a stop is neither a failure nor a success
+        pause = pause_for(in_row, self.config.sources[name]) if failed else None
+        paused_until = self._clock() + pause if pause else None
+        if pause:
+            logger.warning(
+                "%s: %d failed runs in a row; pausing for %s (until %s)",
+                name,
+                in_row,
+                format_duration(pause),
+                paused_until.strftime("%Y-%m-%d %H:%M:%S %Z") if paused_until else "?",
+            )
+        elif not failed and state is not None and state.paused_until is not None:
+            logger.info("%s: ok again; no longer paused", name)
         self._save_state(
             name,
             current_run_id=None,
             next_run_at=self._next_run(name),
+            failures_in_row=in_row,
+            paused_until=paused_until,
             **({"last_error": report.error or "failed"} if failed else {}),
         )
         self._after_run()
@@ -586,6 +609,8 @@ class Daemon:
         current_run_id: Any = _UNSET,
         last_error: Any = _UNSET,
         schedule: Any = _UNSET,
+        failures_in_row: Any = _UNSET,
+        paused_until: Any = _UNSET,
     ) -> None:
         now = self._clock()
         with self._states_lock:
@@ -597,6 +622,10 @@ class Daemon:
                 changes["current_run_id"] = current_run_id
             if schedule is not self._UNSET:
                 changes["schedule"] = schedule
+            if failures_in_row is not self._UNSET:
+                changes["failures_in_row"] = failures_in_row
+            if paused_until is not self._UNSET:
+                changes["paused_until"] = paused_until
             if last_error is not self._UNSET:
                 changes["last_error"] = last_error
                 changes["last_error_at"] = now

@@ -210,6 +210,9 @@ class DaemonState(Base):
     current_run_id: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
+    #: Failed runs in a row, and until when the source is paused after too many.
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_until: Mapped[datetime | None]
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime]

@@ -259,6 +259,8 @@ class SourceState:
     current_run_id: int | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
+    failures_in_row: int = 0
+    paused_until: datetime | None = None
     pid: int | None = None
     host: str | None = None
 

@@ -1023,6 +1023,8 @@ class Repository:
             "current_run_id": state.current_run_id,
             "last_error": state.last_error,
             "last_error_at": state.last_error_at,
+            "failures_in_row": state.failures_in_row,
+            "paused_until": state.paused_until,
             "pid": state.pid,
             "host": state.host,
             "updated_at": state.updated_at,

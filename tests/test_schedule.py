@@ -20,6 +20,7 @@ from scheduler.schedule import (
     job_options,
     make_trigger,
     misfire_grace,
+    pause_for,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -237,3 +238,41 @@ def test_the_daemon_guard_skips_an_overlapping_run() -> None:
     release.set()
     first.join(10)
     assert calls == ["kcna"]
+
+
+# -- pausing a failing source ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failures", "pause"),
+    [(0, None), (2, None), (3, 15 * MIN), (4, 30 * MIN), (5, 60 * MIN), (9, 6 * 60 * MIN)],
+)
+def test_a_failing_source_pauses_longer_each_time(failures: int, pause: timedelta | None) -> None:
+    assert pause_for(failures, EVERY_15) == pause
+
+
+def test_pausing_can_be_switched_off() -> None:
+    never = SourceConfig(name="kcna", every=15 * MIN, pause_after=0)
+    assert pause_for(100, never) is None
+
+
+def test_the_daemon_skips_runs_of_a_paused_source_and_resumes() -> None:
+    from scheduler.config import Config
+    from scheduler.service import Daemon, RunReport
+
+    now = [T0]
+    config = Config(path=None, database_url=None, daemon=DAEMON, sources={"kcna": EVERY_15})
+    daemon = Daemon(config, db_url="sqlite://", clock=lambda: now[0])
+    ran: list[datetime] = []
+    daemon._run_source = lambda name: ran.append(now[0])  # type: ignore[method-assign]
+
+    for _ in range(3):
+        daemon._finish("kcna", RunReport("kcna", None, 1.0, "HTTP 503"))
+    state = daemon._states["kcna"]
+    assert (state.failures_in_row, state.paused_until) == (3, T0 + 15 * MIN)
+
+    now[0] = T0 + 10 * MIN
+    daemon._run_job("kcna")  # still paused
+    now[0] = T0 + 16 * MIN
+    daemon._run_job("kcna")
+    assert ran == [T0 + 16 * MIN]

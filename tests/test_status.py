@@ -32,3 +32,24 @@ def test_status_lists_active_alarms(tmp_path: Path, monkeypatch) -> None:
     [alarm] = json.loads(status(db_url, "--json"))["alarms"]
     assert (alarm["source"], alarm["alarm"]) == ("kcna", "parse-failures")
     assert "alarm      kcna parse-failures since" in status(db_url)
+
+
+def test_status_shows_a_paused_source(tmp_path: Path, monkeypatch) -> None:
+    from datetime import timedelta
+
+    from storage.records import SourceState
+    from storage.repository import Repository
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    engine = make_engine(db_url)
+    migrate(engine)
+    now = datetime.now(UTC)
+    Repository(engine).save_source_state(
+        SourceState(
+            source="kcna", updated_at=now, failures_in_row=4, paused_until=now + timedelta(hours=1)
+        )
+    )
+    kcna = json.loads(status(db_url, "--json"))["sources"]["kcna"]
+    assert kcna["failures_in_row"] == 4 and kcna["paused_until"] is not None
+    assert "after 4 failed runs in a row" in status(db_url)

@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("current_run_id", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures_in_row", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("paused_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("host", sa.String(255), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
