@@ -205,7 +205,12 @@ class Daemon:
         self._monitor = self._make_monitor(repo, config)
         # Failed notifications are retried on their own clock, not only after crawls.
         scheduler.add_job(
-            self._deliver, "interval", seconds=DELIVERY_EVERY, id="deliver", name="deliver"
+            self._deliver,
+            "interval",
+            seconds=DELIVERY_EVERY,
+            id="deliver",
+            name="deliver",
+            misfire_grace_time=DELIVERY_EVERY,  # late is fine: the next one sends it all
         )
         for name, source in config.sources.items():
             if not source.enabled:

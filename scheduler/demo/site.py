@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import threading
 from collections import defaultdict
@@ -153,9 +154,17 @@ class BuiltSite:
         return watch if source == "kcnawatch" else [p for p in self.start_paths if p not in watch]
 
 
+#: The archive the corpus comes from glued the listing's date onto a few titles.
+_GLUED_DATE = re.compile(r"\s*\[(?:Juche)?\d+\.\d+\.\d+\.\]\s*$")
+
+
 def load_records(path: Path = SAMPLE_CORPUS) -> list[dict[str, Any]]:
+    """Corpus records, with the listing dates the archive glued onto titles taken off."""
     with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        records = [json.loads(line) for line in handle if line.strip()]
+    for record in records:
+        record["title"] = _GLUED_DATE.sub("", record["title"])
+    return records
 
 
 def group_articles(records: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
