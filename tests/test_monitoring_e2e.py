@@ -15,13 +15,6 @@ import pytest
 from scheduler.demo import render
 from scheduler.demo.site import BuiltSite, FixtureServer, build_site
 from tests.test_daemon_e2e import OK_LINE, Daemon, repository, source_toml, write_config
-    OK_LINE,
-    Daemon,
-    daemons,
-    repository,
-    source_toml,
-    write_config,
-)
 
 pytestmark = pytest.mark.e2e
 
