@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +28,14 @@ from scheduler.jobs import (
     run_crawl,
 )
 from scheduler.logs import setup_logging
+from scheduler.options import (
+    add_config,
+    add_db,
+    add_fetch_options,
+    add_log_level,
+    iso_date,
+    positive_int,
+)
 from scheduler.service import Daemon, DaemonError
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock
@@ -67,23 +75,6 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -378,14 +369,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_db(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--db",
-            metavar="URL",
-            help="database URL (default: $KCNA_MONITOR_DB, else a SQLite file in the user's"
-            " data folder)",
-        )
-
     crawl = sub.add_parser("crawl", help="crawl sources once and store what is new")
     crawl.add_argument(
         "sources", nargs="*", metavar="SOURCE", help=f"sources to crawl: {', '.join(SPIDERS)}"
@@ -398,27 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from this listing or article page instead of the default listings (repeatable)",
     )
     crawl.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="fetch from this mirror or local copy; stored URLs still name the public host",
-    )
-    crawl.add_argument(
         "--max-pages", type=positive_int, metavar="N", help="listing pages per start page"
     )
-    crawl.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="pass a Scrapy setting through (repeatable)",
-    )
-    crawl.add_argument(
-        "--log-level",
-        default="WARNING",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much of the crawl to log on stderr (default: WARNING)",
-    )
+    add_fetch_options(crawl)
+    add_log_level(crawl)
     # The daemon's: fill in a run it recorded; stop when the daemon goes away.
     crawl.add_argument(
         "--refetch",
@@ -427,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--run-id", type=positive_int, help=argparse.SUPPRESS)
     crawl.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
-    with_db(crawl)
+    add_db(crawl)
     crawl.set_defaults(func=cmd_crawl)
 
     backfill = sub.add_parser(
@@ -457,44 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="backfill this listing instead of the source's default ones (repeatable)",
     )
-    backfill.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="fetch from this mirror or local copy; stored URLs still name the public host",
-    )
-    backfill.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="pass a Scrapy setting through (repeatable)",
-    )
-    backfill.add_argument(
-        "--log-level",
-        default="WARNING",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much to log on stderr (default: WARNING)",
-    )
-    with_db(backfill)
+    add_fetch_options(backfill)
+    add_log_level(backfill)
+    add_db(backfill)
     backfill.set_defaults(func=cmd_backfill)
-
-    def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--config",
-            metavar="FILE",
-            help="configuration file (default: $KCNA_MONITOR_CONFIG, else"
-            " ~/.config/kcna-monitor/config.toml if it exists, else built-in defaults)",
-        )
-
-    def with_log_level(p: argparse.ArgumentParser, default: str) -> None:
-        p.add_argument(
-            "--log-level",
-            default=default,
-            type=str.upper,
-            choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-            help=f"how much to log on stderr (default: {default})",
-        )
 
     run = sub.add_parser(
         "run",
@@ -502,9 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Crawl every enabled source on its schedule until stopped (Ctrl-C or"
         " SIGTERM: running crawls get a grace period; SIGHUP: reload the configuration).",
     )
-    with_config(run)
-    with_db(run)
-    with_log_level(run, "INFO")
+    add_config(run)
+    add_db(run)
+    add_log_level(run, "INFO")
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser(
@@ -513,8 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="What the daemon did and will do; works while it runs.",
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
-    with_config(status)
-    with_db(status)
+    add_config(status)
+    add_db(status)
     status.set_defaults(func=cmd_status)
 
     demo = sub.add_parser(
@@ -542,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="demo database URL (default: demo.db in the user's data folder)",
     )
-    with_log_level(demo, "INFO")
+    add_log_level(demo, "INFO")
     demo.set_defaults(func=cmd_demo)
 
     exp = sub.add_parser("export", help="write stored articles as JSON Lines or CSV")
@@ -553,13 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--until", type=iso_date, metavar="DATE", help="published on or before")
     exp.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    with_db(exp)
+    add_db(exp)
     exp.set_defaults(func=cmd_export)
 
     show = sub.add_parser("show", help="one article with its URLs and versions")
     show.add_argument("id", metavar="ID", help="article id (a unique prefix is enough)")
     show.add_argument("--json", action="store_true", help="print the export record instead")
-    with_db(show)
+    add_db(show)
     show.set_defaults(func=cmd_show)
 
     lst = sub.add_parser("list", help="stored articles, newest first")
@@ -568,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lst.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N")
     lst.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
-    with_db(lst)
+    add_db(lst)
     lst.set_defaults(func=cmd_list)
     watch_cli.register(sub)
     history.register(sub)

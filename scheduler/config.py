@@ -26,8 +26,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from scheduler.configcheck import WatchConfigError
-from scheduler.jobs import SPIDERS, OptionError
+from scheduler.configcheck import ConfigError, check_keys, show
+from scheduler.jobs import SPIDERS
 from scheduler.monitoring import SECTIONS as MONITORING_SECTIONS
 from scheduler.monitoring import MonitoringConfig, parse_monitoring
 
@@ -74,10 +74,6 @@ SOURCE_KEYS = (
     "start_urls",
     "timeout",
 )
-
-
-class ConfigError(OptionError):
-    """The configuration cannot be used; the message is one line naming the key."""
 
 
 def default_config_path() -> Path:
@@ -237,17 +233,17 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{where}: not valid TOML: {error}") from None
-    _check_keys(data, "", TOP_KEYS)
+    check_keys(data, "", TOP_KEYS)
     base_dir = path.resolve().parent if path is not None else None
 
     database = _table(data, "database")
-    _check_keys(database, "database", DATABASE_KEYS)
+    check_keys(database, "database", DATABASE_KEYS)
     db_url = None
     if "url" in database:
         db_url = _database_url(_string(database, "database.url", "url"), base_dir)
 
     daemon_table = _table(data, "daemon")
-    _check_keys(daemon_table, "daemon", DAEMON_KEYS)
+    check_keys(daemon_table, "daemon", DAEMON_KEYS)
     daemon = DaemonConfig()
     if "timezone" in daemon_table:
         zone = _string(daemon_table, "daemon.timezone", "timezone")
@@ -276,10 +272,7 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         if not isinstance(table, dict):
             raise ConfigError(f"sources.{name}: expected a table ([sources.{name}])")
         sources[name] = _source(name, table, daemon.timezone)
-    try:
-        monitoring = parse_monitoring(data)
-    except WatchConfigError as error:
-        raise ConfigError(str(error)) from None
+    monitoring = parse_monitoring(data)
     config = Config(
         path=path, database_url=db_url, daemon=daemon, sources=sources, monitoring=monitoring
     )
@@ -293,13 +286,13 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
 
 def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
     prefix = f"sources.{name}"
-    _check_keys(table, prefix, SOURCE_KEYS)
+    check_keys(table, prefix, SOURCE_KEYS)
     source = default_source(name)
     values: dict[str, Any] = {}
     if "enabled" in table:
         if not isinstance(table["enabled"], bool):
             raise ConfigError(
-                f"{prefix}.enabled: expected true or false, got {_show(table['enabled'])}"
+                f"{prefix}.enabled: expected true or false, got {show(table['enabled'])}"
             )
         values["enabled"] = table["enabled"]
     if "base_url" in table:
@@ -307,7 +300,7 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
     if "start_urls" in table:
         urls = table["start_urls"]
         if not isinstance(urls, list):
-            raise ConfigError(f"{prefix}.start_urls: expected a list of URLs, got {_show(urls)}")
+            raise ConfigError(f"{prefix}.start_urls: expected a list of URLs, got {show(urls)}")
         checked = []
         for index, url in enumerate(urls):
             checked.append(_url({"u": url}, f"{prefix}.start_urls[{index}]", "u"))
@@ -341,7 +334,7 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
         raw = table["pause_after"]
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
             raise ConfigError(
-                f"{prefix}.pause_after: expected a whole number (0: never pause), got {_show(raw)}"
+                f"{prefix}.pause_after: expected a whole number (0: never pause), got {show(raw)}"
             )
         values["pause_after"] = raw
     if "pause_max" in table:
@@ -350,7 +343,7 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
         settings = table["settings"]
         if not isinstance(settings, dict):
             raise ConfigError(
-                f"{prefix}.settings: expected a table of Scrapy settings, got {_show(settings)}"
+                f"{prefix}.settings: expected a table of Scrapy settings, got {show(settings)}"
             )
         for key in settings:
             if not _SETTING_NAME_RE.fullmatch(key):
@@ -372,43 +365,24 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
 # -- checks ------------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return str(value)
-
-
-def _check_keys(table: Mapping[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
-    for key in table:
-        if key not in allowed:
-            name = f"{prefix}.{key}" if prefix else key
-            raise ConfigError(f"{name}: unknown key (allowed: {', '.join(allowed)})")
-
-
 def _table(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a table ([{key}]), got {_show(value)}")
+        raise ConfigError(f"{key}: expected a table ([{key}]), got {show(value)}")
     return value
 
 
 def _string(table: Mapping[str, Any], name: str, key: str) -> str:
     value = table[key]
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{name}: expected a non-empty string, got {_show(value)}")
+        raise ConfigError(f"{name}: expected a non-empty string, got {show(value)}")
     return value.strip()
 
 
 def _url(table: Mapping[str, Any], name: str, key: str) -> str:
     value = table[key]
     if not isinstance(value, str):
-        raise ConfigError(f"{name}: expected an http(s) URL, got {_show(value)}")
+        raise ConfigError(f"{name}: expected an http(s) URL, got {show(value)}")
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f'{name}: not an http(s) URL: "{value}"')
@@ -427,7 +401,7 @@ def _duration(
     try:
         duration = parse_duration(value)
     except ValueError:
-        raise ConfigError(f"{name}: bad duration {_show(value)} ({DURATION_HINT})") from None
+        raise ConfigError(f"{name}: bad duration {show(value)} ({DURATION_HINT})") from None
     seconds = duration.total_seconds()
     if seconds < minimum or (positive and seconds <= 0):
         least = format_duration(timedelta(seconds=minimum)) if minimum else "more than 0s"
@@ -438,7 +412,7 @@ def _duration(
 def _whole(table: Mapping[str, Any], name: str, key: str) -> int:
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}: expected a whole number of at least 1, got {_show(value)}")
+        raise ConfigError(f"{name}: expected a whole number of at least 1, got {show(value)}")
     return value
 
 

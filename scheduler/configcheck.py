@@ -14,8 +14,12 @@ from scheduler.jobs import OptionError
 DURATION_HINT = "use e.g. 30s, 15m, 2h"
 
 
-class WatchConfigError(OptionError):
-    """A monitoring section of the configuration cannot be used; one line naming the key."""
+class ConfigError(OptionError):
+    """The configuration cannot be used; the message is one line naming the key."""
+
+
+#: The name the monitoring sections' parsers raise it under.
+WatchConfigError = ConfigError
 
 
 def show(value: Any) -> str:
@@ -33,7 +37,8 @@ def show(value: Any) -> str:
 def check_keys(table: Mapping[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
     for key in table:
         if key not in allowed:
-            raise WatchConfigError(f"{prefix}.{key}: unknown key (allowed: {', '.join(allowed)})")
+            name = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"{name}: unknown key (allowed: {', '.join(allowed)})")
 
 
 def table(value: Any, name: str) -> dict[str, Any]:

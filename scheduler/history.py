@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scheduler.jobs import SPIDERS, CrawlOptions, OptionError, parse_setting, run_crawl
+from scheduler.options import add_db, add_fetch_options, add_log_level, iso_date
 from storage.db import make_engine, migrate
 from storage.records import ArticleView, EventView, VersionView
 from storage.repository import Repository
@@ -65,13 +66,6 @@ def _db_url(db_url: str | None) -> str:
     from crawler.settings import default_database_url
 
     return db_url or default_database_url()
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _when(moment: datetime) -> str:
@@ -313,14 +307,6 @@ def register(subparsers: Any) -> None:
     """Add ``history`` and ``recheck`` to the command line (``subparsers`` as returned by
     ``add_subparsers``), and ``--all-versions`` to its ``export`` command if it has one."""
 
-    def with_db(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--db",
-            metavar="URL",
-            help="database URL (default: $KCNA_MONITOR_DB, else a SQLite file in the user's"
-            " data folder)",
-        )
-
     history = subparsers.add_parser(
         "history",
         help="an article's versions, events and the changes between versions",
@@ -330,7 +316,7 @@ def register(subparsers: Any) -> None:
     )
     history.add_argument("id", metavar="ID", help="article id (a unique prefix is enough)")
     history.add_argument("--json", action="store_true", help="print JSON instead of text")
-    with_db(history)
+    add_db(history)
     history.set_defaults(func=cmd_history)
 
     recheck = subparsers.add_parser(
@@ -347,8 +333,8 @@ def register(subparsers: Any) -> None:
         metavar="SOURCE",
         help=f"sources whose articles to recheck: {', '.join(SPIDERS)} (default: all)",
     )
-    recheck.add_argument("--since", type=_iso_date, metavar="DATE", help="published on or after")
-    recheck.add_argument("--until", type=_iso_date, metavar="DATE", help="published on or before")
+    recheck.add_argument("--since", type=iso_date, metavar="DATE", help="published on or after")
+    recheck.add_argument("--until", type=iso_date, metavar="DATE", help="published on or before")
     recheck.add_argument(
         "--id",
         action="append",
@@ -356,26 +342,9 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         help="recheck this article (a unique id prefix is enough; repeatable)",
     )
-    recheck.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="fetch from this mirror or local copy; stored URLs still name the public host",
-    )
-    recheck.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="pass a Scrapy setting through (repeatable)",
-    )
-    recheck.add_argument(
-        "--log-level",
-        default="WARNING",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much of the crawl to log on stderr (default: WARNING)",
-    )
-    with_db(recheck)
+    add_fetch_options(recheck)
+    add_log_level(recheck)
+    add_db(recheck)
     recheck.set_defaults(func=cmd_recheck)
 
     export = getattr(subparsers, "choices", {}).get("export")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scheduler.monitoring import load_monitoring, resolve_db, utc_now
+from scheduler.options import add_config, add_db, add_log_level
 from scheduler.watch import find_rule, stored_matches
 
 
@@ -132,18 +133,8 @@ def _count(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration file (default: $KCNA_MONITOR_CONFIG, else"
-        " ~/.config/kcna-monitor/config.toml if it exists)",
-    )
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        help="database URL (default: $KCNA_MONITOR_DB, else [database] url, else a SQLite"
-        " file in the user's data folder)",
-    )
+    add_config(parser)
+    add_db(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -198,12 +189,6 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
     )
-    serve.add_argument(
-        "--log-level",
-        default="INFO",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much to log on stderr (default: INFO)",
-    )
+    add_log_level(serve, "INFO")
     _common(serve)
     serve.set_defaults(func=cmd_serve)
