@@ -293,6 +293,10 @@ def _match(
     )
 
 
+#: Events below the cursor read again by each evaluation (see :func:`evaluate`).
+RESCAN = 200
+
+
 def evaluate(
     source: EventSource,
     store: MonitorStore,
@@ -303,8 +307,14 @@ def evaluate(
     batch: int = 500,
 ) -> list[MatchView]:
     """Evaluate the rules on every article event after the cursor; store the matches and
-    queue their notifications, moving the cursor with them. Returns the new matches."""
-    after = store.cursor(cursor) or 0
+    queue their notifications, moving the cursor with them. Returns the new matches.
+
+    The last :data:`RESCAN` events before the cursor are read again: on PostgreSQL an event id
+    is handed out when its row is inserted, not when its transaction commits, so an event of a
+    concurrent writer can appear below the cursor after it moved. Matches are unique per rule,
+    article and version, so reading an event twice never notifies twice.
+    """
+    after = max(0, (store.cursor(cursor) or 0) - RESCAN)
     stored: list[MatchView] = []
     while True:
         events = list(source.events_after(after, limit=batch))

@@ -246,3 +246,20 @@ def test_events_are_read_in_batches(repo: Repository) -> None:
     assert store.cursor("watch") == repo.latest_event_id()
     clock.advance(timedelta(minutes=1))
     assert evaluate(repo, store, monitoring([MISSILES]).watch, clock(), batch=3) == []
+
+
+def test_an_event_committed_below_the_cursor_is_still_evaluated(repo: Repository) -> None:
+    """On PostgreSQL a concurrent writer's event can commit after the cursor passed its id."""
+    from scheduler.watch import evaluate
+
+    clock = Clock(T0)
+    repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+    store = MonitorStore(repo.engine)
+    rules = monitoring([MISSILES]).watch
+    assert len(evaluate(repo, store, rules, clock())) == 1
+    [second] = repo.save_articles([make_item(2, text=MISSILE_TEXT + " Again.")])
+    # The cursor already stands at the late event's id, as when it moved past it first.
+    store.advance_cursor("watch", repo.latest_event_id(), clock())
+    [late] = evaluate(repo, store, rules, clock())
+    assert late.article_id == second.article_id
+    assert evaluate(repo, store, rules, clock()) == []
