@@ -48,9 +48,11 @@ class _Hook(BaseHTTPRequestHandler):
         server: Any = self.server
         status = server.answer_status
         if status < 300:
-            server.received.append(
-                {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
-            )
+            with server.changed:
+                server.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+                )
+                server.changed.notify_all()
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -70,6 +72,7 @@ class WebhookReceiver:
         self.server.received = []  # type: ignore[attr-defined]
         self.server.answer_status = 204  # type: ignore[attr-defined]
         self.server.got = threading.Event()  # type: ignore[attr-defined]
+        self.server.changed = threading.Condition()  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 
     @property
@@ -80,6 +83,14 @@ class WebhookReceiver:
     @property
     def received(self) -> list[dict[str, Any]]:
         return self.server.received  # type: ignore[attr-defined]
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """The JSON bodies received, once there are at least ``count`` of them."""
+        changed: threading.Condition = self.server.changed  # type: ignore[attr-defined]
+        with changed:
+            arrived = changed.wait_for(lambda: len(self.received) >= count, timeout)
+            assert arrived, f"{len(self.received)} posts received, expected {count}"
+            return [post["json"] for post in self.received]
 
     def answer(self, status: int) -> None:
         self.server.answer_status = status  # type: ignore[attr-defined]

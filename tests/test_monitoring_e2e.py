@@ -3,17 +3,14 @@ matching article, once more when one is edited, once when one is gone, and never
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from scheduler.demo import render
 from scheduler.demo.site import BuiltSite, FixtureServer, build_site
+from tests.monitor_helpers import WebhookReceiver, webhook_receiver
 from tests.test_daemon_e2e import OK_LINE, Daemon, repository, source_toml, write_config
 
 pytestmark = pytest.mark.e2e
@@ -21,52 +18,11 @@ pytestmark = pytest.mark.e2e
 RULE = "Kim Jong Un"
 
 
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.changed:
-                    receiver.posts.append(json.loads(body))
-                    receiver.changed.notify_all()
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/hook"
-
-    def wait_for(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.posts) >= count, timeout), (
-                f"{len(self.posts)} posts, expected {count}"
-            )
-            return list(self.posts)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
-    yield running
-    running.close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with webhook_receiver() as running:
+        running.start()
+        yield running
 
 
 @pytest.fixture
@@ -91,7 +47,7 @@ def server(built: BuiltSite) -> Iterator[FixtureServer]:
 def test_a_watch_rule_notifies_each_matching_article_edit_and_deletion_once(
     server: FixtureServer,
     built: BuiltSite,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     tmp_path: Path,
     daemons: list[Daemon],
 ) -> None:
@@ -140,5 +96,5 @@ def test_a_watch_rule_notifies_each_matching_article_edit_and_deletion_once(
     # More runs: nothing is notified twice.
     for _ in range(2):
         daemon.wait_for(OK_LINE, timeout=60)
-    assert len(receiver.posts) == len(matching) + 2
+    assert len(receiver.received) == len(matching) + 2
     assert daemon.stop() == 0
