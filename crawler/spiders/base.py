@@ -196,6 +196,7 @@ class SourceSpider(scrapy.Spider):
             retry = self.archive.retry_urls if self.archive else {}
             for url, listed_on in sorted(retry.items()):
                 if self.is_own(url) and (page_kind(url) or "").endswith("-article"):
+                    self._requested.add(url)  # a listing showing it need not ask again
                     self.crawler.stats.inc_value("kcna_monitor/failed_retried")
                     hint = (
                         ListingEntry(url=url, title="", published=listed_on) if listed_on else None
