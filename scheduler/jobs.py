@@ -27,7 +27,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.extract import page_kind
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, is_http_url
 from crawler.spiders.kcna import KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
 from scheduler.logs import setup_logging
@@ -76,8 +76,7 @@ class SourceSummary:
 
 
 def check_url(value: str, what: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(value):
         raise OptionError(f"{what}: not an http(s) URL: {value!r}")
     return value
 

@@ -64,9 +64,13 @@ def split_option(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return [str(part).strip() for part in value if str(part).strip()]
 
 
-def check_http_url(value: str, what: str) -> str:
+def is_http_url(value: str) -> bool:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def check_http_url(value: str, what: str) -> str:
+    if not is_http_url(value):
         raise UsageError(f"{what} must be an http(s) URL, got {value!r}")
     return value
 

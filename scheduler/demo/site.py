@@ -18,7 +18,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -106,14 +105,6 @@ class FixtureSite:
         if page is None:
             return Page(b"<html><body><h1>404 Not Found</h1></body></html>", HTML, 404)
         return page
-
-    def request_count(self, method: str | None = None, prefix: str = "") -> int:
-        with self.lock:
-            return sum(
-                1
-                for m, p in self.requests
-                if (method is None or m == method) and p.startswith(prefix)
-            )
 
 
 @dataclass
@@ -464,7 +455,3 @@ class FixtureServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
-
-
-def published_date(article: SiteArticle) -> date:
-    return date.fromisoformat(article.published)
