@@ -92,12 +92,27 @@ KCNA_MONITOR_RETRY_AFTER_MAX = 600.0
 
 COOKIES_ENABLED = True  # the /detail/ lists page with a session cookie
 REDIRECT_ENABLED = True
+REDIRECT_MAX_TIMES = 5
+# Bounded memory: a page (or what it decompresses to) larger than this is not downloaded
+# further nor stored; a warning is logged past the warning size. Real pages are far smaller.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # no listening ports in a crawler that runs unattended
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 560,
+    # Redirects stay on the source's site (a mirror's host included); one elsewhere, a loop or
+    # a chain past REDIRECT_MAX_TIMES is a recorded failure, and nothing of it is requested.
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.redirects.SiteRedirectMiddleware": 600,
+    "crawler.middlewares.redirects.SiteMetaRefreshMiddleware": 580,
+    # A page over DOWNLOAD_MAXSIZE, compressed or once decompressed, is a recorded failure.
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.size.CappedCompressionMiddleware": 590,
+    "crawler.middlewares.size.PageSizeMiddleware": 595,
     # Nearer the downloader than RetryMiddleware (550): it reads a 429 before the retry.
     "crawler.middlewares.backoff.RetryBackoffMiddleware": 555,
 }

@@ -41,6 +41,7 @@ from crawler.items import (
     ProgressItem,
 )
 from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
+from crawler.middlewares.refused import RequestRefused
 from crawler.progress import ListingProgress, jump
 from crawler.state import ArchiveState
 
@@ -463,7 +464,9 @@ class SourceSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         public_url = request.cb_kwargs.get("public_url") or self.to_public(request.url)
         response = getattr(failure.value, "response", None)
-        if response is not None:
+        if isinstance(failure.value, RequestRefused):  # an off-site redirect, a page too large
+            reason = failure.value.reason
+        elif response is not None:
             reason = f"HTTP {response.status}"
         else:
             reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
