@@ -3,17 +3,19 @@
 Targets, as written in the configuration:
 
 - ``log``: one line in the daemon's log;
-- ``webhook:URL``: a JSON POST to an http(s) URL (2xx is delivered; redirects are not
-  followed, a POST must reach its final URL);
+- ``webhook:URL``: a JSON POST to an http(s) URL (2xx is delivered). A 307 or 308 answer
+  is followed with the same method, body and headers, to http(s) URLs, for at most
+  :data:`MAX_REDIRECTS` hops; any other redirect (301, 302, 303, ...), a redirect loop or
+  too many hops is a failure that is tried again later, like a 5xx;
 - ``email:ADDRESS``: a plain-text mail through the ``[smtp]`` server.
 
 Every notification is a row of the outbox (``notifications``) first. :func:`deliver_due`
 sends the rows that are due; one that fails is tried again after 30 s, 1 min, 2 min, ...
 (at most ``retry_max`` apart) until ``give_up_after`` has passed since it was queued, then
 marked ``given_up``. A webhook answering 4xx (but 408, 425 and 429) or a mail server
-refusing the recipient gives up at once: trying again cannot help. A row being delivered is
-leased, so a daemon that dies while sending retries it after the lease: delivery is at
-least once, never lost to a restart.
+refusing the recipient gives up at once: trying again cannot help (a 3xx never gives up at
+once). A row being delivered is leased, so a daemon that dies while sending retries it
+after the lease: delivery is at least once, never lost to a restart.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from scheduler.configcheck import (
     WatchConfigError,
@@ -53,6 +56,10 @@ NOTIFY_KEYS = ("give_up_after", "retry_first", "retry_max", "timeout")
 USER_AGENT = "kcna-monitor notifier"
 _EMAIL_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _RETRYABLE_HTTP = frozenset({408, 425, 429})
+#: Redirects a webhook POST follows: they keep the method and the body (RFC 9110, 15.4).
+_FOLLOWED_REDIRECTS = frozenset({307, 308})
+#: How many 307/308 hops one webhook delivery follows at most.
+MAX_REDIRECTS = 5
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -192,8 +199,11 @@ class DeliveryError(Exception):
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would turn a redirected POST into a GET: here every 3xx answer becomes an
+    HTTPError, and :meth:`Notifier.post` decides what to follow."""
+
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx answer becomes an HTTPError
+        return None
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -284,21 +294,57 @@ class Notifier:
             raise DeliveryError(f"unknown target {target!r}", permanent=True)
 
     def post(self, url: str, data: dict[str, Any]) -> None:
+        """POST ``data`` as JSON to ``url``, following 307 and 308 answers (same method, body
+        and headers) for at most :data:`MAX_REDIRECTS` hops.
+
+        Raises :class:`DeliveryError`: permanent for a 4xx but 408, 425 and 429 (at the
+        first URL or at one redirected to); temporary for anything else, a 3xx that is not
+        followed included, so the outbox tries again later.
+        """
+        payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        visited = [url]
+        while True:
+            redirect = self._post_once(url, payload, first=visited[0])
+            if redirect is None:
+                return
+            status, location = redirect
+            if not location:
+                raise DeliveryError(f"HTTP {status} without a Location to redirect to")
+            target = urljoin(url, location)
+            what = f"HTTP {status} (redirect to {_one_line(target, 300)})"
+            if status not in _FOLLOWED_REDIRECTS:
+                raise DeliveryError(f"{what}: not followed for a POST (only 307 and 308 are)")
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                raise DeliveryError(f"{what}: not an http(s) URL, not followed")
+            if target in visited:
+                raise DeliveryError(f"{what}: a redirect loop")
+            if len(visited) > MAX_REDIRECTS:
+                raise DeliveryError(f"{what}: more than {MAX_REDIRECTS} redirects")
+            visited.append(target)
+            url = target
+
+    def _post_once(self, url: str, payload: bytes, *, first: str) -> tuple[int, str] | None:
+        """One POST; None when it was delivered, ``(status, Location)`` for a 3xx answer.
+        ``first`` is the configured URL, named in messages when ``url`` is another."""
         request = urllib.request.Request(
             url,
-            data=json.dumps(data, ensure_ascii=False).encode("utf-8"),
+            data=payload,
             headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT},
             method="POST",
         )
+        where = "" if url == first else f" at {_one_line(url, 300)} (redirected from {first})"
         try:
             with self._opener.open(request, timeout=self.timeout.total_seconds()) as response:
                 response.read(65536)
+            return None
         except urllib.error.HTTPError as error:
             status = error.code
-            where = error.headers.get("Location") if 300 <= status < 400 else None
-            message = f"HTTP {status}" + (f" (redirect to {where})" if where else "")
-            permanent = 300 <= status < 500 and status not in _RETRYABLE_HTTP
-            raise DeliveryError(message, permanent=permanent) from None
+            location = error.headers.get("Location", "") if error.headers else ""
+            error.close()
+            if 300 <= status < 400:
+                return status, location.strip()
+            permanent = 400 <= status < 500 and status not in _RETRYABLE_HTTP
+            raise DeliveryError(f"HTTP {status}{where}", permanent=permanent) from None
         except urllib.error.URLError as error:
             reason = error.reason
             text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
@@ -369,13 +415,23 @@ def deliver_due(
     notifier: Notifier,
     policy: DeliveryPolicy,
     clock: Callable[[], datetime],
+    *,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """Send every notification that is due now; returns what became of them."""
+    """Send every notification that is due now; returns what became of them.
+
+    ``should_stop`` is asked before each notification: once it answers True, the rest are
+    left as they are (those already leased are tried again when the lease ends).
+    """
     report = DeliveryReport()
     while True:
+        if should_stop is not None and should_stop():
+            return report
         now = clock()
         due = store.claim_due(now, lease_until=now + policy.lease, limit=policy.batch)
         for notification in due:
+            if should_stop is not None and should_stop():
+                return report
             _attempt(store, notifier, policy, clock, notification, report)
         if len(due) < policy.batch:
             return report

@@ -1,5 +1,5 @@
-"""Helpers of the monitoring tests: a settable clock, a webhook receiver and an SMTP
-server on 127.0.0.1, and the rules the tests watch with.
+"""Helpers of the monitoring tests: a settable clock, a webhook receiver, a webhook that
+never answers and an SMTP server on 127.0.0.1, and the rules the tests watch with.
 
 Nothing sleeps: time is the :class:`Clock`'s, and servers are waited for on events with
 timeouts.
@@ -13,7 +13,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -46,14 +46,16 @@ class _Hook(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         server: Any = self.server
-        status = server.answer_status
-        if status < 300:
-            with server.changed:
-                server.received.append(
-                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
-                )
-                server.changed.notify_all()
+        status, location = server.routes.get(self.path, (server.answer_status, None))
+        post = {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+        with server.changed:
+            server.requests.append({**post, "status": status})
+            if status < 300:
+                server.received.append(post)
+            server.changed.notify_all()
         self.send_response(status)
+        if location is not None:
+            self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
         server.got.set()
@@ -70,6 +72,8 @@ class WebhookReceiver:
         self.server = HTTPServer(("127.0.0.1", 0), _Hook, bind_and_activate=False)
         self.server.server_bind()  # the port is ours; connections are refused until start
         self.server.received = []  # type: ignore[attr-defined]
+        self.server.requests = []  # type: ignore[attr-defined]
+        self.server.routes = {}  # type: ignore[attr-defined]
         self.server.answer_status = 204  # type: ignore[attr-defined]
         self.server.got = threading.Event()  # type: ignore[attr-defined]
         self.server.changed = threading.Condition()  # type: ignore[attr-defined]
@@ -77,12 +81,21 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
+        return self.url_for("/hook")
+
+    def url_for(self, path: str) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hook"
+        return f"http://{host}:{port}{path}"
 
     @property
     def received(self) -> list[dict[str, Any]]:
+        """The posts answered 2xx: path, headers and JSON body."""
         return self.server.received  # type: ignore[attr-defined]
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every post, whatever it was answered (``status``), in order."""
+        return self.server.requests  # type: ignore[attr-defined]
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
         """The JSON bodies received, once there are at least ``count`` of them."""
@@ -94,6 +107,15 @@ class WebhookReceiver:
 
     def answer(self, status: int) -> None:
         self.server.answer_status = status  # type: ignore[attr-defined]
+
+    def route(self, path: str, status: int | None, location: str | None = None) -> None:
+        """Answer posts to ``path`` with ``status`` (and a ``Location`` header when given);
+        None: as the other paths again."""
+        routes: dict[str, tuple[int, str | None]] = self.server.routes  # type: ignore[attr-defined]
+        if status is None:
+            routes.pop(path, None)
+        else:
+            routes[path] = (status, location)
 
     def start(self) -> None:
         self.server.server_activate()
@@ -114,6 +136,63 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         yield receiver
     finally:
         receiver.close()
+
+
+class HangingWebhook:
+    """A server on 127.0.0.1 that accepts connections, reads what is sent and never answers,
+    until :meth:`release` closes the connections (the client sees the remote end close).
+    ``accepted`` is set once a connection has been taken."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.accepted = threading.Event()
+        self.released = threading.Event()
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._listener.getsockname()[:2]
+        return f"http://{host}:{port}/hook"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                if self.released.is_set():
+                    connection.close()
+                    continue
+                self._connections.append(connection)
+            self.accepted.set()
+
+    def release(self) -> None:
+        """Close the connections taken so far, and every later one at once."""
+        with self._lock:
+            self.released.set()
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+
+    def close(self) -> None:
+        self.release()
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self._listener.close()
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def hanging_webhook() -> Iterator[HangingWebhook]:
+    server = HangingWebhook()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 # -- SMTP --------------------------------------------------------------------------------
