@@ -8,9 +8,9 @@ article), 2 the command line or configuration is wrong.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -29,18 +29,21 @@ from scheduler.jobs import (
 )
 from scheduler.logs import setup_logging
 from scheduler.options import (
+    OneLineParser,
     add_config,
     add_db,
     add_fetch_options,
     add_log_level,
     iso_date,
+    non_negative_int,
     positive_int,
+    whole_number,
 )
 from scheduler.service import Daemon, DaemonError
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock
 from storage.monitor import MonitorStore
-from storage.records import RunView, SourceState
+from storage.records import ArticleView, RunView, SourceState
 from storage.repository import Repository
 
 PROG = "kcna-monitor"
@@ -146,20 +149,36 @@ def _crawl_and_report(options: CrawlOptions, out: TextIO) -> int:
         raise CommandError("interrupted: what was fetched until then is stored", code=130)
     if total_pages == 0:
         raise CommandError("nothing could be fetched (see the log above for why)")
+    unstored = [s for s in summaries if s.status == "failed" and s.error]
+    if unstored:
+        raise CommandError("; ".join(f"{s.source}: {s.error}" for s in unstored))
     return 0
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(args.db)
-    articles = repo.iter_articles(since=args.since, until=args.until, source=args.source)
     if args.output and args.output != "-":
         path = Path(args.output)
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            count = export.write(articles, handle, args.format)
+        with output_file(path) as handle:
+            count = export.write(_articles_to_export(args), handle, args.format)
         print(f"exported {count} articles to {path}", file=sys.stderr)
     else:
-        export.write(articles, out, args.format)
+        export.write(_articles_to_export(args), out, args.format)
     return 0
+
+
+def _articles_to_export(args: argparse.Namespace) -> Iterator[ArticleView]:
+    repo = open_repository(args.db)
+    return repo.iter_articles(since=args.since, until=args.until, source=args.source)
+
+
+@contextmanager
+def output_file(path: Path) -> Iterator[TextIO]:
+    """:func:`scheduler.export.output_file`, a failure to write being one line (exit 1)."""
+    try:
+        with export.output_file(path) as handle:
+            yield handle
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -178,7 +197,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     repo = open_repository(args.db)
     for article in repo.list_articles(limit=args.limit, offset=args.offset, source=args.source):
         published = article.published.isoformat() if article.published else "????-??-??"
-        print(f"{article.id}  {published}  {article.source:<14}  {article.title}", file=out)
+        line = f"{article.id}  {published}  {article.source:<14}  {article.title}"
+        print(export.printable(line), file=out)
     return 0
 
 
@@ -241,11 +261,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     alarms = MonitorStore(repo.engine).active_alarms()
     report["alarms"] = alarms_json(alarms)
     if args.json:
-        json.dump(report, out, indent=2)
-        out.write("\n")
+        out.write(export.dumps(report, indent=2) + "\n")
     else:
-        out.write(_status_text(report, now))
-        out.write("\n".join(alarm_lines(alarms)) + "\n")
+        text = _status_text(report, now) + "\n".join(alarm_lines(alarms)) + "\n"
+        out.write(export.printable(text))
     return 0
 
 
@@ -363,7 +382,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG,
         description="Archive and monitor KCNA (kcna.kp, English) and KCNA Watch.",
     )
@@ -457,7 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
         " Writes to a separate demo database, never to your archive.",
     )
     demo.add_argument(
-        "--port", type=int, default=0, metavar="N", help="port of the demo site (default: any)"
+        "--port",
+        type=whole_number(0, 65535),
+        default=0,
+        metavar="N",
+        help="port of the demo site (default: any)",
     )
     demo.add_argument(
         "--every", default="5s", metavar="DURATION", help="crawl interval (default: 5s)"
@@ -498,7 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument(
         "--limit", type=positive_int, default=20, metavar="N", help="how many (default: 20)"
     )
-    lst.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N")
+    lst.add_argument(
+        "--offset", type=non_negative_int, default=0, metavar="N", help="skip the first N"
+    )
     lst.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
     add_db(lst)
     lst.set_defaults(func=cmd_list)
@@ -514,10 +539,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         return args.func(args, stream)
     except OptionError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     except (CommandError, StorageError, DaemonError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error(exc)
         return getattr(exc, "code", 1)
     except BrokenPipeError:
         return 0
@@ -527,12 +552,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback only when debugging
         if getattr(args, "log_level", None) == "DEBUG":
             raise
-        print(
-            f"{PROG}: error: unexpected {type(exc).__name__}: {exc}"
-            " (run with --log-level DEBUG for the traceback)",
-            file=sys.stderr,
+        _error(
+            f"unexpected {type(exc).__name__}: {exc} (run with --log-level DEBUG for the traceback)"
         )
         return 1
+
+
+def _error(message: object) -> None:
+    """Print an error as one line on stderr, whatever its text holds."""
+    text = " ".join(str(message).split())
+    print(export.printable(f"{PROG}: error: {text}"), file=sys.stderr)
 
 
 if __name__ == "__main__":

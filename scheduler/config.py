@@ -51,6 +51,10 @@ DEFAULT_JITTER_SHARE = 0.1
 MAX_DEFAULT_JITTER = timedelta(minutes=1)
 
 DURATION_HINT = "use e.g. 30s, 15m, 2h"
+#: The longest duration the configuration takes (an interval, a timeout, an age).
+MAX_DURATION = timedelta(days=365)
+#: The largest whole number the configuration takes (pages, concurrency, counts).
+MAX_WHOLE = 1_000_000_000
 _DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -85,16 +89,28 @@ def default_config_path() -> Path:
 # -- values ------------------------------------------------------------------------------
 
 
+class DurationTooLong(ValueError):
+    """A well-formed duration longer than :data:`MAX_DURATION`."""
+
+
 def parse_duration(text: str) -> timedelta:
     """``"30s"``, ``"15m"``, ``"2h"``, ``"1h30m"``, ``"1d"``, ``"500ms"`` as a timedelta.
 
-    Raises ValueError for anything else (bare numbers included: the unit is required).
+    Raises ValueError for anything else (bare numbers included: the unit is required), and
+    :class:`DurationTooLong` for a duration longer than :data:`MAX_DURATION`.
     """
     compact = text.strip().replace(" ", "") if isinstance(text, str) else None
     if not compact or not _DURATION_RE.fullmatch(compact):
         raise ValueError(text)
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART_RE.findall(compact))
+    if not seconds <= MAX_DURATION.total_seconds():  # also refuses an infinite sum
+        raise DurationTooLong(text)
     return timedelta(seconds=seconds)
+
+
+def too_long(name: str, value: Any) -> str:
+    """The message for a duration longer than :data:`MAX_DURATION`."""
+    return f"{name}: {show(value)} is too long (at most {format_duration(MAX_DURATION)})"
 
 
 def format_duration(value: timedelta) -> str:
@@ -304,6 +320,15 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
         checked = []
         for index, url in enumerate(urls):
             checked.append(_url({"u": url}, f"{prefix}.start_urls[{index}]", "u"))
+        hosts = set(SPIDERS[name].public_hosts)
+        if values.get("base_url"):
+            hosts.add((urlsplit(values["base_url"]).hostname or "").lower())
+        for index, url in enumerate(checked):
+            if (urlsplit(url).hostname or "").lower() not in hosts:
+                raise ConfigError(
+                    f'{prefix}.start_urls[{index}]: "{url}" is not on an allowed host'
+                    f" (allowed: {', '.join(sorted(hosts))}; a mirror's host with base_url)"
+                )
         values["start_urls"] = tuple(checked)
     if "every" in table and "cron" in table:
         raise ConfigError(f"{prefix}: give either every or cron, not both")
@@ -336,7 +361,7 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
             raise ConfigError(
                 f"{prefix}.pause_after: expected a whole number (0: never pause), got {show(raw)}"
             )
-        values["pause_after"] = raw
+        values["pause_after"] = _whole(table, f"{prefix}.pause_after", "pause_after", minimum=0)
     if "pause_max" in table:
         values["pause_max"] = _duration(table, f"{prefix}.pause_max", "pause_max", minimum=1.0)
     if "settings" in table:
@@ -400,6 +425,8 @@ def _duration(
     value = table[key]
     try:
         duration = parse_duration(value)
+    except DurationTooLong:
+        raise ConfigError(too_long(name, value)) from None
     except ValueError:
         raise ConfigError(f"{name}: bad duration {show(value)} ({DURATION_HINT})") from None
     seconds = duration.total_seconds()
@@ -409,10 +436,14 @@ def _duration(
     return duration
 
 
-def _whole(table: Mapping[str, Any], name: str, key: str) -> int:
+def _whole(table: Mapping[str, Any], name: str, key: str, *, minimum: int = 1) -> int:
     value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}: expected a whole number of at least 1, got {show(value)}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"{name}: expected a whole number of at least {minimum}, got {show(value)}"
+        )
+    if value > MAX_WHOLE:
+        raise ConfigError(f"{name}: {value} is too large (at most {MAX_WHOLE})")
     return value
 
 
@@ -420,7 +451,7 @@ def _database_url(value: str, base_dir: Path | None) -> str:
     """Check the scheme; a relative SQLite path is taken relative to the config file."""
     try:
         url = make_url(value)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f'database.url: not a database URL: "{value}"'
             " (use sqlite:///PATH or postgresql://USER@HOST/DB)"

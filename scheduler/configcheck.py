@@ -60,10 +60,13 @@ def boolean(value: Any, name: str) -> bool:
 
 
 def duration(value: Any, name: str, *, positive: bool = True) -> timedelta:
-    from scheduler.config import parse_duration  # imported late: config imports this package
+    # imported late: config imports this package
+    from scheduler.config import DurationTooLong, parse_duration, too_long
 
     try:
         parsed = parse_duration(value)
+    except DurationTooLong:
+        raise WatchConfigError(too_long(name, value)) from None
     except (ValueError, TypeError):
         raise WatchConfigError(f"{name}: bad duration {show(value)} ({DURATION_HINT})") from None
     if positive and parsed.total_seconds() <= 0:
@@ -72,11 +75,15 @@ def duration(value: Any, name: str, *, positive: bool = True) -> timedelta:
 
 
 def whole(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    from scheduler.config import MAX_WHOLE
+
+    if maximum is None:
+        maximum = MAX_WHOLE
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise WatchConfigError(
             f"{name}: expected a whole number of at least {minimum}, got {show(value)}"
         )
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise WatchConfigError(f"{name}: {value} is too large (at most {maximum})")
     return value
 

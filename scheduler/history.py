@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -20,6 +19,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
+from scheduler.export import dumps, printable
 from scheduler.jobs import SPIDERS, CrawlOptions, OptionError, parse_setting, run_crawl
 from scheduler.options import add_db, add_fetch_options, add_log_level, iso_date
 from storage.db import make_engine, migrate
@@ -46,7 +46,7 @@ def _one_line(command: Command) -> Command:
         try:
             return command(args, out)
         except HistoryError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            print(printable(f"{PROG}: error: {exc}"), file=sys.stderr)
             return exc.code
 
     run.__name__ = command.__name__
@@ -163,10 +163,9 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     article = _article(repo, args.id)
     events = repo.events_of(article.id)
     if args.json:
-        json.dump(history_json(article, events), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(dumps(history_json(article, events), indent=2) + "\n")
     else:
-        out.write(describe_history(article, events))
+        out.write(printable(describe_history(article, events)))
     return 0
 
 
@@ -282,8 +281,10 @@ def cmd_export_all_versions(args: argparse.Namespace, out: TextIO) -> int:
     )
     output = getattr(args, "output", None)
     if output and output != "-":
+        from scheduler.cli import output_file
+
         path = Path(output)
-        with path.open("w", encoding="utf-8", newline="") as handle:
+        with output_file(path) as handle:
             count = _write_all_versions(articles, handle)
         print(f"exported {count} articles to {path}", file=sys.stderr)
     else:
@@ -295,7 +296,7 @@ def _write_all_versions(articles: Iterable[ArticleView], handle: TextIO) -> int:
     count = 0
     for article in articles:
         record = article.to_export(all_versions=True)
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.write(dumps(record) + "\n")
         count += 1
     return count
 

@@ -101,8 +101,17 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
         raise OptionError("--run-id needs exactly one source")
     chosen = list(dict.fromkeys(options.sources))
     starts: dict[str, list[str]] = {name: [] for name in chosen}
+    # The sources' own hosts, and the mirror's when one is set.
+    hosts = {host for name in chosen or SPIDERS for host in SPIDERS[name].public_hosts}
+    if options.base_url:
+        hosts.add((urlsplit(options.base_url).hostname or "").lower())
     for url in options.start_urls:
         check_url(url, "--start-url")
+        if (urlsplit(url).hostname or "").lower() not in hosts:
+            raise OptionError(
+                f"--start-url {url}: not on an allowed host (allowed: {', '.join(sorted(hosts))};"
+                " a mirror's host with --base-url)"
+            )
         owner = source_of(url, chosen or list(SPIDERS), options.base_url)
         if owner is None:
             raise OptionError(

@@ -15,21 +15,25 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
-from scheduler.monitoring import load_monitoring, resolve_db, utc_now
-from scheduler.options import add_config, add_db, add_log_level
+from scheduler.export import printable, xml_text
+from scheduler.monitoring import MonitoringConfig, utc_now
+from scheduler.options import add_config, add_db, add_log_level, positive_int
 from scheduler.watch import find_rule, stored_matches
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, Any]:
+def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
+    """The monitoring configuration and the archive; the whole configuration file is checked
+    first, as the daemon checks it, so that a mistake anywhere in it is one line."""
     from scheduler.cli import open_repository
+    from scheduler.config import load_config
 
-    loaded = load_monitoring(args.config)
-    return loaded, open_repository(resolve_db(args.db, loaded))
+    config = load_config(args.config)
+    return config.monitoring, open_repository(config.resolve_db(args.db))
 
 
 def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
-    loaded, repo = _open(args)
-    rule = find_rule(loaded.config.watch, args.name)
+    monitoring, repo = _open(args)
+    rule = find_rule(monitoring.watch, args.name)
     shown = total = 0
     for article, snippet in stored_matches(repo.iter_articles(), rule):
         total += 1
@@ -38,8 +42,9 @@ def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
         shown += 1
         published = article.published.isoformat() if article.published else "????-??-??"
         gone = "  (gone)" if getattr(article, "gone_at", None) else ""
-        print(f"{article.id}  {published}  {' '.join(article.title.split())}{gone}", file=out)
-        print(f"    {snippet}", file=out)
+        title = " ".join(article.title.split())
+        print(printable(f"{article.id}  {published}  {title}{gone}"), file=out)
+        print(printable(f"    {snippet}"), file=out)
     more = f", {total - shown} not shown (--limit)" if shown < total else ""
     print(f'{total} stored articles match watch rule "{rule.name}"{more}', file=sys.stderr)
     return 0
@@ -49,10 +54,10 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     from scheduler.feed import build_feed
     from storage.monitor import MonitorStore
 
-    loaded, repo = _open(args)
+    monitoring, repo = _open(args)
     if args.rule is not None:
-        find_rule(loaded.config.watch, args.rule)
-    body = build_feed(
+        find_rule(monitoring.watch, args.rule)
+    feed = build_feed(
         repo,
         MonitorStore(repo.engine),
         now=utc_now(),
@@ -60,6 +65,7 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
         limit=args.limit,
         self_url=args.self_url,
     )
+    body = xml_text(feed.decode("utf-8")).encode("utf-8")
     if args.output and args.output != "-":
         path = Path(args.output)
         _write_atomically(path, body)
@@ -90,9 +96,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from scheduler.web import WebApp, make_server
 
     setup_logging(args.log_level)
-    loaded, repo = _open(args)
+    monitoring, repo = _open(args)
     try:
-        server = make_server(WebApp(repo, loaded.config), args.host, args.port)
+        server = make_server(WebApp(repo, monitoring), args.host, args.port)
     except OSError as error:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
@@ -122,16 +128,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
     add_db(parser)
@@ -154,7 +150,7 @@ def register(subparsers: Any) -> None:
         " (its sources filter applies), with the matching passage.",
     )
     test.add_argument("name", metavar="NAME", help="the rule's name")
-    test.add_argument("--limit", type=_count, metavar="N", help="show at most N articles")
+    test.add_argument("--limit", type=positive_int, metavar="N", help="show at most N articles")
     _common(test)
     test.set_defaults(func=cmd_watch_test)
 
@@ -166,7 +162,9 @@ def register(subparsers: Any) -> None:
     )
     feed.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     feed.add_argument("--rule", metavar="NAME", help="the feed of this watch rule")
-    feed.add_argument("--limit", type=_count, default=50, metavar="N", help="entries (default: 50)")
+    feed.add_argument(
+        "--limit", type=positive_int, default=50, metavar="N", help="entries (default: 50)"
+    )
     feed.add_argument(
         "--self-url", metavar="URL", help="the URL the feed will be published at (rel=self)"
     )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +42,7 @@ def display_url(url: str | URL) -> str:
     if isinstance(url, str):
         try:
             url = make_url(url)
-        except exc.ArgumentError:
+        except (exc.ArgumentError, ValueError):
             return _mask_password(url)
     shown = url.set(drivername=url.get_backend_name())
     return shown.render_as_string(hide_password=True)
@@ -52,6 +53,10 @@ def _normalise_url(raw: str) -> URL:
         url = make_url(raw)
     except exc.ArgumentError as error:
         raise DatabaseUnavailable(f"invalid database URL {_mask_password(raw)!r}") from error
+    except ValueError as error:  # a part that must be a number is not, e.g. the port
+        raise DatabaseUnavailable(
+            f"invalid database URL {_mask_password(raw)!r}: the port must be a number"
+        ) from error
     backend = url.get_backend_name()
     if url.drivername in _PG_SCHEMES or backend in ("postgresql", "postgres"):
         return url.set(drivername="postgresql+psycopg")
@@ -146,6 +151,15 @@ def _driver_message(error: BaseException) -> str:
     return message or type(original).__name__
 
 
+#: SQLite result codes of a file that is not (or no longer) an SQLite database.
+_SQLITE_NOT_A_DATABASE = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _is_not_a_database(error: exc.DBAPIError) -> bool:
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code in _SQLITE_NOT_A_DATABASE or "file is not a database" in str(error.orig)
+
+
 def _is_missing_table(error: exc.DBAPIError) -> bool:
     text_ = str(error.orig).lower()
     sqlstate = getattr(error.orig, "sqlstate", None)
@@ -174,8 +188,10 @@ def translate_errors(engine: Engine) -> Iterator[None]:
                 f"database {display_url(engine.url)} has no archive tables "
                 f"(migrate it first): {_driver_message(error)}"
             ) from error
-        if isinstance(error, exc.OperationalError | exc.InterfaceError) or (
-            error.connection_invalidated
+        if (
+            isinstance(error, exc.OperationalError | exc.InterfaceError)
+            or error.connection_invalidated
+            or _is_not_a_database(error)
         ):
             raise DatabaseUnavailable(
                 describe(engine.url, error, busy_timeout=_busy_timeout(engine))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -180,10 +181,53 @@ BAD = [
     ('[daemon]\nmisfire_grace = "0s"', "daemon.misfire_grace: 0s is too short"),
     ("[sources.kcna\nevery = 1", "config: not valid TOML:"),
     ('sources = "kcna"', 'sources: expected a table ([sources]), got "kcna"'),
+    (
+        '[sources.kcna]\nevery = "99999999999d"',
+        'sources.kcna.every: "99999999999d" is too long (at most 365d)',
+    ),
+    ('[sources.kcna]\ntimeout = "366d"', 'sources.kcna.timeout: "366d" is too long'),
+    ('[sources.kcna]\ndelay = "1' + "0" * 400 + 'ms"', "sources.kcna.delay: "),
+    ('[daemon]\nstop_grace = "9999999999h"', 'daemon.stop_grace: "9999999999h" is too long'),
+    ('[notify]\nretry_max = "99999999999d"', 'notify.retry_max: "99999999999d" is too long'),
+    (
+        "[sources.kcna]\nmax_pages = 99999999999999999999",
+        "sources.kcna.max_pages: 99999999999999999999 is too large (at most 1000000000)",
+    ),
+    ("[sources.kcna]\npause_after = 10000000000", "sources.kcna.pause_after: 10000000000 is too"),
+    (
+        '[database]\nurl = "postgresql://u@h:notaport/x"',
+        'database.url: not a database URL: "postgresql://u@h:notaport/x"',
+    ),
+    (
+        '[sources.kcna]\nstart_urls = ["http://evil.example/en/article/q/x.kcmsf"]',
+        'sources.kcna.start_urls[0]: "http://evil.example/en/article/q/x.kcmsf" is not on an'
+        " allowed host (allowed: kcna.kp, www.kcna.kp; a mirror's host with base_url)",
+    ),
+    (
+        '[sources.kcna]\nbase_url = "http://mirror.example.org"\n'
+        'start_urls = ["http://other.example.org/en/article/q/x.kcmsf"]',
+        "allowed: kcna.kp, mirror.example.org, www.kcna.kp;",
+    ),
+    (
+        '[[watch]]\nname = "slow"\nmatch = "(a+)+$"',
+        'watch[0].match: rule "slow": "(a+)+$" can take exponential time on some texts'
+        " (a repeated group contains a quantifier (nested quantifiers)); rewrite it, e.g. with"
+        " a possessive quantifier (a++) or an atomic group (?>...)",
+    ),
+    ('[[watch]]\nname = "stars"\nmatch = "x(a*)*"', 'rule "stars": "x(a*)*" can take'),
+    (
+        '[[watch]]\nname = "alt"\nmatch = "(a|aa)+b"',
+        'rule "alt": "(a|aa)+b" can take exponential time on some texts (a repeated group has'
+        " alternatives that can match the same text)",
+    ),
+    ('[[watch]]\nname = "w"\nmatch = "(\\\\w+\\\\s?)+!"', 'rule "w": "(\\w+\\s?)+!" can take'),
+    ('[[watch]]\nname = "a"\nmatch = "x"\nmax_age = "1000d"', 'watch[0].max_age: "1000d" is too'),
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
+@pytest.mark.parametrize(
+    ("text", "message"), BAD, ids=[f"{i}-{m.split(':')[0]}" for i, (_, m) in enumerate(BAD)]
+)
 def test_each_mistake_is_one_line_naming_the_key(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text)
@@ -228,3 +272,27 @@ quiet_after = "2d"
 def test_a_bad_watch_rule_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"watch\[0\]\.match"):
         parse_config('[[watch]]\nname = "x"\nmatch = "("\nnotify = ["log"]\n')
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        "missile|ICBM|hypersonic",
+        "(missile|ICBM)+",
+        "(?:North|South)\\s+Korea",
+        "(?:\\w+\\s+){0,3}launch",
+        "(?:a++)+b",
+        "(?>a+)+b",
+        "(ab{3})+",
+    ],
+)
+def test_watch_rules_that_cannot_backtrack_badly_are_accepted(match: str) -> None:
+    text = f'[[watch]]\nname = "ok"\nmatch = {json.dumps(match)}\nnotify = ["log"]\n'
+    [rule] = parse_config(text).monitoring.watch
+    assert rule.pattern.pattern == match
+
+
+def test_the_longest_duration_is_accepted() -> None:
+    config = parse_config('[sources.kcna]\nevery = "365d"\ntimeout = "8760h"\n')
+    assert config.sources["kcna"].every == timedelta(days=365)
+    assert config.sources["kcna"].timeout == timedelta(days=365)
