@@ -1,5 +1,7 @@
 """What the daemon does after each crawl run: evaluate watch rules on the new article
-events, deliver due notifications, check the sources' health.
+events and check the sources' health, which queues notifications in the outbox; and how
+it delivers them, on a thread of its own (:class:`DeliveryWorker`) so that a slow or
+hanging receiver never holds up a crawl.
 
 The configuration sections it reads (``[[watch]]``, ``[smtp]``, ``[notify]``,
 ``[health]``) are parsed by :func:`parse_monitoring` from the TOML document.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,22 +174,37 @@ class Monitor:
             )
         return matches
 
-    def deliver(self) -> DeliveryReport:
+    def deliver(self, *, should_stop: Callable[[], bool] | None = None) -> DeliveryReport:
         """Send the notifications that are due (call it every minute or so as well: failed
-        notifications are retried only when this runs)."""
-        return deliver_due(self.store, self.notifier, self.config.notify, self.clock)
+        notifications are retried only when this runs). It may take as long as the
+        receivers make it: ``should_stop`` is asked between two notifications."""
+        return deliver_due(
+            self.store, self.notifier, self.config.notify, self.clock, should_stop=should_stop
+        )
 
     def check_health(self) -> list[AlarmChange]:
         return check_health(self.repo, self.store, self.config.health, self.sources, self.clock())
 
+    def check(self) -> MonitorReport:
+        """Rules, then health: the notifications are queued in the outbox, not sent. Only
+        database work, so it is quick whatever the receivers do."""
+        return self._steps(
+            ("evaluating watch rules", self._evaluate_into),
+            ("checking source health", self._health_into),
+        )
+
     def after_run(self) -> MonitorReport:
-        """Everything, in order: rules, health (its alarms are notified too), delivery."""
-        report = MonitorReport()
-        for name, step in (
+        """Everything, in order: rules, health (its alarms are notified too), delivery.
+        The daemon calls :meth:`check` instead and delivers on another thread."""
+        return self._steps(
             ("evaluating watch rules", self._evaluate_into),
             ("checking source health", self._health_into),
             ("delivering notifications", self._deliver_into),
-        ):
+        )
+
+    def _steps(self, *steps: tuple[str, Callable[[MonitorReport], None]]) -> MonitorReport:
+        report = MonitorReport()
+        for name, step in steps:
             try:
                 step(report)
             except StorageError as error:
@@ -201,6 +219,56 @@ class Monitor:
 
     def _deliver_into(self, report: MonitorReport) -> None:
         report.delivery = self.deliver()
+
+
+class DeliveryWorker:
+    """Sends the due notifications on a thread of its own: at start, every ``every``
+    seconds, and as soon as possible after :meth:`wake` (a run has queued some).
+
+    ``monitor`` returns the :class:`Monitor` to deliver with, asked afresh each time (a
+    reload replaces it; None: nothing to do). No lock is held while sending, so a receiver
+    that takes long, or never answers, delays only the notifications behind it.
+    """
+
+    def __init__(
+        self, monitor: Callable[[], Monitor | None], *, every: float, name: str = "deliver"
+    ) -> None:
+        self._monitor = monitor
+        self.every = every
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._wake.set()  # what a previous daemon left due goes out at once
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Deliver soon (returns at once; a delivery under way is followed by another)."""
+        self._wake.set()
+
+    def stop(self, timeout: float) -> bool:
+        """Stop after the notification being sent, waiting for it at most ``timeout``
+        seconds; False when it was still being sent (it is tried again after its lease)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.every)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            monitor = self._monitor()
+            if monitor is None:
+                continue
+            try:
+                monitor.deliver(should_stop=self._stopping.is_set)
+            except Exception as error:  # the worker must outlive anything a delivery does
+                logger.error("delivering notifications failed: %s", error)
 
 
 def after_run(

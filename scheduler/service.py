@@ -11,6 +11,10 @@ leaves unrecorded (it crashed, hung or was killed), the daemon records. Per-sour
 (next run, current run, last error) is kept in ``daemon_state`` so ``kcna-monitor status``
 can show it from another process.
 
+After each run the source's job evaluates the watch rules and the sources' health, which
+only queues notifications; a delivery thread of its own sends them, so a receiver that is
+slow or hangs never delays a crawl.
+
 Signals: SIGTERM and SIGINT stop scheduling, give running crawls ``stop_grace`` to finish,
 then stop them cleanly (a second signal stops them at once); the daemon exits 0. SIGHUP
 reloads the configuration; a bad one is refused and the old one kept.
@@ -39,7 +43,7 @@ from sqlalchemy import Engine
 
 from scheduler.config import Config, ConfigError, SourceConfig, format_duration
 from scheduler.jobs import SPIDERS, ChildCrawl, ChildResult, crawl_command
-from scheduler.monitoring import Monitor
+from scheduler.monitoring import DeliveryWorker, Monitor
 from scheduler.schedule import job_options, pause_for
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock, LockHeld
@@ -141,6 +145,7 @@ class Daemon:
         self._scheduler: BackgroundScheduler | None = None
         self._monitor: Monitor | None = None
         self._monitor_lock = threading.Lock()  # one source's after-run work at a time
+        self._delivery: DeliveryWorker | None = None  # sends notifications; holds no lock
         self.started = threading.Event()
 
     # -- life cycle ----------------------------------------------------------------------
@@ -203,15 +208,11 @@ class Daemon:
         for source in config.enabled_sources():
             self._schedule(source, now)
         self._monitor = self._make_monitor(repo, config)
-        # Failed notifications are retried on their own clock, not only after crawls.
-        scheduler.add_job(
-            self._deliver,
-            "interval",
-            seconds=DELIVERY_EVERY,
-            id="deliver",
-            name="deliver",
-            misfire_grace_time=DELIVERY_EVERY,  # late is fine: the next one sends it all
-        )
+        # Notifications are sent on a thread of their own, never in a source's job: a
+        # receiver that hangs must not delay a crawl. It is woken after each run, and
+        # retries failed notifications on its own clock.
+        self._delivery = DeliveryWorker(lambda: self._monitor, every=DELIVERY_EVERY)
+        self._delivery.start()
         for name, source in config.sources.items():
             if not source.enabled:
                 self._save_state(name, next_run_at=None, current_run_id=None, schedule="disabled")
@@ -235,26 +236,29 @@ class Daemon:
             clock=self._clock,
         )
 
-    def _deliver(self) -> None:
-        """The periodic job that sends due notifications (never raises)."""
-        if self._monitor is None or not self._monitor_lock.acquire(blocking=False):
-            return
-        try:
-            self._monitor.deliver()
-        except Exception as error:
-            logger.error("delivering notifications failed: %s", error)
-        finally:
-            self._monitor_lock.release()
-
     def _after_run(self) -> None:
-        """Watch rules, source health and notifications once a run has ended (never raises)."""
+        """Watch rules and source health once a run has ended (never raises). They only
+        queue notifications: the delivery thread, woken here, sends them."""
         if self._monitor is None:
             return
         with self._monitor_lock:
             try:
-                self._monitor.after_run()
+                self._monitor.check()
             except Exception as error:
                 logger.error("after-run monitoring failed: %s", error)
+        if self._delivery is not None:
+            self._delivery.wake()
+
+    def _stop_delivery(self) -> None:
+        """Stop the delivery thread, waiting a little for a notification being sent."""
+        if self._delivery is None:
+            return
+        wait = min(self.config.monitoring.notify.timeout, self.config.daemon.stop_grace)
+        if not self._delivery.stop(wait.total_seconds()):
+            logger.info(
+                "stopping without waiting for the notification being sent: the next daemon"
+                " sends it again once its lease has passed"
+            )
 
     def _close_abandoned_runs(self, repo: Repository, now: datetime) -> None:
         """Runs a previous daemon left ``running`` (it died during them): interrupted."""
@@ -329,6 +333,7 @@ class Daemon:
                     running = dict(self._running)
                 for crawl in running.values():
                     crawl.request_stop(0)
+        self._stop_delivery()
         for name in list(self._states):
             self._save_state(name, next_run_at=None, current_run_id=None)
 
