@@ -9,18 +9,26 @@
 
 It binds to 127.0.0.1 unless told otherwise; every answer is computed from the database,
 so it can run beside the daemon or on its own.
+
+Each connection is served in a thread of its own, and the kernel queues up to
+:data:`LISTEN_BACKLOG` connections not accepted yet, so a burst of scrapers and probes is
+answered rather than refused. Requests for the same answer that arrive while it is being
+computed wait for that computation instead of starting their own (:class:`SharedReads`): a
+slow database is then asked once, not once per waiting client, and a client waits at most
+:data:`WAIT_SECONDS` before it gets a ``503``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from scheduler.feed import ATOM_TYPE, build_feed
@@ -34,6 +42,61 @@ logger = logging.getLogger("web")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9310
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Connections the kernel holds for the server before it accepts them (the system's limit,
+#: ``net.core.somaxconn``, may lower it).
+LISTEN_BACKLOG = max(1024, socket.SOMAXCONN)
+#: How long a request waits for a database read that another request started.
+WAIT_SECONDS = 30.0
+#: How long a connection may stay silent before the server closes it.
+IDLE_SECONDS = 30.0
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Read:
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    error: BaseException | None = None
+
+
+class SharedReads:
+    """Concurrent requests for the same answer share one computation of it.
+
+    The first request for a key computes the answer; those arriving before it is done wait
+    for it (at most ``wait`` seconds, then :class:`storage.errors.StorageError`) and get the
+    same answer, or an error of the same kind. A later request computes a fresh answer.
+    """
+
+    def __init__(self, wait: float = WAIT_SECONDS) -> None:
+        self.wait = wait
+        self._lock = threading.Lock()
+        self._running: dict[Hashable, _Read] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            read = self._running.get(key)
+            first = read is None
+            if read is None:
+                read = self._running[key] = _Read()
+        if first:
+            try:
+                read.value = compute()
+            except Exception as error:
+                read.error = error
+                raise
+            finally:
+                with self._lock:
+                    del self._running[key]
+                read.done.set()
+            return read.value
+        if not read.done.wait(self.wait):
+            raise StorageError(f"the database did not answer within {self.wait:g} s")
+        if isinstance(read.error, StorageError):
+            raise StorageError(str(read.error)) from read.error
+        if read.error is not None:
+            raise RuntimeError(f"{type(read.error).__name__}: {read.error}") from read.error
+        return read.value
 
 
 @dataclass
@@ -46,6 +109,7 @@ class WebApp:
 
     def __post_init__(self) -> None:
         self.store = MonitorStore(self.repo.engine)
+        self.shared = SharedReads()
 
     # -- /healthz ------------------------------------------------------------------------
 
@@ -184,6 +248,7 @@ def _family(
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "kcna-monitor"
+    timeout = IDLE_SECONDS
     app: WebApp  # set on the subclass made by make_server
 
     def do_GET(self) -> None:
@@ -214,15 +279,15 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, path: str) -> tuple[int, str, bytes]:
         app = self.app
         if path == "/metrics":
-            return 200, METRICS_TYPE, app.metrics().encode()
+            return 200, METRICS_TYPE, app.shared.get(path, app.metrics).encode()
         if path == "/healthz":
-            status, report = app.health()
+            status, report = app.shared.get(path, app.health)
             return status, "application/json", (json.dumps(report, indent=2) + "\n").encode()
         if path == "/feed.atom" or (path.startswith("/feed/") and path.endswith(".atom")):
             rule = None if path == "/feed.atom" else path[len("/feed/") : -len(".atom")]
             host = self.headers.get("Host")
             self_url = f"http://{host}{path}" if host else None
-            body = app.feed(rule, self_url)
+            body = app.shared.get((path, self_url), lambda: app.feed(rule, self_url))
             if body is None:
                 return 404, "text/plain; charset=utf-8", b"no such watch rule\n"
             return 200, ATOM_TYPE, body
@@ -236,14 +301,19 @@ class Handler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
 
+class Server(ThreadingHTTPServer):
+    """A thread per connection; a listen backlog of :data:`LISTEN_BACKLOG`."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
 def make_server(
     app: WebApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 ) -> ThreadingHTTPServer:
     """A server bound to (host, port) (port 0: any free port; see ``server_address``)."""
     handler = type("BoundHandler", (Handler,), {"app": app})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return Server((host, port), handler)
 
 
 def start_in_thread(

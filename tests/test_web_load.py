@@ -1,0 +1,159 @@
+"""The monitoring server under load: 200 clients at once get 200 right answers, and a slow
+database read makes clients wait, never refuses them."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from scheduler.web import LISTEN_BACKLOG, SharedReads, WebApp, make_server
+from storage.errors import StorageError
+from storage.repository import Repository
+from tests.monitor_helpers import Clock, monitoring
+from tests.storage_helpers import T0
+from tests.test_web import RULES, get, populate, serving
+
+pytest_plugins = ["tests.storage_fixtures"]
+
+CLIENTS = 200
+
+
+def fire(host: str, port: int, paths: list[str]) -> list[tuple[int, bytes] | BaseException]:
+    """Request every path at once, one connection each; the answers or the errors."""
+    start = threading.Barrier(len(paths))
+
+    def one(path: str) -> tuple[int, bytes] | BaseException:
+        start.wait(timeout=30)
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        except OSError as error:
+            return error
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        return list(pool.map(one, paths))
+
+
+def test_the_listen_backlog_holds_a_burst(repo: Repository) -> None:
+    server = make_server(WebApp(repo, monitoring([])), port=0)
+    try:
+        assert server.request_queue_size == LISTEN_BACKLOG >= 128
+        assert server.daemon_threads
+    finally:
+        server.server_close()
+
+
+def test_200_concurrent_requests_to_metrics_and_healthz_all_get_the_right_answer(
+    repo: Repository,
+) -> None:
+    clock = Clock(T0)
+    populate(repo, clock)
+    with serving(WebApp(repo, monitoring(RULES), clock)) as base:
+        expected = {path: get(base + path) for path in ("/metrics", "/healthz")}
+        host, port = base.removeprefix("http://").split(":")
+        paths = ["/metrics", "/healthz"] * CLIENTS
+        began = time.monotonic()
+        answers = fire(host, int(port), paths)
+        took = time.monotonic() - began
+    errors = [a for a in answers if isinstance(a, BaseException)]
+    assert errors == []
+    for path, answer in zip(paths, answers, strict=True):
+        status, _, body = expected[path]
+        assert answer == (status, body), path
+    assert (
+        expected["/metrics"][0] == 200
+        and b"kcna_monitor_database_up 1" in (expected["/metrics"][2])
+    )
+    assert expected["/healthz"][0] == 200
+    assert took < 30
+
+
+class SlowApp(WebApp):
+    """Its /metrics read waits until the test lets it go, as a slow database would."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.release = threading.Event()
+        self.reads = 0
+
+    def metrics(self) -> str:
+        self.reads += 1
+        assert self.release.wait(timeout=60)
+        return "kcna_monitor_database_up 1\n"
+
+
+def test_a_slow_database_read_refuses_no_connection(repo: Repository) -> None:
+    app = SlowApp(repo, monitoring([]))
+    with serving(app) as base:
+        host, port = base.removeprefix("http://").split(":")
+        sent = threading.Barrier(CLIENTS + 1)
+
+        def client() -> bytes:
+            with socket.create_connection((host, int(port)), timeout=30) as sock:
+                sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                sent.wait(timeout=30)  # every client is connected while the read is stuck
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+                return b"".join(chunks)
+
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            answers = [pool.submit(client) for _ in range(CLIENTS)]
+            sent.wait(timeout=30)
+            app.release.set()
+            replies = [answer.result(timeout=60) for answer in answers]
+    for reply in replies:
+        assert reply.startswith(b"HTTP/1.0 200 ") and reply.endswith(
+            b"\r\n\r\nkcna_monitor_database_up 1\n"
+        )
+    assert 1 <= app.reads < CLIENTS
+
+
+def blocked(shared: SharedReads, compute: Callable[[], str]) -> tuple[threading.Thread, list]:
+    """Start ``shared.get("k", compute)`` in a thread; its result lands in the list."""
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append(shared.get("k", compute))
+        except Exception as error:
+            result.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def test_requests_for_the_same_answer_share_one_read() -> None:
+    shared = SharedReads()
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        assert release.wait(timeout=30)
+        raise StorageError("cannot open database x: connection refused")
+
+    first, first_result = blocked(shared, slow)
+    assert started.wait(timeout=30)
+    shared.wait = 0  # a request that cannot wait: a 503 at once, not a second read
+    with pytest.raises(StorageError, match="the database did not answer within 0 s"):
+        shared.get("k", lambda: "never computed")
+    shared.wait = 30
+    second, second_result = blocked(shared, lambda: "computed after the first read")
+    release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert str(first_result[0]) == "cannot open database x: connection refused"
+    # It shared the failed read, or came after it and read again.
+    assert str(second_result[0]) in (str(first_result[0]), "computed after the first read")
+    assert shared.get("k", lambda: "fresh") == "fresh"  # nothing is kept once it is done
