@@ -9,6 +9,7 @@ they can cross threads and processes freely.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +22,16 @@ RUN_STATUSES: tuple[str, ...] = ("running", "ok", "failed", "interrupted")
 
 #: What can happen to an article: first stored, a new version, noticed gone, seen again.
 EVENT_KINDS: tuple[str, ...] = ("new", "edited", "gone", "back")
+
+
+#: C0 control characters but tab and newline, DEL, and the C1 controls.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (C0 but tab and newline, DEL, C1): terminal
+    escapes, bells and backspaces never reach storage, whatever the caller read."""
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
 
 
 def _require_utc(name: str, value: datetime) -> None:
@@ -72,6 +83,11 @@ class ArticleInput:
 
     def __post_init__(self) -> None:
         _require_utc("ArticleInput.seen_at", self.seen_at)
+        for name in ("source", "title", "text", "dateline", "source_key"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, strip_controls(value))
+        object.__setattr__(self, "categories", tuple(map(strip_controls, self.categories)))
         if self.published_from is not None and self.published_from not in DATE_ORIGINS:
             raise ValueError(
                 f"published_from must be one of {', '.join(DATE_ORIGINS)} or None, "
@@ -92,6 +108,7 @@ class FailureInput:
 
     def __post_init__(self) -> None:
         _require_utc("FailureInput.at", self.at)
+        object.__setattr__(self, "reason", strip_controls(self.reason))
 
 
 class SaveOutcome(enum.StrEnum):

@@ -35,8 +35,20 @@ _DATELINE_RE = re.compile(
 )
 
 
+#: The C0 and C1 control characters (and DEL) that are not whitespace: terminal escapes
+#: (``\x1b``), bells, backspaces. Whitespace controls (tab, newline, CR, ``\x85``...) are
+#: whitespace to :func:`clean`, which turns them into spaces.
+CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+#: Terminal escape sequences whole: CSI (``ESC [ 31 m``) and short, terminated OSC
+#: (``ESC ] 0;title BEL``). An escape character starting neither only loses itself.
+_ESCAPE_RE = re.compile(
+    "\x1b\\[[0-?]{0,32}[ -/]{0,4}[@-~]|\x1b\\][^\x07\x1b]{0,256}(?:\x07|\x1b\\\\)"
+)
+
+
 def clean(text: str) -> str:
-    """Collapse every run of whitespace (``&nbsp;`` included) into one space, and strip.
+    """Collapse every run of whitespace (``&nbsp;`` included) into one space, drop terminal
+    escape sequences and control characters (:data:`CONTROL_RE`), and strip.
 
     ``str.split()`` splits on exactly what ``\\s`` matches in a ``str`` pattern (every
     character for which ``str.isspace()`` holds, NBSP and the other Unicode spaces included).
@@ -44,8 +56,13 @@ def clean(text: str) -> str:
     text = text.replace("\xa0", " ")
     # The plain space is the only printable whitespace: a printable text without double,
     # leading or trailing spaces is clean already (most paragraphs, once NBSPs are spaces).
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text
+    if text.isprintable():
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+    else:  # control characters are not printable
+        if "\x1b" in text:
+            text = _ESCAPE_RE.sub("", text)
+        text = CONTROL_RE.sub("", text)
     return " ".join(text.split())
 
 
