@@ -171,6 +171,10 @@ class CrawlRun(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # The process that records the run's outcome: a run left running by a dead one is settled.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str | None] = mapped_column(String(20))  # crawl, backfill or recheck
 
 
 class CrawlFailure(Base):

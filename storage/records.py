@@ -247,6 +247,9 @@ class RunView:
     unchanged: int
     failures: int
     error: str | None
+    kind: str | None = None  # crawl, backfill or recheck (None: recorded before kinds)
+    pid: int | None = None  # the process that records its outcome, on ``host``
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -889,8 +889,17 @@ class Repository:
 
     # -- crawl runs and failures ---------------------------------------------------------
 
-    def start_run(self, source: str, started_at: datetime) -> int:
-        """Record a crawl run as running; returns its id."""
+    def start_run(
+        self,
+        source: str,
+        started_at: datetime,
+        *,
+        kind: str = "crawl",
+        pid: int | None = None,
+        host: str | None = None,
+    ) -> int:
+        """Record a crawl run as running; returns its id. ``pid`` and ``host`` name the
+        process that will record its outcome (see :meth:`settle_dead_runs`)."""
 
         def work(session: Session, _last: bool) -> int:
             statement = (
@@ -904,12 +913,94 @@ class Repository:
                     changed=0,
                     unchanged=0,
                     failures=0,
+                    kind=kind,
+                    pid=pid,
+                    host=host,
                 )
                 .returning(RUNS.c.id)
             )
             return int(session.execute(statement).scalar_one())
 
         return self._write(work)
+
+    def claim_run(self, run_id: int, *, kind: str, pid: int, host: str) -> None:
+        """Make the process ``pid`` on ``host`` the one that records the run's outcome (a
+        daemon records a run, then hands it to the crawl it starts)."""
+
+        def work(session: Session, _last: bool) -> None:
+            result = session.execute(
+                update(RUNS).where(RUNS.c.id == run_id).values(kind=kind, pid=pid, host=host)
+            )
+            if result.rowcount == 0:
+                raise UnknownRun(f"no crawl run with id {run_id}")
+
+        self._write(work)
+
+    def update_run_counts(
+        self,
+        run_id: int,
+        *,
+        pages: int,
+        new: int,
+        changed: int,
+        unchanged: int,
+        failures: int,
+    ) -> None:
+        """Keep a running run's counters current, so that a crawl that dies leaves them."""
+
+        def work(session: Session, _last: bool) -> None:
+            session.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                .values(
+                    pages=pages, new=new, changed=changed, unchanged=unchanged, failures=failures
+                )
+            )
+
+        self._write(work)
+
+    def settle_dead_runs(
+        self, *, host: str, is_alive: Callable[[int], bool], at: datetime
+    ) -> list[RunView]:
+        """Record as interrupted the runs left ``running`` on ``host`` by a process that no
+        longer exists (``is_alive(pid)`` is false), keeping their counters; returns them."""
+
+        def find(session: Session) -> list[tuple[int, int]]:
+            rows = session.execute(
+                select(RUNS.c.id, RUNS.c.pid).where(
+                    RUNS.c.status == "running", RUNS.c.host == host, RUNS.c.pid.is_not(None)
+                )
+            )
+            return [(int(run_id), int(pid)) for run_id, pid in rows]
+
+        dead = [run_id for run_id, pid in self._read(find) if not is_alive(pid)]
+        settled = []
+        for run_id in dead:
+            closed = self.close_run(
+                run_id,
+                finished_at=at,
+                status="interrupted",
+                error="the crawl process ended before it recorded the end of the run",
+            )
+            view = self.get_run(run_id) if closed else None
+            if view is not None:
+                settled.append(view)
+        return settled
+
+    def last_crawl_unfinished(self, source: str, *, before_run: int | None = None) -> bool:
+        """Whether the latest crawl of ``source`` (before run ``before_run``) did not end
+        ``ok``: it may have stored some of its listings' articles and not others."""
+
+        def work(session: Session) -> bool:
+            query = select(RUNS.c.status).where(
+                RUNS.c.source == source, or_(RUNS.c.kind == "crawl", RUNS.c.kind.is_(None))
+            )
+            if before_run is not None:
+                query = query.where(RUNS.c.id < before_run)
+            status = session.execute(query.order_by(RUNS.c.id.desc()).limit(1)).scalar()
+            return status is not None and status != "ok"
+
+        return self._read(work)
 
     def finish_run(
         self,
