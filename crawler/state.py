@@ -41,6 +41,10 @@ class ArchiveState:
     revisit_urls: dict[str, date | None] = field(default_factory=dict)
     #: URLs of articles marked gone: fetched again when a listing shows them.
     gone_urls: set[str] = field(default_factory=set)
+    #: The last crawl of the source did not finish (killed, stopped, or it could not store
+    #: everything): it may have stored a listing's first page and not the next. Listings are
+    #: then fetched without validators and paged to their limit, known articles or not.
+    recovering: bool = False
 
     @classmethod
     def of(

@@ -56,6 +56,7 @@ def run(built: StorePipeline, items: list) -> ArchiveState:
         for item in items:
             await built.process_item(item)
         await built.close_spider()
+        await built.spider_closed(None, "finished")
 
     asyncio.run(go())
     return built.announced[0]  # type: ignore[attr-defined]

@@ -59,6 +59,8 @@ class ConditionalRequestMiddleware:
         conditional = request.meta.get(LISTING) or request.meta.get(CHECK)
         if self.state is None or not conditional or request.method != "GET":
             return
+        if self.state.recovering and request.meta.get(LISTING):
+            return  # a listing the last crawl may have left half-stored: read it in full
         validators = self.state.validators_for(self._key(request))
         if not validators:
             return

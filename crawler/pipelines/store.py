@@ -1,15 +1,22 @@
 """Store articles, raw pages and failures; record the crawl run. The crawler's one door to storage.
 
 Items are buffered and written in batches, each batch one transaction of
-``INSERT ... ON CONFLICT`` statements, off the reactor thread. A batch the database
-refuses (locked, unreachable) stays in the buffer and is tried again with the next batch
-and when the spider closes; what still cannot be written then is written to a spool file
-that the next crawl loads first, so no article is lost to a database outage.
+``INSERT ... ON CONFLICT`` statements, off the reactor thread: when a batch is full, every
+``flush_every`` seconds whether or not items arrive, on the first stop request
+(:data:`crawler.signals.stop_requested`) and when the spider closes. So a crawl stopped at its
+time limit, by the daemon or by Ctrl-C keeps what it had parsed, and one killed outright loses
+at most a few seconds of work. A batch the database refuses (locked, unreachable, disk full)
+stays in the buffer and is tried again; what still cannot be written at the end goes to a
+spool file that the next crawl loads first. An article neither stored nor spooled fails the
+run, loudly.
+
+Nothing is remembered as seen before what it vouches for is stored: the ETag/Last-Modified
+of listing pages and what the listings showed are written only at the end of a crawl that
+finished with every article stored. A crawl that did not finish (killed, stopped, failed)
+makes the next one read its listings again in full (see :attr:`ArchiveState.recovering`).
 
 It also writes what revisits found (a page re-checked, an article gone: marked, never
-deleted) and, when the spider closes, what the listing pages showed, from which the archive
-tells the articles that vanished from them. These are not spooled: the next revisit finds
-them again.
+deleted). These are not spooled: the next revisit finds them again.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import asyncio
 import base64
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +45,7 @@ from crawler.items import (
     ListingItem,
     ProgressItem,
 )
-from crawler.signals import archive_opened
+from crawler.signals import archive_opened, stop_requested
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
 from storage.monitor import MonitorStore, RunStats
@@ -138,6 +147,8 @@ class StorePipeline:
         recheck: Recheck | None = None,
         clock: Callable[[], datetime] | None = None,
         flush_every: float = 10.0,
+        pid: int | None = None,
+        host: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -152,7 +163,8 @@ class StorePipeline:
         self.announce = announce
         self.retry_window = retry_window
         self.backfill = backfill
-        # A batch waits at most this long (seconds): a crawl killed hard loses little.
+        # A batch waits at most this long (seconds), items or not: a crawl killed hard loses
+        # little. 0 turns the timer off (batches are then written when full and at the end).
         self.flush_every = flush_every
         self._flushed_at = time.monotonic()
         # Revisits: articles younger than ``revisit_days`` (0: none) are fetched again once
@@ -161,6 +173,9 @@ class StorePipeline:
         self.revisit_every = revisit_every
         self.recheck = recheck
         self.clock = clock or _now
+        # The process that records this run's outcome; runs of dead ones are settled.
+        self.pid = pid if pid is not None else os.getpid()
+        self.host = host or socket.gethostname()
         self.state: ArchiveState | None = None
         self.repo: Repository | None = None
         self.run_id: int | None = None
@@ -174,6 +189,20 @@ class StorePipeline:
         self._later_pages: set[str] = set()  # listing pages past a listing's first
         self._lock = asyncio.Lock()
         self._stats: Any = None
+        self._timer: asyncio.Task[None] | None = None
+        #: Why the last write failed (None once a write succeeds again).
+        self._write_error: str | None = None
+        #: Articles that could be neither stored nor spooled, and why: the run fails.
+        self._lost: str | None = None
+        self._spooled = 0
+        self._finished = False  # the run's outcome is recorded (a stop request came first)
+
+    @property
+    def kind(self) -> str:
+        """What kind of run this is: a ``crawl``, a ``backfill`` or a ``recheck``."""
+        if self.recheck is not None:
+            return "recheck"
+        return "backfill" if self.backfill else "crawl"
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -205,24 +234,54 @@ class StorePipeline:
             pipeline.announce = lambda state: crawler.signals.send_catch_log(
                 signal=archive_opened, state=state
             )
+        else:
+            pipeline.backfill = settings.getbool("KCNA_MONITOR_BACKFILL", False)
         # A run the caller recorded already (the daemon does, to finish it if the crawl dies).
         pipeline.run_id = settings.getint("KCNA_MONITOR_RUN_ID", 0) or None
         pipeline._stats = crawler.stats
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.stop_requested, signal=stop_requested)
         return pipeline
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def open_spider(self) -> None:
         self.repo = await asyncio.to_thread(self._open_repository)
+        await asyncio.to_thread(self._settle_dead_runs)
         if self.run_id is None:
-            self.run_id = await asyncio.to_thread(self.repo.start_run, self.source, _now())
+            self.run_id = await asyncio.to_thread(
+                self.repo.start_run,
+                self.source,
+                _now(),
+                kind=self.kind,
+                pid=self.pid,
+                host=self.host,
+            )
+        else:
+            await asyncio.to_thread(
+                self.repo.claim_run, self.run_id, kind=self.kind, pid=self.pid, host=self.host
+            )
         self._set_stat("run_id", self.run_id)
         if self.announce is not None:
             self.state = await asyncio.to_thread(self._load_state)
             self.announce(self.state)
         await self._load_spool()
+        if self.flush_every > 0:
+            self._timer = asyncio.get_running_loop().create_task(self._flush_timer())
+
+    def _settle_dead_runs(self) -> None:
+        assert self.repo is not None
+        for run in self.repo.settle_dead_runs(host=self.host, is_alive=_pid_alive, at=_now()):
+            logger.warning(
+                "%s: run %d (started %s) was left unfinished by a crawl that died;"
+                " recorded as interrupted (new %d, changed %d kept)",
+                run.source,
+                run.id,
+                run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                run.new,
+                run.changed,
+            )
 
     def _load_state(self) -> ArchiveState:
         assert self.repo is not None
@@ -241,6 +300,14 @@ class StorePipeline:
         if self.backfill:
             progress = self.repo.backfill_progress(self.source)
             state.pages_done = {url: done for url, (done, _count) in progress.items()}
+        elif self.recheck is None:
+            state.recovering = self.repo.last_crawl_unfinished(self.source, before_run=self.run_id)
+            if state.recovering:
+                self._set_stat("recovering", 1)
+                logger.info(
+                    "%s: the last crawl did not finish: its listings are read again in full",
+                    self.source,
+                )
         return state
 
     def _revisit_urls(self, now: datetime) -> dict[str, date | None]:
@@ -286,12 +353,26 @@ class StorePipeline:
             return item
         else:
             return item
-        pending = len(self._articles) + len(self._failures) + len(self._gone) + len(self._checked)
-        pending += len(self._progress)
-        waited = time.monotonic() - self._flushed_at
-        if pending >= self.batch_size or (pending and waited >= self.flush_every):
+        if self._pending() >= self.batch_size:
             await self.flush()
         return item
+
+    def _pending(self) -> int:
+        pending = len(self._articles) + len(self._failures) + len(self._gone) + len(self._checked)
+        return pending + len(self._progress)
+
+    async def _flush_timer(self) -> None:
+        """Write what waits once it has waited ``flush_every`` seconds, items or not."""
+        while not self._finished:
+            waited = time.monotonic() - self._flushed_at
+            await asyncio.sleep(max(self.flush_every - waited, 0.05))
+            if self._pending() and time.monotonic() - self._flushed_at >= self.flush_every:
+                await self.flush()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None and asyncio.current_task() is not self._timer:
+            self._timer.cancel()
+        self._timer = None
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
         url = item.record.url if isinstance(item, ArticleItem) else getattr(item, "url", "?")
@@ -300,19 +381,52 @@ class StorePipeline:
         self.counts.failures += 1
         self._inc_stat("failures")
 
-    async def close_spider(self) -> None:
+    async def stop_requested(self) -> None:
+        """The crawl is asked to stop: store everything parsed so far and record the run as
+        interrupted now, before in-flight downloads are abandoned."""
+        if self._finished:
+            return
+        self._stop_timer()
         await self.flush()
-        await self._record_listings()
-        await self._save_validators()
-        if self._articles or self._failures:
+        if self._articles:
+            await self._write_spool()
+        await self._record_end("shutdown")
+
+    async def close_spider(self) -> None:
+        self._stop_timer()
+        await self.flush()  # after a stop request too: the downloads it abandoned failed
+        if self._articles:
             await self._write_spool()
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
+        if self._finished:
+            return
+        if reason == "finished" and self._all_stored():
+            # Only now is what the listings showed vouched for by stored articles.
+            await self._record_listings()
+            await self._save_validators()
+        await self._record_end(reason)
+
+    def _all_stored(self) -> bool:
+        return not (self._articles or self._failures or self._spooled or self._lost)
+
+    async def _record_end(self, reason: str) -> None:
+        """Record the run's outcome (once)."""
+        self._finished = True
         if self.repo is None or self.run_id is None:
             return
         pages = int(self._stat("downloader/response_count", 0, prefixed=False))
         status = run_status(reason, pages)
-        error = "; ".join(self.counts.errors[-3:]) or (None if reason == "finished" else reason)
+        error = self._trouble()
+        if error is not None:
+            status = "failed"
+        else:
+            error = "; ".join(self.counts.errors[-3:]) or (
+                None if reason == "finished" else reason
+            )
+        self._set_stat("run_status", status)
+        if error:
+            self._set_stat("run_error", error)
         try:
             await asyncio.to_thread(
                 self.repo.finish_run,
@@ -332,7 +446,19 @@ class StorePipeline:
             await asyncio.to_thread(monitor.save_run_stats, self.run_id, stats, _now())
         except StorageError as exc:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
-        self._set_stat("run_status", status)
+
+    def _trouble(self) -> str | None:
+        """Why this run must count as failed although it ran: articles not stored."""
+        if self._lost:
+            return self._lost
+        if self._spooled:
+            return (
+                f"the database refused {self._spooled} articles ({self._write_error}); they are"
+                " spooled for the next crawl"
+            )
+        if self._failures and self._write_error:
+            return f"could not record {len(self._failures)} failures: {self._write_error}"
+        return None
 
     # -- writing ------------------------------------------------------------------------
 
@@ -355,9 +481,12 @@ class StorePipeline:
                 self._gone[:0] = gone
                 self._checked[:0] = checked
                 message = f"could not store {len(articles)} articles: {exc}"
-                self.counts.errors.append(message)
-                logger.error(message)
+                if str(exc) != self._write_error:  # one line per kind of trouble, not per try
+                    self.counts.errors.append(message)
+                    logger.error(message)
+                self._write_error = str(exc)
                 return
+            self._write_error = None
             try:
                 await asyncio.to_thread(self._write_checks, gone, checked)
             except StorageError as exc:
@@ -373,6 +502,24 @@ class StorePipeline:
                 else:
                     self.counts.unchanged += 1
                 self._inc_stat(outcome.value)
+            await self._save_counts()
+
+    async def _save_counts(self) -> None:
+        """Keep the run's row current: a crawl that dies leaves its counters."""
+        if self.repo is None or self.run_id is None or self._finished:
+            return
+        try:
+            await asyncio.to_thread(
+                self.repo.update_run_counts,
+                self.run_id,
+                pages=int(self._stat("downloader/response_count", 0, prefixed=False)),
+                new=self.counts.new,
+                changed=self.counts.changed,
+                unchanged=self.counts.unchanged,
+                failures=self.counts.failures,
+            )
+        except StorageError as exc:  # the end of the run records them again
+            logger.debug("could not update the counters of run %s: %s", self.run_id, exc)
 
     def _write_checks(self, gone: Sequence[GoneItem], checked: Sequence[CheckedItem]) -> None:
         """Mark gone what answered so, then record the checks (a 304 brings one back)."""
@@ -443,38 +590,61 @@ class StorePipeline:
         return self.spool_dir / f"{self.source}.jsonl"
 
     async def _write_spool(self) -> None:
+        """Append the articles the database refused to the spool file, durably; when that
+        fails too, the run fails and says so (the next crawl fetches them again)."""
         path = self._spool_file()
-        count = len(self._articles)
+        articles, self._articles = self._articles, []
+        count = len(articles)
         if path is None:
-            logger.error(
-                "%d articles and %d failures could not be stored and no spool folder is set"
-                " (KCNA_MONITOR_SPOOL_DIR); they will be fetched again by the next crawl",
-                count,
-                len(self._failures),
-            )
-            self.counts.unsaved += count
+            self._lose(count, "no spool folder is set (KCNA_MONITOR_SPOOL_DIR)")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            for article in self._articles:
-                handle.write(json.dumps(_encode(article)) + "\n")
-        logger.error("database unavailable: %d articles kept in %s for the next crawl", count, path)
+        try:
+            await asyncio.to_thread(_append_lines, path, [json.dumps(_encode(a)) for a in articles])
+        except OSError as exc:
+            self._lose(count, f"could not spool them to {path}: {exc.strerror or exc}")
+            return
+        self._spooled += count
         self.counts.unsaved += count
-        self._articles = []
+        logger.error(
+            "database unavailable (%s): %d articles kept in %s for the next crawl",
+            self._write_error,
+            count,
+            path,
+        )
+
+    def _lose(self, count: int, why: str) -> None:
+        self.counts.unsaved += count
+        self._lost = (
+            f"{count} articles could not be stored ({self._write_error}) and {why}; the next"
+            " crawl fetches them again"
+        )
+        logger.error("%s", self._lost)
 
     async def _load_spool(self) -> None:
+        """Store what earlier crawls spooled. A load that was interrupted is resumed: the
+        file being loaded is removed only once its articles are stored."""
         path = self._spool_file()
-        if path is None or not path.exists():
+        if path is None:
             return
-        pending = path.with_suffix(".loading")
-        path.replace(pending)
-        with pending.open(encoding="utf-8") as handle:
-            self._articles.extend(_decode(json.loads(line)) for line in handle if line.strip())
-        logger.info("loaded %d spooled articles from %s", len(self._articles), path)
+        loading = path.with_suffix(".loading")
+        try:
+            await asyncio.to_thread(_take_spool, path, loading)
+        except OSError as exc:
+            logger.error("could not read the spool %s: %s", path, exc)
+            return
+        if not loading.exists():
+            return
+        articles, bad = await asyncio.to_thread(_read_spool, loading)
+        if bad:
+            logger.warning("%s: skipped %d unreadable lines (a write cut short)", loading, bad)
+        logger.info("loading %d spooled articles from %s", len(articles), loading)
+        self._articles.extend(articles)
         await self.flush()
-        if self._articles:  # still no database: put them back
-            await self._write_spool()
-        pending.unlink()
+        if self._articles:  # still no database: they stay in the file for the next crawl
+            self._articles = []
+            logger.error("database unavailable: the spooled articles stay in %s", loading)
+            return
+        loading.unlink(missing_ok=True)
 
     # -- stats --------------------------------------------------------------------------
 
@@ -503,6 +673,53 @@ def run_status(reason: str, pages: int) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _append_lines(path: Path, lines: Sequence[str]) -> None:
+    """Append ``lines`` to ``path`` and make them durable (fsync) before returning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _take_spool(path: Path, loading: Path) -> None:
+    """Move the spool file's lines into ``loading`` (which an interrupted load may have
+    left), so that new spooling and this load never touch the same file."""
+    if not path.exists():
+        return
+    if not loading.exists():
+        path.replace(loading)
+        return
+    _append_lines(loading, path.read_text(encoding="utf-8").splitlines())
+    path.unlink()
+
+
+def _read_spool(path: Path) -> tuple[list[ArticleInput], int]:
+    """The articles of a spool file and the number of lines that could not be read."""
+    articles, bad = [], 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                articles.append(_decode(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+    return articles, bad
 
 
 def _encode(article: ArticleInput) -> dict[str, Any]:
