@@ -49,6 +49,8 @@ from crawler.state import ArchiveState
 POSITION = "kcna_position"
 #: ... and of the listing page an article request came from.
 ORIGIN = "kcna_origin"
+#: Request meta: the page number a listing request asks for, when the site's paging says.
+ASKED_PAGE = "kcna_asked_page"
 
 PYONGYANG = timezone(timedelta(hours=9))
 
@@ -114,6 +116,8 @@ class SourceSpider(scrapy.Spider):
         self.recheck = False  # fetch only the stored articles the archive names, no listings
         self.report_listings = True  # report what listing pages show (vanished articles)
         self._requested: set[str] = set()
+        #: Listing pages requested in this run, as (start listing URL, page number).
+        self._listing_pages: set[tuple[str, int]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -196,6 +200,7 @@ class SourceSpider(scrapy.Spider):
             for url in urls:
                 request = self.page_request(url, depth=1, hint=None)
                 request.meta[POSITION] = (url, 1)
+                self._listing_pages.add((url, 1))
                 yield request
             # Article pages that failed in recent runs and are still missing: try them again.
             retry = self.archive.retry_urls if self.archive else {}
@@ -333,6 +338,18 @@ class SourceSpider(scrapy.Spider):
             yield self.failure(public_url, exc.reason, hint)
             return
         if isinstance(page, Listing):
+            position = response.meta.get(POSITION)
+            if position is not None and _past_the_end(
+                page, position[1], response.meta.get(ASKED_PAGE)
+            ):
+                self.crawler.stats.inc_value("kcna_monitor/listing_ends")
+                self.logger.info(
+                    "%s: asked for page %d, got %s: the end of the list",
+                    position[0],
+                    position[1],
+                    f"page {page.current_page}" if page.entries else "no entries",
+                )
+                return
             if self.listing_is_category:
                 category = page.category or category
             if self.report_listings and page.entries:
@@ -379,9 +396,18 @@ class SourceSpider(scrapy.Spider):
             item = self.progress.listed(*position, len(requests), listing.page_count)
             if item is not None:
                 yield item
+        if not listing.entries or not listing.next_pages:
+            return  # an empty page ends a list, whatever its paging script says
         if depth >= self.max_pages:
+            if self.progress is not None:
+                self.logger.warning(
+                    "%s: stopped at page %d, the most a backfill reads (--pages sets it)",
+                    position[0] if position else listing.url,
+                    depth,
+                )
             return
-        if listing.entries and not requests and self.stop_at_known:
+        recovering = self.archive is not None and self.archive.recovering
+        if not requests and self.stop_at_known and not recovering:
             stats.inc_value("kcna_monitor/paging_stopped_at_known")
             self.logger.debug("every entry of %s is stored already: not paging on", listing.url)
             return
@@ -394,9 +420,16 @@ class SourceSpider(scrapy.Spider):
             target = self._resume_target(position, next_page, listing.page_count)
             if target is None:
                 continue
-            request = self.listing_request(target, target.page or depth + 1, category)
+            number = target.page or (position[1] + 1 if position else depth + 1)
             if position is not None:
-                request.meta[POSITION] = (position[0], target.page or position[1] + 1)
+                if (position[0], number) in self._listing_pages:
+                    self.logger.debug("%s: page %d was requested already", position[0], number)
+                    continue
+                self._listing_pages.add((position[0], number))
+            request = self.listing_request(target, target.page or depth + 1, category)
+            request.meta[ASKED_PAGE] = target.page
+            if position is not None:
+                request.meta[POSITION] = (position[0], number)
             yield request
 
     def _resume_target(
@@ -488,6 +521,22 @@ class SourceSpider(scrapy.Spider):
     def failure(url: str, reason: str, hint: ListingEntry | None = None) -> FailureItem:
         listed_on = hint.published if hint else None
         return FailureItem(url=url, reason=reason, at=datetime.now(UTC), listed_on=listed_on)
+
+
+def _past_the_end(listing: Listing, position: int, asked: int | None) -> bool:
+    """Whether a listing page, the ``position``-th read of its list and asked for as page
+    ``asked`` of the site's numbering (when known), lies past the end of the list: it has no
+    entries, says it is another page (the site answered its first page again), or is
+    numbered beyond the page count it gives."""
+    if position <= 1:
+        return False
+    if not listing.entries:
+        return True
+    if asked is None:
+        return False
+    if listing.current_page is not None and listing.current_page != asked:
+        return True
+    return listing.page_count is not None and asked > listing.page_count
 
 
 def _all_older(listing: Listing, since: date) -> bool:

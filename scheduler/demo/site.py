@@ -202,12 +202,15 @@ def build_site(
     copies_of_detail: int = 2,
     latest: Sequence[dict[str, Any]] = (),
     hold_back: int = 0,
+    empty_past_end: bool = False,
 ) -> BuiltSite:
     """Render the sample corpus into one fixture site of all three layouts.
 
     ``latest`` are records published on KCNA Watch just now: at the top of its listing.
     ``hold_back`` kcna.kp /q/ articles (of the ``q_count``) are left unpublished, for
-    :meth:`BuiltSite.publish_next` to publish later.
+    :meth:`BuiltSite.publish_next` to publish later. A form-paged list asked for a page past
+    its last answers that last page, or with ``empty_past_end`` an empty list whose paging
+    script says it is page 1.
     """
     # Articles under several URLs first: they all go to the /q/ part, as on the real site.
     groups = sorted(
@@ -298,6 +301,19 @@ def build_site(
             number = int(form.get("page_num", "1"))
         except ValueError:
             number = 1
+        if empty_past_end and number > page_count:
+            html = render.render_detail_listing(
+                [],
+                list_url_path=list_path,
+                page=1,
+                page_count=page_count,
+                csrf=CSRF,
+                per_page=detail_per_page,
+                total=len(entries),
+                category=DETAIL_CATEGORY,
+                featured=0,
+            )
+            return Page(html.encode("utf-8"))
         return list_page(min(max(number, 1), page_count))
 
     site.posts[list_path] = post_list
