@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from scheduler.demo import render
 from scheduler.demo.site import BuiltSite, FixtureServer, FixtureSite, Page, build_site
 from storage.db import make_engine
 from storage.repository import Repository
@@ -220,10 +219,13 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
             stdout, after = process.communicate(timeout=30)  # not DOWNLOAD_TIMEOUT (60 s)
         except subprocess.TimeoutExpired:
             process.kill()
-            stdout, after = process.communicate()
-            raise AssertionError("the stop waited: " + "\n".join(
-                line[:200] for line in after.splitlines() if "ArticleItem" not in line
-            )[-4000:]) from None
+            _, after = process.communicate()
+            raise AssertionError(
+                "the stop waited: "
+                + "\n".join(line[:200] for line in after.splitlines() if "ArticleItem" not in line)[
+                    -4000:
+                ]
+            ) from None
     finally:
         held.released.set()
         if process.poll() is None:
@@ -365,7 +367,8 @@ def test_a_full_disk_fails_the_run_and_the_next_run_fetches_what_is_missing(
     site, tmp_path: Path
 ) -> None:
     built, server = site
-    reference = reference_of(crawl_args(server, built, f"sqlite:///{tmp_path / 'ref.db'}"), tmp_path)
+    reference_db = f"sqlite:///{tmp_path / 'ref.db'}"
+    reference = reference_of(crawl_args(server, built, reference_db), tmp_path)
     disk = tmp_path / "disk"
     with small_disk(disk, 64 * 1024 * 1024) as resize:
         db_url = f"sqlite:///{disk / 'archive.db'}"
