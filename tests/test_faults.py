@@ -216,7 +216,7 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
         before = read_until(process, enough)
         process.send_signal(stop)
         try:
-            stdout, after = process.communicate(timeout=30)  # not DOWNLOAD_TIMEOUT (60 s)
+            _, after = process.communicate(timeout=30)  # not DOWNLOAD_TIMEOUT (60 s)
         except subprocess.TimeoutExpired:
             process.kill()
             _, after = process.communicate()
