@@ -421,9 +421,7 @@ class StorePipeline:
         if error is not None:
             status = "failed"
         else:
-            error = "; ".join(self.counts.errors[-3:]) or (
-                None if reason == "finished" else reason
-            )
+            error = "; ".join(self.counts.errors[-3:]) or (None if reason == "finished" else reason)
         self._set_stat("run_status", status)
         if error:
             self._set_stat("run_error", error)
