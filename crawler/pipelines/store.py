@@ -688,10 +688,18 @@ def _append_lines(path: Path, lines: Sequence[str]) -> None:
     """Append ``lines`` to ``path`` and make them durable (fsync) before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
+        if handle.tell() and not _ends_a_line(path):
+            handle.write("\n")  # after a line an earlier write left cut short
         for line in lines:
             handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _ends_a_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def _take_spool(path: Path, loading: Path) -> None:

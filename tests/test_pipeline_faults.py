@@ -1,0 +1,226 @@
+"""The storing pipeline under faults, built without a crawler: a disk that is full for the
+database and for the spool, a spool load cut short, a stop request, the flush timer, and runs
+left ``running`` by crawls that died."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crawler.pipelines.store import StorePipeline, _encode, to_input
+from crawler.state import ArchiveState, Validators
+from storage.db import make_engine, migrate
+from storage.errors import DatabaseUnavailable
+from storage.repository import Repository
+from tests.test_pipeline_store import articles_in, item
+
+LISTING = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
+KCNA = ("http://www.kcna.kp/", "https://www.kcna.kp/")
+DISK_FULL = "database or disk is full"
+
+
+class FullDisk:
+    """A repository on a full disk: every write fails as SQLite says it, until ``freed``."""
+
+    def __init__(self, real: Repository) -> None:
+        self.real = real
+        self.freed = False
+
+    def _write(self, name: str):
+        method = getattr(self.real, name)
+
+        def write(*args, **kwargs):
+            if not self.freed:
+                raise DatabaseUnavailable(f"cannot write to the database: {DISK_FULL}")
+            return method(*args, **kwargs)
+
+        return write
+
+    def __getattr__(self, name: str):
+        if name.startswith(("save_", "record_", "mark_", "finish_", "update_", "close_")):
+            return self._write(name)
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    migrate(make_engine(url))
+    return url
+
+
+def pipeline(db_url: str, spool: Path | None, **kwargs) -> StorePipeline:
+    states: list[ArchiveState] = []
+    built = StorePipeline(
+        db_url,
+        source="kcna",
+        batch_size=2,
+        spool_dir=spool,
+        site_prefixes=KCNA,
+        announce=states.append,
+        flush_every=0,
+        **kwargs,
+    )
+    built.announced = states  # type: ignore[attr-defined]
+    return built
+
+
+def test_a_full_disk_fails_the_run_and_vouches_for_nothing(db_url: str, tmp_path: Path) -> None:
+    """Neither the database nor the spool take the articles: the run fails saying so, and
+    the listing's validators are not kept, so the next crawl fetches it (and them) again."""
+    full = tmp_path / "spool"
+    full.mkdir()
+    built = pipeline(db_url, full)
+
+    async def go() -> None:
+        await built.open_spider()
+        (full / "kcna.jsonl").symlink_to("/dev/full")  # writes fail with ENOSPC
+        built.repo = FullDisk(built.repo)  # type: ignore[assignment,arg-type]
+        built.state.learn(LISTING, Validators('"v1"', None))  # type: ignore[union-attr]
+        for n in (1, 2, 3):
+            await built.process_item(item(n))
+        await built.close_spider()
+        built.repo.freed = True  # type: ignore[attr-defined]  # to read the run's end back
+        await built.spider_closed(None, "finished")
+
+    asyncio.run(go())
+    assert articles_in(db_url) == []
+    assert built.counts.unsaved == 3
+    repo = Repository(make_engine(db_url))
+    [run] = repo.recent_runs(limit=1)
+    assert run.status == "failed"
+    assert DISK_FULL in (run.error or "") and "No space left on device" in (run.error or "")
+    assert repo.load_validators(KCNA, listings_only=True) == {}
+
+    (full / "kcna.jsonl").unlink()
+    again = pipeline(db_url, full)
+    asyncio.run(_crawl(again, [item(1), item(2), item(3)]))
+    assert len(articles_in(db_url)) == 3
+
+
+async def _crawl(built: StorePipeline, items: list) -> None:
+    await built.open_spider()
+    for it in items:
+        await built.process_item(it)
+    await built.close_spider()
+    await built.spider_closed(None, "finished")
+
+
+def test_validators_are_kept_only_when_every_article_is_stored(db_url: str) -> None:
+    built = pipeline(db_url, None)
+
+    async def go() -> None:
+        await built.open_spider()
+        built.state.learn(LISTING, Validators('"v1"', None))  # type: ignore[union-attr]
+        await built.process_item(item(1))
+        await built.close_spider()
+        await built.spider_closed(None, "finished")
+
+    asyncio.run(go())
+    stored = Repository(make_engine(db_url)).load_validators(KCNA, listings_only=True)
+    assert stored == {LISTING: ('"v1"', None)}
+
+
+def test_an_interrupted_spool_load_is_resumed(db_url: str, tmp_path: Path) -> None:
+    """A crawl died while loading the spool (it had moved it to ``.loading``) and another
+    spooled more since: the next crawl stores both, once, and removes the files."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    lines = [json.dumps(_encode(to_input(item(n), keep_page=True))) for n in (1, 2)]
+    (spool / "kcna.loading").write_text("\n".join(lines) + "\n" + lines[1][:40])  # cut short
+    (spool / "kcna.jsonl").write_text(json.dumps(_encode(to_input(item(3), True))) + "\n")
+
+    built = pipeline(db_url, spool)
+    asyncio.run(_crawl(built, []))
+    assert sorted(a.title for a in articles_in(db_url)) == [
+        f"Article number {n}" for n in (1, 2, 3)
+    ]
+    assert list(spool.iterdir()) == []
+    [run] = Repository(make_engine(db_url)).recent_runs(limit=1)
+    assert (run.new, run.status) == (3, "failed")  # no page fetched, but nothing lost
+
+
+def test_a_spool_load_the_database_refuses_stays_for_the_next_crawl(
+    db_url: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "kcna.jsonl").write_text(json.dumps(_encode(to_input(item(1), True))) + "\n")
+    built = pipeline(db_url, spool)
+    real_open = built._open_repository
+    built._open_repository = lambda: FullDisk(real_open())  # type: ignore[method-assign]
+    asyncio.run(_crawl(built, []))
+    assert articles_in(db_url) == []
+    assert [p.name for p in spool.iterdir()] == ["kcna.loading"]  # kept, not spooled twice
+
+    asyncio.run(_crawl(pipeline(db_url, spool), []))
+    assert [a.title for a in articles_in(db_url)] == ["Article number 1"]
+    assert list(spool.iterdir()) == []
+
+
+def test_a_stop_request_stores_what_was_parsed_and_records_the_run(db_url: str) -> None:
+    built = StorePipeline(db_url, source="kcna", batch_size=1000, flush_every=0)
+
+    async def go() -> None:
+        await built.open_spider()
+        for n in (1, 2, 3):
+            await built.process_item(item(n))
+        assert articles_in(db_url) == []
+        await built.stop_requested()
+        assert len(articles_in(db_url)) == 3
+        await built.close_spider()
+        await built.spider_closed(None, "shutdown")
+
+    asyncio.run(go())
+    [run] = Repository(make_engine(db_url)).recent_runs(limit=1)
+    assert (run.status, run.new) == ("interrupted", 3)
+
+
+def test_the_timer_flushes_without_new_items(db_url: str) -> None:
+    built = StorePipeline(db_url, source="kcna", batch_size=1000, flush_every=0.05)
+
+    async def go() -> None:
+        await built.open_spider()
+        await built.process_item(item(1))
+        for _ in range(200):  # the timer's own clock: wait for it, not for a fixed time
+            if articles_in(db_url):
+                break
+            await asyncio.sleep(0.05)
+        assert len(articles_in(db_url)) == 1
+        [run] = Repository(make_engine(db_url)).recent_runs(limit=1)
+        assert (run.status, run.new) == ("running", 1)  # counters kept current
+        await built.close_spider()
+
+    asyncio.run(go())
+
+
+def test_runs_left_running_by_dead_crawls_are_settled(db_url: str) -> None:
+    repo = Repository(make_engine(db_url))
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    dead = repo.start_run("kcna", at, pid=2**22 + 12345, host="here")
+    alive = repo.start_run("kcna", at, pid=os.getpid(), host="here")
+    elsewhere = repo.start_run("kcna", at, pid=2**22 + 12345, host="another")
+    repo.update_run_counts(dead, pages=5, new=2, changed=0, unchanged=3, failures=0)
+
+    settled = repo.settle_dead_runs(host="here", is_alive=_alive, at=at)
+    assert [r.id for r in settled] == [dead]
+    statuses = {r.id: (r.status, r.new) for r in repo.recent_runs(limit=10)}
+    assert statuses == {
+        dead: ("interrupted", 2),
+        alive: ("running", 0),
+        elsewhere: ("running", 0),
+    }
+    assert repo.last_crawl_unfinished("kcna")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
