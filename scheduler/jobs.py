@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 
 from crawler.extract import page_kind
 from crawler.signals import stop_requested
-from crawler.spiders.base import SourceSpider, is_http_url
+from crawler.spiders.base import ABANDONED, SourceSpider, is_http_url
 from crawler.spiders.kcna import KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
 from scheduler.logs import setup_logging
@@ -257,11 +257,11 @@ class StopOnSignal:
             if downloader is None:
                 continue
             for request in downloader.active:
-                request.meta["dont_retry"] = True
+                request.meta.update({"dont_retry": True, ABANDONED: True})
             for slot in downloader.slots.values():  # waiting for their turn: not sent at all
                 while slot.queue:
                     request, waiting = slot.queue.popleft()
-                    request.meta["dont_retry"] = True
+                    request.meta.update({"dont_retry": True, ABANDONED: True})
                     waiting.errback(Failure(IgnoreRequest("abandoned: the crawl was stopped")))
         for selectable in {*reactor.getReaders(), *reactor.getWriters()}:
             if isinstance(selectable, tcp.Client):  # the only client connections: downloads

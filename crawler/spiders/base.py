@@ -51,6 +51,8 @@ POSITION = "kcna_position"
 ORIGIN = "kcna_origin"
 #: Request meta: the page number a listing request asks for, when the site's paging says.
 ASKED_PAGE = "kcna_asked_page"
+#: Request meta: set on the requests in flight when a crawl is stopped (they are abandoned).
+ABANDONED = "kcna_abandoned"
 
 PYONGYANG = timezone(timedelta(hours=9))
 
@@ -511,7 +513,11 @@ class SourceSpider(scrapy.Spider):
             yield GoneItem(url=public_url, reason=reason, at=datetime.now(UTC))
         else:
             self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
-            self.logger.warning("could not fetch %s: %s", public_url, reason)
+            if request.meta.get(ABANDONED):  # the crawl is stopping: retried next time
+                self.logger.info("abandoned at the stop: %s", public_url)
+                reason = "abandoned: the crawl was stopped"
+            else:
+                self.logger.warning("could not fetch %s: %s", public_url, reason)
             yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
         if checked:
             yield CheckedItem(public_url, datetime.now(UTC))
