@@ -236,7 +236,9 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
     scraped = set(SCRAPED.findall("\n".join(before) + "\n" + after))
     assert len(scraped) >= items * 3 // 4
     stored = {url for urls, _ in archive(db_url)["articles"].values() for url in urls}
-    assert scraped - stored == set(), "parsed articles were not stored"
+    assert scraped - stored == set(), "parsed articles were not stored: " + "\n".join(
+        line[:300] for line in after.splitlines() if " WARNING " in line or " ERROR " in line
+    )
     assert hung not in stored
     runs = Repository(make_engine(db_url)).recent_runs(limit=5)
     statuses = {r.source: r.status for r in runs}

@@ -195,6 +195,7 @@ class StorePipeline:
         #: Articles that could be neither stored nor spooled, and why: the run fails.
         self._lost: str | None = None
         self._spooled = 0
+        self._stopping = False  # a stop was requested: each item is written as it comes
         self._finished = False  # the run's outcome is recorded (a stop request came first)
 
     @property
@@ -353,8 +354,8 @@ class StorePipeline:
             return item
         else:
             return item
-        if self._pending() >= self.batch_size:
-            await self.flush()
+        if self._pending() >= self.batch_size or self._stopping:
+            await self.flush()  # once stopping, each item as it comes: the exit may be near
         return item
 
     def _pending(self) -> int:
@@ -386,8 +387,11 @@ class StorePipeline:
         interrupted now, before in-flight downloads are abandoned."""
         if self._finished:
             return
+        self._stopping = True
         self._stop_timer()
         await self.flush()
+        while self._articles and self._write_error is None:  # parsed while it was writing
+            await self.flush()
         if self._articles:
             await self._write_spool()
         await self._record_end("shutdown")
@@ -604,9 +608,9 @@ class StorePipeline:
         self._spooled += count
         self.counts.unsaved += count
         logger.error(
-            "database unavailable (%s): %d articles kept in %s for the next crawl",
-            self._write_error,
+            "the database refused %d articles (%s): kept in %s for the next crawl",
             count,
+            self._write_error or "not written in time",
             path,
         )
 
