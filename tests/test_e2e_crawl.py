@@ -60,21 +60,19 @@ def server(built: BuiltSite) -> Iterator[FixtureServer]:
         yield running
 
 
+def crawl_args(
+    server: FixtureServer, built: BuiltSite, db_url: str, *extra: str, source: str | None = None
+) -> list[str]:
+    """The command line of a crawl of the served site (one source's start pages, or all)."""
+    paths = built.start_paths_of(source) if source else built.start_paths
+    starts = [arg for path in paths for arg in ("--start-url", server.url + path)]
+    chosen = [source] if source else []
+    base = ["--base-url", server.url, "--max-pages", "5", "--db", db_url]
+    return ["crawl", *chosen, *base, *starts, *FAST, *extra]
+
+
 def crawl(server: FixtureServer, built: BuiltSite, db_url: str, home: Path, *extra: str):
-    starts = [arg for path in built.start_paths for arg in ("--start-url", server.url + path)]
-    return cli(
-        "crawl",
-        "--base-url",
-        server.url,
-        *starts,
-        "--max-pages",
-        "5",
-        "--db",
-        db_url,
-        *FAST,
-        *extra,
-        env_home=home,
-    )
+    return cli(*crawl_args(server, built, db_url, *extra), env_home=home)
 
 
 def export(db_url: str, home: Path) -> list[dict]:

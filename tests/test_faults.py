@@ -26,7 +26,7 @@ import pytest
 from scheduler.demo.site import BuiltSite, FixtureServer, FixtureSite, Page, build_site
 from storage.db import make_engine
 from storage.repository import Repository
-from tests.test_e2e_crawl import FAST, ROOT, cli, totals
+from tests.test_e2e_crawl import FAST, ROOT, cli, crawl_args, totals
 
 pytestmark = pytest.mark.e2e
 
@@ -71,11 +71,6 @@ class KillSwitch:
 
 def env_for(home: Path) -> dict[str, str]:
     return {**os.environ, "XDG_DATA_HOME": str(home), "KCNA_MONITOR_DB": ""}
-
-
-def crawl_args(server: FixtureServer, built: BuiltSite, db_url: str, *extra: str) -> list[str]:
-    starts = [arg for path in built.start_paths for arg in ("--start-url", server.url + path)]
-    return ["crawl", "--base-url", server.url, *starts, "--db", db_url, *FAST, *extra]
 
 
 def backfill_args(server: FixtureServer, built: BuiltSite, db_url: str, *extra: str) -> list[str]:

@@ -30,7 +30,7 @@ from crawler.spiders.kcnawatch import KcnaWatchSpider
 from scheduler.demo.site import FixtureServer, FixtureSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
-from tests.test_e2e_crawl import FAST, cli, totals
+from tests.test_e2e_crawl import cli, crawl_args, totals
 
 MIRROR = "http://127.0.0.1:8080"
 ARTICLE = "/en/article/q/0123456789abcdef0123456789abcdef.kcmsf"
@@ -214,21 +214,7 @@ def test_a_crawl_follows_redirects_on_the_site_only_and_records_the_others(tmp_p
 
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     with far_server, near_server, server:
-        kcna_starts = built.start_paths_of("kcna")
-        starts = [arg for path in kcna_starts for arg in ("--start-url", server.url + path)]
-        result = cli(
-            "crawl",
-            "kcna",
-            "--base-url",
-            server.url,
-            *starts,
-            "--max-pages",
-            "5",
-            "--db",
-            db_url,
-            *FAST,
-            env_home=tmp_path,
-        )
+        result = cli(*crawl_args(server, built, db_url, source="kcna"), env_home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert far.requests == [] and near.requests == []  # robots.txt included

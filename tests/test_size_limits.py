@@ -31,7 +31,7 @@ from crawler.spiders.kcna import KcnaSpider
 from scheduler.demo.site import FixtureServer, Page, build_site
 from storage.db import make_engine
 from storage.repository import Repository
-from tests.test_e2e_crawl import FAST, ROOT, cli, totals
+from tests.test_e2e_crawl import ROOT, cli, crawl_args, totals
 from tests.test_redirect_offsite import serve_answers
 
 MB = 1 << 20
@@ -238,20 +238,8 @@ def test_a_crawl_meeting_a_gzip_bomb_and_huge_pages_records_them_and_stays_small
 
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     with server:
-        starts = built.start_paths_of("kcna")
-        result, peak = measured_cli(
-            "crawl",
-            "kcna",
-            "--base-url",
-            server.url,
-            *[arg for path in starts for arg in ("--start-url", server.url + path)],
-            "--max-pages",
-            "5",
-            "--db",
-            db_url,
-            *FAST,
-            env_home=tmp_path,
-        )
+        args = crawl_args(server, built, db_url, source="kcna")
+        result, peak = measured_cli(*args, env_home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     print(f"peak RSS of the crawl: {peak / MB:.0f} MB")
