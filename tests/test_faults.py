@@ -78,16 +78,22 @@ def backfill_args(server: FixtureServer, built: BuiltSite, db_url: str, *extra: 
     return ["backfill", "kcna", "--base-url", server.url, "--start-url", start, "--db", db_url]
 
 
-def run_killed(args: list[str], home: Path, switch: KillSwitch, at: int) -> bool:
-    """Run the command, killed with SIGKILL at the site's ``at``-th request; True if it was."""
-    process = subprocess.Popen(
+def start(args: list[str], home: Path, output: int = subprocess.DEVNULL) -> subprocess.Popen:
+    """Start ``kcna-monitor ARGS`` with its data under ``home``, output to ``output``."""
+    return subprocess.Popen(
         [sys.executable, "-m", "scheduler.cli", *args],
         cwd=ROOT,
         env=env_for(home),
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
     )
+
+
+def run_killed(args: list[str], home: Path, switch: KillSwitch, at: int) -> bool:
+    """Run the command, killed with SIGKILL at the site's ``at``-th request; True if it was."""
+    process = start(args, home)
     switch.arm(at, process.pid)
     try:
         process.wait(timeout=120)
@@ -191,15 +197,7 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
         "--set",
         "KCNA_MONITOR_FLUSH_SECONDS=3600",  # nor by the timer: only the stop writes
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", *args],
-        cwd=ROOT,
-        env=env_for(tmp_path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(args, tmp_path, output=subprocess.PIPE)
     parsed = 0
 
     def enough(line: str) -> bool:

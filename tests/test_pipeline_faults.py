@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.pipelines.store import StorePipeline, _encode, to_input
+from crawler.pipelines.spool import encode
+from crawler.pipelines.store import StorePipeline, to_input
 from crawler.state import ArchiveState, Validators
 from storage.db import make_engine, migrate
 from storage.errors import DatabaseUnavailable
@@ -131,9 +132,9 @@ def test_an_interrupted_spool_load_is_resumed(db_url: str, tmp_path: Path) -> No
     spooled more since: the next crawl stores both, once, and removes the files."""
     spool = tmp_path / "spool"
     spool.mkdir()
-    lines = [json.dumps(_encode(to_input(item(n), keep_page=True))) for n in (1, 2)]
+    lines = [json.dumps(encode(to_input(item(n), keep_page=True))) for n in (1, 2)]
     (spool / "kcna.loading").write_text("\n".join(lines) + "\n" + lines[1][:40])  # cut short
-    (spool / "kcna.jsonl").write_text(json.dumps(_encode(to_input(item(3), True))) + "\n")
+    (spool / "kcna.jsonl").write_text(json.dumps(encode(to_input(item(3), True))) + "\n")
 
     built = pipeline(db_url, spool)
     asyncio.run(_crawl(built, []))
@@ -150,7 +151,7 @@ def test_a_spool_load_the_database_refuses_stays_for_the_next_crawl(
 ) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
-    (spool / "kcna.jsonl").write_text(json.dumps(_encode(to_input(item(1), True))) + "\n")
+    (spool / "kcna.jsonl").write_text(json.dumps(encode(to_input(item(1), True))) + "\n")
     built = pipeline(db_url, spool)
     real_open = built._open_repository
     built._open_repository = lambda: FullDisk(real_open())  # type: ignore[method-assign]

@@ -22,8 +22,6 @@ deleted). These are not spooled: the next revisit finds them again.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import os
 import socket
@@ -45,6 +43,7 @@ from crawler.items import (
     ListingItem,
     ProgressItem,
 )
+from crawler.pipelines.spool import Spool
 from crawler.signals import archive_opened, stop_requested
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
@@ -156,7 +155,7 @@ class StorePipeline:
         self.source = source
         self.batch_size = batch_size
         self.keep_pages = keep_pages
-        self.spool_dir = spool_dir
+        self.spool = Spool(spool_dir, source) if spool_dir is not None else None
         # Incremental crawling: what is stored under these URL prefixes is loaded when the
         # spider opens and handed to ``announce`` (the spider and middlewares listen).
         self.site_prefixes = site_prefixes
@@ -586,24 +585,18 @@ class StorePipeline:
 
     # -- spool: articles the database would not take ------------------------------------
 
-    def _spool_file(self) -> Path | None:
-        if self.spool_dir is None:
-            return None
-        return self.spool_dir / f"{self.source}.jsonl"
-
     async def _write_spool(self) -> None:
-        """Append the articles the database refused to the spool file, durably; when that
-        fails too, the run fails and says so (the next crawl fetches them again)."""
-        path = self._spool_file()
+        """Append the articles the database refused to the spool, durably; when that fails
+        too, the run fails and says so (the next crawl fetches them again)."""
         articles, self._articles = self._articles, []
         count = len(articles)
-        if path is None:
+        if self.spool is None:
             self._lose(count, "no spool folder is set (KCNA_MONITOR_SPOOL_DIR)")
             return
         try:
-            await asyncio.to_thread(_append_lines, path, [json.dumps(_encode(a)) for a in articles])
+            await asyncio.to_thread(self.spool.append, articles)
         except OSError as exc:
-            self._lose(count, f"could not spool them to {path}: {exc.strerror or exc}")
+            self._lose(count, f"could not spool them to {self.spool.path}: {exc.strerror or exc}")
             return
         self._spooled += count
         self.counts.unsaved += count
@@ -611,7 +604,7 @@ class StorePipeline:
             "the database refused %d articles (%s): kept in %s for the next crawl",
             count,
             self._write_error or "not written in time",
-            path,
+            self.spool.path,
         )
 
     def _lose(self, count: int, why: str) -> None:
@@ -623,30 +616,31 @@ class StorePipeline:
         logger.error("%s", self._lost)
 
     async def _load_spool(self) -> None:
-        """Store what earlier crawls spooled. A load that was interrupted is resumed: the
-        file being loaded is removed only once its articles are stored."""
-        path = self._spool_file()
-        if path is None:
+        """Store what earlier crawls spooled (see :mod:`crawler.pipelines.spool`)."""
+        if self.spool is None:
             return
-        loading = path.with_suffix(".loading")
         try:
-            await asyncio.to_thread(_take_spool, path, loading)
+            taken = await asyncio.to_thread(self.spool.take)
         except OSError as exc:
-            logger.error("could not read the spool %s: %s", path, exc)
+            logger.error("could not read the spool %s: %s", self.spool.path, exc)
             return
-        if not loading.exists():
+        if taken is None:
             return
-        articles, bad = await asyncio.to_thread(_read_spool, loading)
+        articles, bad = taken
         if bad:
-            logger.warning("%s: skipped %d unreadable lines (a write cut short)", loading, bad)
-        logger.info("loading %d spooled articles from %s", len(articles), loading)
+            logger.warning(
+                "%s: skipped %d unreadable lines (a write cut short)", self.spool.loading, bad
+            )
+        logger.info("loading %d spooled articles from %s", len(articles), self.spool.loading)
         self._articles.extend(articles)
         await self.flush()
         if self._articles:  # still no database: they stay in the file for the next crawl
             self._articles = []
-            logger.error("database unavailable: the spooled articles stay in %s", loading)
+            logger.error(
+                "database unavailable: the spooled articles stay in %s", self.spool.loading
+            )
             return
-        loading.unlink(missing_ok=True)
+        self.spool.loaded()
 
     # -- stats --------------------------------------------------------------------------
 
@@ -686,101 +680,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _append_lines(path: Path, lines: Sequence[str]) -> None:
-    """Append ``lines`` to ``path`` and make them durable (fsync) before returning."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        if handle.tell() and not _ends_a_line(path):
-            handle.write("\n")  # after a line an earlier write left cut short
-        for line in lines:
-            handle.write(line + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _ends_a_line(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
-
-
-def _take_spool(path: Path, loading: Path) -> None:
-    """Move the spool file's lines into ``loading`` (which an interrupted load may have
-    left), so that new spooling and this load never touch the same file."""
-    if not path.exists():
-        return
-    if not loading.exists():
-        path.replace(loading)
-        return
-    _append_lines(loading, path.read_text(encoding="utf-8").splitlines())
-    path.unlink()
-
-
-def _read_spool(path: Path) -> tuple[list[ArticleInput], int]:
-    """The articles of a spool file and the number of lines that could not be read."""
-    articles, bad = [], 0
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                articles.append(_decode(json.loads(line)))
-            except (ValueError, KeyError, TypeError):
-                bad += 1
-    return articles, bad
-
-
-def _encode(article: ArticleInput) -> dict[str, Any]:
-    data = {
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "source": article.source,
-        "title": article.title,
-        "text": article.text,
-        "published": article.published.isoformat() if article.published else None,
-        "published_from": article.published_from,
-        "dateline": article.dateline,
-        "categories": list(article.categories),
-        "source_key": article.source_key,
-        "seen_at": article.seen_at.isoformat(),
-    }
-    if article.page is not None:
-        page = article.page
-        data["page"] = {
-            "url": page.url,
-            "body": base64.b64encode(page.body).decode("ascii"),
-            "fetched_at": page.fetched_at.isoformat(),
-            "status": page.status,
-            "parser_version": page.parser_version,
-            "content_type": page.content_type,
-        }
-    return data
-
-
-def _decode(data: dict[str, Any]) -> ArticleInput:
-    page = data.get("page")
-    return ArticleInput(
-        url=data["url"],
-        canonical_url=data["canonical_url"],
-        source=data["source"],
-        title=data["title"],
-        text=data["text"],
-        published=date.fromisoformat(data["published"]) if data["published"] else None,
-        published_from=data["published_from"],
-        dateline=data["dateline"],
-        categories=tuple(data["categories"]),
-        source_key=data["source_key"],
-        seen_at=datetime.fromisoformat(data["seen_at"]),
-        page=RawPage(
-            url=page["url"],
-            body=base64.b64decode(page["body"]),
-            fetched_at=datetime.fromisoformat(page["fetched_at"]),
-            status=page["status"],
-            parser_version=page["parser_version"],
-            content_type=page["content_type"],
-        )
-        if page
-        else None,
-    )
