@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from scheduler.configcheck import ConfigError, check_keys, show
-from scheduler.jobs import SPIDERS
+from scheduler.jobs import SPIDERS, allowed_hosts
 from scheduler.monitoring import SECTIONS as MONITORING_SECTIONS
 from scheduler.monitoring import MonitoringConfig, parse_monitoring
 
@@ -320,9 +320,7 @@ def _source(name: str, table: dict[str, Any], timezone: str) -> SourceConfig:
         checked = []
         for index, url in enumerate(urls):
             checked.append(_url({"u": url}, f"{prefix}.start_urls[{index}]", "u"))
-        hosts = set(SPIDERS[name].public_hosts)
-        if values.get("base_url"):
-            hosts.add((urlsplit(values["base_url"]).hostname or "").lower())
+        hosts = allowed_hosts([name], values.get("base_url"))
         for index, url in enumerate(checked):
             if (urlsplit(url).hostname or "").lower() not in hosts:
                 raise ConfigError(

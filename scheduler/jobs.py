@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -109,10 +109,7 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
         raise OptionError("--run-id needs exactly one source")
     chosen = list(dict.fromkeys(options.sources))
     starts: dict[str, list[str]] = {name: [] for name in chosen}
-    # The sources' own hosts, and the mirror's when one is set.
-    hosts = {host for name in chosen or SPIDERS for host in SPIDERS[name].public_hosts}
-    if options.base_url:
-        hosts.add((urlsplit(options.base_url).hostname or "").lower())
+    hosts = allowed_hosts(chosen or SPIDERS, options.base_url)
     for url in options.start_urls:
         check_url(url, "--start-url")
         if (urlsplit(url).hostname or "").lower() not in hosts:
@@ -130,6 +127,14 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
     if not starts:
         starts = {name: [] for name in SPIDERS}
     return starts
+
+
+def allowed_hosts(sources: Iterable[str], base_url: str | None) -> set[str]:
+    """The hosts a start URL of these sources may be on: theirs, and the mirror's."""
+    hosts = {host for name in sources for host in SPIDERS[name].public_hosts}
+    if base_url:
+        hosts.add((urlsplit(base_url).hostname or "").lower())
+    return hosts
 
 
 def source_of(url: str, candidates: Sequence[str], base_url: str | None) -> str | None:
