@@ -387,17 +387,20 @@ class StorePipeline:
         if self._finished:
             return
         self._stopping = True
-        self._stop_timer()
-        await self.flush()
-        while self._articles and self._write_error is None:  # parsed while it was writing
-            await self.flush()
-        if self._articles:
-            await self._write_spool()
+        await self._store_everything()
         await self._record_end("shutdown")
 
     async def close_spider(self) -> None:
+        await self._store_everything()  # after a stop request too: what it abandoned failed
+
+    async def _store_everything(self) -> None:
+        """Write all that waits, what arrives meanwhile included; spool what the database
+        refuses."""
         self._stop_timer()
-        await self.flush()  # after a stop request too: the downloads it abandoned failed
+        await self.flush()
+        # Arrived while it was writing (revisit marks that fail wait for the next revisit).
+        while (self._articles or self._failures or self._progress) and not self._write_error:
+            await self.flush()
         if self._articles:
             await self._write_spool()
 
@@ -454,8 +457,9 @@ class StorePipeline:
             return self._lost
         if self._spooled:
             return (
-                f"the database refused {self._spooled} articles ({self._write_error}); they are"
-                " spooled for the next crawl"
+                f"the database refused {self._spooled} articles"
+                f" ({self._write_error or 'not written in time'}); they are spooled for the"
+                " next crawl"
             )
         if self._failures and self._write_error:
             return f"could not record {len(self._failures)} failures: {self._write_error}"
