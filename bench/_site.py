@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench._common import ROOT, Measured, run_measured
-from scheduler.demo import render
-from scheduler.demo.site import (
+from replica import render
+from replica.site import (
     CSRF,
     KCNA,
     KCNAWATCH,

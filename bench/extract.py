@@ -38,8 +38,8 @@ from bench._common import (  # noqa: E402
 )
 from crawler.extract import extract_page  # noqa: E402
 from crawler.extract.records import ArticleRecord, ListingEntry  # noqa: E402
-from scheduler.demo import render  # noqa: E402
-from scheduler.demo.site import KCNA, KCNAWATCH, group_articles  # noqa: E402
+from replica import render  # noqa: E402
+from replica.site import KCNA, KCNAWATCH, group_articles  # noqa: E402
 
 TARGET_RATIO = 0.25
 TODAY = date(2025, 1, 1)

@@ -40,8 +40,8 @@ from bench._common import (  # noqa: E402
     print_profile,
     print_table,
 )
-from scheduler.demo import render  # noqa: E402
-from scheduler.demo.site import expected_text, expected_title  # noqa: E402
+from replica import render  # noqa: E402
+from replica.site import expected_text, expected_title  # noqa: E402
 from storage.db import make_engine, migrate  # noqa: E402
 from storage.records import ArticleInput, RawPage  # noqa: E402
 from storage.repository import Repository  # noqa: E402

@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from scheduler.configcheck import ConfigError, check_keys, show
-from scheduler.jobs import SPIDERS, allowed_hosts
-from scheduler.monitoring import SECTIONS as MONITORING_SECTIONS
-from scheduler.monitoring import MonitoringConfig, parse_monitoring
+from scheduler.crawl.options import SPIDERS, allowed_hosts
+from scheduler.monitor.outbox import SECTIONS as MONITORING_SECTIONS
+from scheduler.monitor.outbox import MonitoringConfig, parse_monitoring
 
 ENV_CONFIG = "KCNA_MONITOR_CONFIG"
 ENV_DB = "KCNA_MONITOR_DB"

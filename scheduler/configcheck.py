@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from scheduler.jobs import OptionError
+from scheduler.crawl.options import OptionError
 
 DURATION_HINT = "use e.g. 30s, 15m, 2h"
 

@@ -19,9 +19,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
+from scheduler.cli.options import add_db, add_fetch_options, add_log_level, iso_date
+from scheduler.crawl.options import SPIDERS, CrawlOptions, OptionError, parse_setting
+from scheduler.crawl.run import run_crawl
 from scheduler.export import dumps, printable
-from scheduler.jobs import SPIDERS, CrawlOptions, OptionError, parse_setting, run_crawl
-from scheduler.options import add_db, add_fetch_options, add_log_level, iso_date
 from storage.db import make_engine, migrate
 from storage.records import ArticleView, EventView, VersionView
 from storage.repository import Repository
@@ -281,7 +282,7 @@ def cmd_export_all_versions(args: argparse.Namespace, out: TextIO) -> int:
     )
     output = getattr(args, "output", None)
     if output and output != "-":
-        from scheduler.cli import output_file
+        from scheduler.cli.main import output_file
 
         path = Path(output)
         with output_file(path) as handle:

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scheduler.demo import render as R  # noqa: E402
+from replica import render as R  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures"
 KCNA = "http://www.kcna.kp"

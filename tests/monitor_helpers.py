@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from scheduler.monitoring import parse_monitoring
+from scheduler.monitor.outbox import parse_monitoring
 
 
 class Clock:

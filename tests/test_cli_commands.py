@@ -6,8 +6,9 @@ import argparse
 
 import pytest
 
-from scheduler.cli import build_parser, main
-from scheduler.jobs import CrawlOptions, OptionError, build_settings, crawl_command, plan
+from scheduler.cli.main import build_parser, main
+from scheduler.crawl.options import CrawlOptions, OptionError, build_settings, plan
+from scheduler.daemon.child import crawl_command
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.cli import main
-from scheduler.jobs import CrawlOptions, OptionError, plan
+from scheduler.cli.main import main
+from scheduler.crawl.options import CrawlOptions, OptionError, plan
 from storage.db import make_engine, migrate
 from storage.repository import Repository
 from tests.storage_helpers import make_item

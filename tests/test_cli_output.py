@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text as sql
 
-from scheduler.cli import main
+from scheduler.cli.main import main
 from scheduler.export import REPLACEMENT, json_text, printable, xml_text
 from storage.db import make_engine, migrate
 from storage.repository import Repository

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo.site import BuiltSite, FixtureServer, FixtureSite, Page, build_site
+from replica.site import BuiltSite, FixtureServer, FixtureSite, Page, build_site
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.storage_helpers import pg_schema_url

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo import render
-from scheduler.demo.site import BuiltSite, FixtureServer, build_site
+from replica import render
+from replica.site import BuiltSite, FixtureServer, build_site
 
 pytest_plugins = ["tests.storage_fixtures"]
 pytestmark = pytest.mark.e2e

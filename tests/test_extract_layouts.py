@@ -15,7 +15,7 @@ from crawler.extract.records import (
     NotAnArticle,
     PageRequest,
 )
-from scheduler.demo import render
+from replica import render
 
 TODAY = date(2026, 11, 27)
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.cli import main
-from scheduler.feed import build_feed
-from scheduler.monitoring import Monitor
+from scheduler.cli.main import main
+from scheduler.monitor.feed import build_feed
+from scheduler.monitor.outbox import Monitor
 from storage.db import make_engine, migrate
 from storage.monitor import MonitorStore
 from storage.repository import Repository

@@ -12,8 +12,8 @@ import pytest
 
 from crawler.extract import extract_page
 from crawler.extract.records import Listing
-from scheduler.demo import render
-from scheduler.demo.site import KCNAWATCH, BuiltSite, FixtureServer, build_site
+from replica import render
+from replica.site import KCNAWATCH, BuiltSite, FixtureServer, build_site
 from tests.test_e2e_crawl import cli, crawl, export, totals
 from tests.test_revisit import REVISIT_NOW, events
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from scheduler.configcheck import WatchConfigError
-from scheduler.health import (
+from scheduler.monitor.health import (
     EMPTY_LISTINGS,
     PARSE_FAILURES,
     QUIET,
@@ -17,7 +17,7 @@ from scheduler.health import (
     alarms_json,
     parse_health,
 )
-from scheduler.monitoring import Monitor
+from scheduler.monitor.outbox import Monitor
 from storage.monitor import MonitorStore, RunStats
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, webhook_receiver

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo import render
-from scheduler.demo.site import BuiltSite, FixtureServer, build_site
+from replica import render
+from replica.site import BuiltSite, FixtureServer, build_site
 from scheduler.history import describe_history, version_diff
 from storage.records import ArticleView, EventView, VersionView
 from tests.test_e2e_crawl import FAST, cli, crawl, export

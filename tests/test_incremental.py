@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo import render
-from scheduler.demo.site import (
+from replica import render
+from replica.site import (
     BuiltSite,
     FixtureServer,
     FixtureSite,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo import render
-from scheduler.demo.site import BuiltSite, FixtureServer, build_site
+from replica import render
+from replica.site import BuiltSite, FixtureServer, build_site
 from tests.monitor_helpers import WebhookReceiver, webhook_receiver
 from tests.test_daemon_e2e import OK_LINE, Daemon, repository, source_toml, write_config
 

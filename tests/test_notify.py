@@ -11,8 +11,8 @@ from email.message import Message
 import pytest
 
 from scheduler.configcheck import WatchConfigError
-from scheduler.monitoring import Monitor
-from scheduler.notify import DeliveryPolicy, parse_notify, parse_smtp
+from scheduler.monitor.notify import DeliveryPolicy, parse_notify, parse_smtp
+from scheduler.monitor.outbox import Monitor
 from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, smtp_server, webhook_receiver

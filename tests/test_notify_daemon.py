@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.config import Config, DaemonConfig, SourceConfig
-from scheduler.jobs import ChildResult
-from scheduler.monitoring import DeliveryWorker
-from scheduler.notify import DeliveryReport
-from scheduler.service import DELIVERY_EVERY, Daemon, RunReport
+from scheduler.daemon.child import ChildResult
+from scheduler.daemon.service import DELIVERY_EVERY, Daemon, RunReport
+from scheduler.monitor.notify import DeliveryReport
+from scheduler.monitor.outbox import DeliveryWorker
 from storage.db import make_engine, migrate
 from storage.monitor import MonitorStore
 from storage.repository import Repository

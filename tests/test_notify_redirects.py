@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.monitoring import Monitor
-from scheduler.notify import MAX_REDIRECTS, USER_AGENT, DeliveryError, Notifier
+from scheduler.monitor.notify import MAX_REDIRECTS, USER_AGENT, DeliveryError, Notifier
+from scheduler.monitor.outbox import Monitor
 from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, WebhookReceiver, monitoring, webhook_receiver

@@ -27,7 +27,7 @@ from crawler.middlewares.redirects import (
 )
 from crawler.spiders.kcna import KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
-from scheduler.demo.site import FixtureServer, FixtureSite, build_site
+from replica.site import FixtureServer, FixtureSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.test_e2e_crawl import cli, crawl_args, totals

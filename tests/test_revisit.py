@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo import render
-from scheduler.demo.site import BuiltSite, FixtureServer, FixtureSite, build_site
+from replica import render
+from replica.site import BuiltSite, FixtureServer, FixtureSite, build_site
 from storage.db import make_engine
 from storage.records import EventView
 from storage.repository import Repository

@@ -13,7 +13,7 @@ from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.base import BaseScheduler
 
 from scheduler.config import DaemonConfig, SourceConfig
-from scheduler.schedule import (
+from scheduler.daemon.schedule import (
     GridIntervalTrigger,
     first_run_time,
     jitter_bounds,
@@ -218,7 +218,7 @@ def test_a_run_later_than_the_misfire_grace_is_skipped(clock: Clock) -> None:
 def test_the_daemon_guard_skips_an_overlapping_run() -> None:
     """Independently of APScheduler, a source's job never runs twice at once."""
     from scheduler.config import Config
-    from scheduler.service import Daemon
+    from scheduler.daemon.service import Daemon
 
     config = Config(path=None, database_url=None, daemon=DAEMON, sources={"kcna": EVERY_15})
     daemon = Daemon(config, db_url="sqlite://")
@@ -258,7 +258,7 @@ def test_pausing_can_be_switched_off() -> None:
 
 def test_the_daemon_skips_runs_of_a_paused_source_and_resumes() -> None:
     from scheduler.config import Config
-    from scheduler.service import Daemon, RunReport
+    from scheduler.daemon.service import Daemon, RunReport
 
     now = [T0]
     config = Config(path=None, database_url=None, daemon=DAEMON, sources={"kcna": EVERY_15})

@@ -28,7 +28,7 @@ from crawler.middlewares.size import (
     size_text,
 )
 from crawler.spiders.kcna import KcnaSpider
-from scheduler.demo.site import FixtureServer, Page, build_site
+from replica.site import FixtureServer, Page, build_site
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.test_e2e_crawl import ROOT, cli, crawl_args, totals

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scheduler.cli import main
+from scheduler.cli.main import main
 from storage.db import make_engine, migrate
 from storage.monitor import MonitorStore
 

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 
 from scheduler.configcheck import WatchConfigError
-from scheduler.monitoring import Monitor, parse_monitoring
-from scheduler.watch import make_snippet, parse_watch
+from scheduler.monitor.outbox import Monitor, parse_monitoring
+from scheduler.monitor.watch import make_snippet, parse_watch
 from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
@@ -236,7 +236,7 @@ def test_a_rule_without_targets_records_matches_for_its_feed(repo: Repository) -
 
 
 def test_events_are_read_in_batches(repo: Repository) -> None:
-    from scheduler.watch import evaluate
+    from scheduler.monitor.watch import evaluate
 
     clock = Clock(T0)
     repo.save_articles([make_item(n, text=f"{MISSILE_TEXT} {n}") for n in range(1, 8)])
@@ -250,7 +250,7 @@ def test_events_are_read_in_batches(repo: Repository) -> None:
 
 def test_an_event_committed_below_the_cursor_is_still_evaluated(repo: Repository) -> None:
     """On PostgreSQL a concurrent writer's event can commit after the cursor passed its id."""
-    from scheduler.watch import evaluate
+    from scheduler.monitor.watch import evaluate
 
     clock = Clock(T0)
     repo.save_articles([make_item(1, text=MISSILE_TEXT)])

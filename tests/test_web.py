@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from scheduler.monitoring import Monitor
-from scheduler.web import WebApp, make_server, start_in_thread
+from scheduler.monitor.outbox import Monitor
+from scheduler.web.app import WebApp, make_server, start_in_thread
 from storage.db import make_engine
 from storage.monitor import MonitorStore, RunStats
 from storage.repository import Repository

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scheduler.web import LISTEN_BACKLOG, SharedReads, WebApp, make_server
+from scheduler.web.app import LISTEN_BACKLOG, SharedReads, WebApp, make_server
 from storage.errors import StorageError
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring

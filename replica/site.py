@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from scheduler.demo import render
+from replica import render
 
 DATA = Path(__file__).resolve().parent / "data"
 #: 40 real kcna.kp articles (60 URLs) of the 2024 corpus, chosen for their quirks.

@@ -42,9 +42,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from scheduler.config import Config, ConfigError, SourceConfig, format_duration
-from scheduler.jobs import SPIDERS, ChildCrawl, ChildResult, crawl_command
-from scheduler.monitoring import DeliveryWorker, Monitor
-from scheduler.schedule import job_options, pause_for
+from scheduler.crawl.options import SPIDERS
+from scheduler.daemon.child import ChildCrawl, ChildResult, crawl_command
+from scheduler.daemon.schedule import job_options, pause_for
+from scheduler.monitor.outbox import DeliveryWorker, Monitor
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock, LockHeld
 from storage.records import RunView, SourceState

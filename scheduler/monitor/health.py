@@ -108,8 +108,8 @@ def _source_values(table: dict[str, Any], where: str) -> dict[str, Any]:
 
 def parse_health(raw: Any, *, smtp: bool = False) -> HealthConfig:
     """The ``[health]`` table (defaults when absent). Raises :class:`WatchConfigError`."""
-    from scheduler.jobs import SPIDERS
-    from scheduler.notify import parse_targets
+    from scheduler.crawl.options import SPIDERS
+    from scheduler.monitor.notify import parse_targets
 
     if raw is None:
         return HealthConfig()
@@ -236,7 +236,7 @@ def check_health(
 ) -> list[AlarmChange]:
     """Run every check on each source; raise and clear alarms, log and queue notifications
     of the changes, and return them. ``repo`` is a :class:`storage.repository.Repository`."""
-    from scheduler.watch import source_hosts
+    from scheduler.monitor.watch import source_hosts
 
     hosts = source_hosts()
     changes: list[AlarmChange] = []

@@ -5,7 +5,7 @@
   notification outbox by status, active alarms, whether the database answers;
 - ``/healthz``: ``200`` with ``{"status": "ok", ...}``, or ``503`` with
   ``{"status": "fail", ...}`` when the database is unreachable or a source is in alarm;
-- ``/feed.atom`` and ``/feed/<rule>.atom``: the Atom feeds of :mod:`scheduler.feed`.
+- ``/feed.atom`` and ``/feed/<rule>.atom``: the Atom feeds of :mod:`scheduler.monitor.feed`.
 
 It binds to 127.0.0.1 unless told otherwise; every answer is computed from the database,
 so it can run beside the daemon or on its own.
@@ -31,9 +31,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from scheduler.feed import ATOM_TYPE, build_feed
-from scheduler.health import alarms_json
-from scheduler.monitoring import MonitoringConfig, utc_now
+from scheduler.monitor.feed import ATOM_TYPE, build_feed
+from scheduler.monitor.health import alarms_json
+from scheduler.monitor.outbox import MonitoringConfig, utc_now
 from storage.errors import StorageError
 from storage.monitor import MonitorStore
 

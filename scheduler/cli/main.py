@@ -15,20 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from scheduler import export, history, watch_cli
-from scheduler.config import format_duration, load_config
-from scheduler.health import alarm_lines, alarms_json
-from scheduler.jobs import (
-    SPIDERS,
-    CrawlOptions,
-    OptionError,
-    exit_with_parent,
-    parse_setting,
-    plan,
-    run_crawl,
-)
-from scheduler.logs import setup_logging
-from scheduler.options import (
+from scheduler import export, history
+from scheduler.cli import monitor as watch_cli
+from scheduler.cli.options import (
     OneLineParser,
     add_config,
     add_db,
@@ -39,7 +28,13 @@ from scheduler.options import (
     positive_int,
     whole_number,
 )
-from scheduler.service import Daemon, DaemonError
+from scheduler.config import format_duration, load_config
+from scheduler.crawl.options import SPIDERS, CrawlOptions, OptionError, parse_setting, plan
+from scheduler.crawl.run import run_crawl
+from scheduler.daemon.child import exit_with_parent
+from scheduler.daemon.service import Daemon, DaemonError
+from scheduler.logs import setup_logging
+from scheduler.monitor.health import alarm_lines, alarms_json
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock
 from storage.monitor import MonitorStore
@@ -366,7 +361,7 @@ def _status_text(report: dict, now: datetime) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    from scheduler.demo.run import run_demo
+    from replica import run_demo
 
     return run_demo(
         port=args.port,
@@ -562,7 +557,3 @@ def _error(message: object) -> None:
     """Print an error as one line on stderr, whatever its text holds."""
     text = " ".join(str(message).split())
     print(export.printable(f"{PROG}: error: {text}"), file=sys.stderr)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

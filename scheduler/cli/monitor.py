@@ -15,16 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from scheduler.cli.options import add_config, add_db, add_log_level, positive_int
 from scheduler.export import printable, xml_text
-from scheduler.monitoring import MonitoringConfig, utc_now
-from scheduler.options import add_config, add_db, add_log_level, positive_int
-from scheduler.watch import find_rule, stored_matches
+from scheduler.monitor.outbox import MonitoringConfig, utc_now
+from scheduler.monitor.watch import find_rule, stored_matches
 
 
 def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
     """The monitoring configuration and the archive; the whole configuration file is checked
     first, as the daemon checks it, so that a mistake anywhere in it is one line."""
-    from scheduler.cli import open_repository
+    from scheduler.cli.main import open_repository
     from scheduler.config import load_config
 
     config = load_config(args.config)
@@ -51,7 +51,7 @@ def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
-    from scheduler.feed import build_feed
+    from scheduler.monitor.feed import build_feed
     from storage.monitor import MonitorStore
 
     monitoring, repo = _open(args)
@@ -77,7 +77,7 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
 
 def _write_atomically(path: Path, body: bytes) -> None:
     """Replace ``path`` at once, so a reader polling the file never sees half a feed."""
-    from scheduler.cli import CommandError
+    from scheduler.cli.main import CommandError
 
     folder = path.parent if str(path.parent) else Path(".")
     try:
@@ -91,9 +91,9 @@ def _write_atomically(path: Path, body: bytes) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from scheduler.cli import CommandError
+    from scheduler.cli.main import CommandError
     from scheduler.logs import setup_logging
-    from scheduler.web import WebApp, make_server
+    from scheduler.web.app import WebApp, make_server
 
     setup_logging(args.log_level)
     monitoring, repo = _open(args)
@@ -135,7 +135,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``watch``, ``feed`` and ``serve`` to the command line's subparsers."""
-    from scheduler.web import DEFAULT_HOST, DEFAULT_PORT
+    from scheduler.web.app import DEFAULT_HOST, DEFAULT_PORT
 
     watch = subparsers.add_parser(
         "watch",

@@ -101,7 +101,7 @@ def make_snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT
 
 
 def source_hosts() -> dict[str, frozenset[str]]:
-    from scheduler.jobs import SPIDERS
+    from scheduler.crawl.options import SPIDERS
 
     return {name: spider.public_hosts for name, spider in SPIDERS.items()}
 
@@ -194,8 +194,8 @@ def _first_chars(items: Any) -> set[str] | None:
 def parse_watch(raw: Any, *, smtp: bool = False) -> list[WatchRule]:
     """The rules of the ``[[watch]]`` tables; ``smtp`` says whether ``[smtp]`` is set (an
     ``email:`` target needs it). Raises :class:`WatchConfigError`."""
-    from scheduler.jobs import SPIDERS
-    from scheduler.notify import parse_targets
+    from scheduler.crawl.options import SPIDERS
+    from scheduler.monitor.notify import parse_targets
 
     if raw is None:
         return []

@@ -1,7 +1,7 @@
 """When each source runs: triggers, the first run after a start, misfire grace, jitter.
 
 Pure functions of a source's configuration and a given ``now``, so they are tested with
-fixed datetimes. The daemon (:mod:`scheduler.service`) hands their results to APScheduler.
+fixed datetimes. The daemon (:mod:`scheduler.daemon.service`) hands their results to APScheduler.
 
 - A source runs ``every`` interval on a fixed grid, each run delayed by a random jitter
   in ``[0, jitter]`` that does not accumulate from run to run; or on a cron expression.

@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from scheduler.configcheck import WatchConfigError
-from scheduler.health import AlarmChange, HealthConfig, check_health, parse_health
-from scheduler.notify import (
+from scheduler.monitor.health import AlarmChange, HealthConfig, check_health, parse_health
+from scheduler.monitor.notify import (
     DeliveryPolicy,
     DeliveryReport,
     Notifier,
@@ -33,7 +33,7 @@ from scheduler.notify import (
     parse_notify,
     parse_smtp,
 )
-from scheduler.watch import WatchRule, evaluate, parse_watch
+from scheduler.monitor.watch import WatchRule, evaluate, parse_watch
 from storage.errors import StorageError
 from storage.monitor import MatchView, MonitorStore
 

@@ -1,6 +1,6 @@
 """``kcna-monitor demo``: the daemon at work on the bundled copy of the sites, offline.
 
-Serves :func:`scheduler.demo.site.build_site` on 127.0.0.1 with a few kcna.kp articles held
+Serves :func:`replica.site.build_site` on 127.0.0.1 with a few kcna.kp articles held
 back, runs the daemon against it on a short interval (the same daemon, crawling in child
 processes, as ``kcna-monitor run``), and publishes one held-back article every few runs, so
 new articles can be seen arriving, each stored once. It writes to a demo database of its
@@ -13,6 +13,7 @@ import threading
 from datetime import timedelta
 from typing import TextIO
 
+from replica.site import BuiltSite, FixtureServer, build_site
 from scheduler.config import (
     Config,
     ConfigError,
@@ -21,9 +22,8 @@ from scheduler.config import (
     format_duration,
     parse_duration,
 )
-from scheduler.demo.site import BuiltSite, FixtureServer, build_site
+from scheduler.daemon.service import Daemon, RunReport
 from scheduler.logs import setup_logging
-from scheduler.service import Daemon, RunReport
 from storage.db import display_url
 
 #: Articles kept back at the start, published one by one.

@@ -1,0 +1,1 @@
+"""The ``kcna-monitor`` command line: one entry point (:mod:`scheduler.cli.main`), its commands."""

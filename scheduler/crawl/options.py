@@ -1,0 +1,137 @@
+"""What one crawl is asked to do: its options, checked before anything starts (so a bad value
+is one clear line, not a half-started crawl), the sources and start URLs they plan, and the
+Scrapy settings they make."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from scrapy.settings import Settings
+
+from crawler.extract import page_kind
+from crawler.spiders.base import SourceSpider, is_http_url
+from crawler.spiders.kcna import KcnaSpider
+from crawler.spiders.kcnawatch import KcnaWatchSpider
+
+SPIDERS: dict[str, type[SourceSpider]] = {
+    KcnaSpider.name: KcnaSpider,
+    KcnaWatchSpider.name: KcnaWatchSpider,
+}
+
+
+class OptionError(ValueError):
+    """A command-line or configuration value that cannot be used; the message says why."""
+
+
+@dataclass
+class CrawlOptions:
+    sources: Sequence[str] = ()
+    start_urls: Sequence[str] = ()
+    base_url: str | None = None
+    max_pages: int | None = None
+    db_url: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)
+    log_level: str = "WARNING"
+    #: A crawl run recorded already (by the daemon): the crawl of its one source fills it in.
+    run_id: int | None = None
+    #: Redraw a one-line progress report on stderr (for a terminal).
+    progress: bool = False
+
+
+def check_url(value: str, what: str) -> str:
+    if not is_http_url(value):
+        raise OptionError(f"{what}: not an http(s) URL: {value!r}")
+    return value
+
+
+def parse_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise OptionError(f"--set takes NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def plan(options: CrawlOptions) -> dict[str, list[str]]:
+    """Which sources to crawl and the start URLs of each (empty: its default listings)."""
+    unknown = [name for name in options.sources if name not in SPIDERS]
+    if unknown:
+        raise OptionError(f"unknown source {unknown[0]!r} (known: {', '.join(sorted(SPIDERS))})")
+    if options.base_url:
+        check_url(options.base_url, "--base-url")
+    if options.max_pages is not None and options.max_pages < 1:
+        raise OptionError(f"--max-pages must be at least 1, got {options.max_pages}")
+    if options.run_id is not None and len(set(options.sources)) != 1:
+        raise OptionError("--run-id needs exactly one source")
+    chosen = list(dict.fromkeys(options.sources))
+    starts: dict[str, list[str]] = {name: [] for name in chosen}
+    hosts = allowed_hosts(chosen or SPIDERS, options.base_url)
+    for url in options.start_urls:
+        check_url(url, "--start-url")
+        if (urlsplit(url).hostname or "").lower() not in hosts:
+            raise OptionError(
+                f"--start-url {url}: not on an allowed host (allowed: {', '.join(sorted(hosts))};"
+                " a mirror's host with --base-url)"
+            )
+        owner = source_of(url, chosen or list(SPIDERS), options.base_url)
+        if owner is None:
+            raise OptionError(
+                f"--start-url {url}: not a page of "
+                f"{' or '.join(chosen or sorted(SPIDERS))} (a listing or article URL is expected)"
+            )
+        starts.setdefault(owner, []).append(url)
+    if not starts:
+        starts = {name: [] for name in SPIDERS}
+    return starts
+
+
+def allowed_hosts(sources: Iterable[str], base_url: str | None) -> set[str]:
+    """The hosts a start URL of these sources may be on: theirs, and the mirror's."""
+    hosts = {host for name in sources for host in SPIDERS[name].public_hosts}
+    if base_url:
+        hosts.add((urlsplit(base_url).hostname or "").lower())
+    return hosts
+
+
+def source_of(url: str, candidates: Sequence[str], base_url: str | None) -> str | None:
+    """The source a start URL belongs to: by its host, else (a mirror's URL) by its path."""
+    host = (urlsplit(url).hostname or "").lower()
+    for name in candidates:
+        if host in SPIDERS[name].public_hosts:
+            return name
+    for name in candidates:
+        spider = SPIDERS[name]
+        path = urlsplit(url)
+        public = spider.public_root + path.path + (f"?{path.query}" if path.query else "")
+        kind = page_kind(public)
+        if kind and kind.startswith(f"{name}-"):
+            return name
+    if len(candidates) == 1:
+        return candidates[0]
+    return None
+
+
+PROGRESS_EXTENSION = "crawler.extensions.progress.ProgressReport"
+
+
+def build_settings(options: CrawlOptions) -> Settings:
+    # The project's settings module by name, not found through scrapy.cfg: the command must
+    # work from any folder (a service's working directory is rarely the source tree).
+    settings = Settings()
+    settings.setmodule(os.environ.get("SCRAPY_SETTINGS_MODULE") or "crawler.settings", "project")
+    if options.db_url:
+        settings.set("KCNA_MONITOR_DB", options.db_url, priority="cmdline")
+    settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # see scheduler.logs
+    if options.run_id is not None:
+        settings.set("KCNA_MONITOR_RUN_ID", options.run_id, priority="cmdline")
+    if options.progress:
+        settings.set("KCNA_MONITOR_PROGRESS", True, priority="cmdline")
+        extensions = settings.getdict("EXTENSIONS")
+        extensions.setdefault(PROGRESS_EXTENSION, 900)
+        settings.set("EXTENSIONS", extensions, priority="cmdline")
+    for name, value in options.settings.items():
+        settings.set(name, value, priority="cmdline")
+    return settings

@@ -1,0 +1,1 @@
+"""The monitoring daemon: its service, the runs it supervises, their child crawls, the schedule."""

@@ -1,0 +1,1 @@
+"""What watches the archive: watch rules, source health, notifications and their outbox, feeds."""

@@ -1,0 +1,1 @@
+"""What ``kcna-monitor serve`` offers over HTTP."""
