@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from scheduler.configcheck import WatchConfigError
+from scheduler.daemon.status import alarm_lines
 from scheduler.monitor.health import (
     EMPTY_LISTINGS,
     PARSE_FAILURES,
     QUIET,
-    alarm_lines,
     alarms_json,
     parse_health,
 )
@@ -131,7 +131,8 @@ def test_many_pages_failing_to_parse_raise_the_parse_failure_alarm(repo: Reposit
         f"run {run}: 5 of 10 pages (50%) failed to parse, above 30% (has the layout changed?)"
     )
     assert alarms_json(store.active_alarms())[0]["alarm"] == PARSE_FAILURES
-    assert alarm_lines(store.active_alarms())[0].startswith("alarm      kcna parse-failures since")
+    line = alarm_lines(alarms_json(store.active_alarms()))[0]
+    assert line.startswith("alarm      kcna parse-failures since")
     clock.advance(HOUR)
     crawl(repo, clock, RunStats(listing_pages=2, articles_parsed=8), new=1)
     assert [c.raised for c in watcher.check_health()] == [False]

@@ -2,31 +2,32 @@
 ``watch test NAME``, ``feed [-o FILE] [--rule NAME]`` and ``serve [--host] [--port]``.
 
 :func:`register` adds them to the ``kcna-monitor`` command line; each command follows the
-``cmd_*(args, out) -> int`` pattern of :mod:`scheduler.cli` (a configuration mistake is
+``cmd_*(args, out) -> int`` pattern of :mod:`scheduler.cli.main` (a configuration mistake is
 exit status 2, a failure 1, both one line).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from scheduler.cli.common import CommandError, open_repository, write_atomically
 from scheduler.cli.options import add_config, add_db, add_log_level, positive_int
+from scheduler.config import load_config
 from scheduler.export import printable, xml_text
+from scheduler.logs import setup_logging
+from scheduler.monitor.feed import build_feed
 from scheduler.monitor.outbox import MonitoringConfig, utc_now
 from scheduler.monitor.watch import find_rule, stored_matches
+from scheduler.web.app import DEFAULT_HOST, DEFAULT_PORT, WebApp, make_server
+from storage.monitor import MonitorStore
 
 
 def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
     """The monitoring configuration and the archive; the whole configuration file is checked
     first, as the daemon checks it, so that a mistake anywhere in it is one line."""
-    from scheduler.cli.main import open_repository
-    from scheduler.config import load_config
-
     config = load_config(args.config)
     return config.monitoring, open_repository(config.resolve_db(args.db))
 
@@ -51,9 +52,6 @@ def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
-    from scheduler.monitor.feed import build_feed
-    from storage.monitor import MonitorStore
-
     monitoring, repo = _open(args)
     if args.rule is not None:
         find_rule(monitoring.watch, args.rule)
@@ -68,33 +66,14 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     body = xml_text(feed.decode("utf-8")).encode("utf-8")
     if args.output and args.output != "-":
         path = Path(args.output)
-        _write_atomically(path, body)
+        write_atomically(path, body)
         print(f"wrote the feed to {path}", file=sys.stderr)
     else:
         out.write(body.decode("utf-8"))
     return 0
 
 
-def _write_atomically(path: Path, body: bytes) -> None:
-    """Replace ``path`` at once, so a reader polling the file never sees half a feed."""
-    from scheduler.cli.main import CommandError
-
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(body)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
-
-
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from scheduler.cli.main import CommandError
-    from scheduler.logs import setup_logging
-    from scheduler.web.app import WebApp, make_server
-
     setup_logging(args.log_level)
     monitoring, repo = _open(args)
     try:
@@ -135,8 +114,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``watch``, ``feed`` and ``serve`` to the command line's subparsers."""
-    from scheduler.web.app import DEFAULT_HOST, DEFAULT_PORT
-
     watch = subparsers.add_parser(
         "watch",
         help="watch rules: see which stored articles a rule matches",

@@ -299,14 +299,3 @@ def alarms_json(alarms: Sequence[AlarmView]) -> list[dict[str, Any]]:
         {"source": a.source, "alarm": a.kind, "since": utc_iso(a.since), "message": a.message}
         for a in alarms
     ]
-
-
-def alarm_lines(alarms: Sequence[AlarmView]) -> list[str]:
-    """Active alarms for ``status``, one line each (``alarms     none`` when none)."""
-    if not alarms:
-        return ["alarms     none"]
-    return [
-        f"alarm      {a.source} {a.kind} since {a.since.strftime('%Y-%m-%d %H:%M UTC')}:"
-        f" {a.message}"
-        for a in alarms
-    ]

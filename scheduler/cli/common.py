@@ -1,0 +1,75 @@
+"""What the commands share: their one error type, the archive they open, files they write."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from crawler.settings import default_database_url
+from scheduler import export
+from storage.db import make_engine, migrate
+from storage.records import ArticleView
+from storage.repository import Repository
+
+PROG = "kcna-monitor"
+
+
+class CommandError(Exception):
+    """A failure to report as one line; ``code`` is the exit status (2: a wrong command
+    line or configuration, 1: the command could not do its job)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def default_db() -> str:
+    return default_database_url()
+
+
+def open_repository(db_url: str | None) -> Repository:
+    engine = make_engine(db_url or default_db())
+    migrate(engine)
+    return Repository(engine)
+
+
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def output_file(path: Path) -> Iterator[TextIO]:
+    """:func:`scheduler.export.output_file`, a failure to write being one line (exit 1)."""
+    try:
+        with export.output_file(path) as handle:
+            yield handle
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def write_atomically(path: Path, body: bytes) -> None:
+    """Replace ``path`` at once, so a reader polling the file never sees half a feed."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(body)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def find_article(repo: Repository, wanted: str) -> ArticleView:
+    """The article of this id or unique id prefix; a one-line error when there is none."""
+    article = repo.get_article(wanted)  # AmbiguousId is a StorageError: one line too
+    if article is None:
+        raise CommandError(f"no article with id {wanted!r}")
+    return article
