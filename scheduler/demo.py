@@ -22,7 +22,8 @@ from scheduler.config import (
     format_duration,
     parse_duration,
 )
-from scheduler.daemon.service import Daemon, RunReport
+from scheduler.daemon.service import Daemon
+from scheduler.daemon.supervisor import RunReport
 from scheduler.logs import setup_logging
 from storage.db import display_url
 

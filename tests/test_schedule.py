@@ -258,7 +258,8 @@ def test_pausing_can_be_switched_off() -> None:
 
 def test_the_daemon_skips_runs_of_a_paused_source_and_resumes() -> None:
     from scheduler.config import Config
-    from scheduler.daemon.service import Daemon, RunReport
+    from scheduler.daemon.service import Daemon
+    from scheduler.daemon.supervisor import RunReport
 
     now = [T0]
     config = Config(path=None, database_url=None, daemon=DAEMON, sources={"kcna": EVERY_15})
@@ -268,7 +269,8 @@ def test_the_daemon_skips_runs_of_a_paused_source_and_resumes() -> None:
 
     for _ in range(3):
         daemon._finish("kcna", RunReport("kcna", None, 1.0, "HTTP 503"))
-    state = daemon._states["kcna"]
+    state = daemon.states.get("kcna")
+    assert state is not None
     assert (state.failures_in_row, state.paused_until) == (3, T0 + 15 * MIN)
 
     now[0] = T0 + 10 * MIN
