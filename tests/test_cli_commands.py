@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 import pytest
 
 from scheduler.cli.main import build_parser, main
+from scheduler.cli.options import user_date
 from scheduler.crawl.options import CrawlOptions, OptionError, build_settings, plan
 from scheduler.daemon.child import crawl_command
 
@@ -93,3 +95,42 @@ def test_settings_do_not_depend_on_the_working_folder(tmp_path, monkeypatch) -> 
     settings = build_settings(CrawlOptions(sources=["kcna"], db_url="sqlite://"))
     assert "crawler.pipelines.store.StorePipeline" in settings.getdict("ITEM_PIPELINES")
     assert settings.get("BOT_NAME") == "kcna-monitor"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-01", date(2024, 5, 1)),  # ISO
+        ("2024/5/1", date(2024, 5, 1)),  # year first is year, month, day
+        ("2024.05.01", date(2024, 5, 1)),
+        ("20240501", date(2024, 5, 1)),
+        ("1 May 2024", date(2024, 5, 1)),
+        ("May 1 2024", date(2024, 5, 1)),
+        ("May 1, 2024", date(2024, 5, 1)),
+        ("1st of May, 2024", date(2024, 5, 1)),
+        (" 2024-05-01 ", date(2024, 5, 1)),
+        ("13/05/2024", date(2024, 5, 13)),  # only one reading: day first
+        ("05/13/2024", date(2024, 5, 13)),  # only one reading: month first
+        ("05/05/2024", date(2024, 5, 5)),  # both readings agree
+    ],
+)
+def test_user_dates(text: str, expected: date) -> None:
+    assert user_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("01/05/2024", "ambiguous date"),  # 5 January or 1 May
+        ("May 2024", "not a date"),  # no day: none is invented
+        ("2024", "not a date"),
+        ("May 1", "not a date"),  # no year
+        ("1/5/24", "not a date"),  # no full year
+        ("2024/13/1", "not a date"),
+        ("yesterday", "not a date"),
+        ("", "not a date"),
+    ],
+)
+def test_user_dates_refused(text: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        user_date(text)

@@ -102,6 +102,15 @@ HUGE = "99999999999999999999"
         (["feed", "--limit", HUGE], "argument --limit: must be at most"),
         (["demo", "--port", "70000"], "argument --port: must be at most 65535, got 70000"),
         (["show"], "the following arguments are required: ID"),
+        (["export", "--since", "spring"], "argument --since: not a date: 'spring' (write day,"),
+        (["export", "--until", "May 2024"], "argument --until: not a date: 'May 2024'"),
+        (["export", "--since", "1/5/24"], "argument --since: not a date: '1/5/24'"),  # year?
+        (["export", "--since", "2024-02-30"], "argument --since: not a date: '2024-02-30'"),
+        (
+            ["recheck", "--since", "01/05/2024"],
+            "argument --since: ambiguous date: '01/05/2024' (2024-01-05 or 2024-05-01?)",
+        ),
+        (["backfill", "kcna", "--since", "May 1"], "argument --since: not a date: 'May 1'"),
         (["nosuchcommand"], "argument COMMAND: invalid choice: 'nosuchcommand'"),
     ],
 )
@@ -117,6 +126,17 @@ def test_the_largest_numbers_are_accepted(db: str, capsys) -> None:
     code, out, err = run(["list", "--limit", "1000000000", "--offset", "1", "--db", db], capsys)
     assert (code, err) == (0, "")
     assert len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "day", ["2026-03-01", "2026/3/1", "2026.3.1", "1 March 2026", "March 1 2026", "Mar 1, 2026"]
+)
+def test_since_and_until_take_a_date_as_a_user_writes_it(day: str, db: str, capsys) -> None:
+    code, out, err = run(["export", "--since", day, "--until", day, "--db", db], capsys)
+    assert (code, err) == (0, "")
+    assert len(out.splitlines()) == 2  # both stored articles are of 2026-03-01
+    code, out, err = run(["export", "--since", "2 March 2026", "--db", db], capsys)
+    assert (code, err, out) == (0, "", "")
 
 
 # -- databases ----------------------------------------------------------------------------

@@ -69,6 +69,11 @@ def test_page_kind(url: str, kind: str | None) -> None:
         # the date inside the link
         '<h5 class="block"><a href="/en/article/detail/{h}">Comrade <nobr>Kim Jong Un</nobr> '
         "Visits<span><nobr>[2026.7.19.]</nobr></span></a></h5>",
+        # the date spelt otherwise (assumed possible, read leniently)
+        '<h5 class="block"><a href="/en/article/detail/{h}">Comrade <nobr>Kim Jong Un</nobr> '
+        "Visits</a></h5><span><nobr>2026-07-19</nobr></span>",
+        '<h5 class="block"><a href="/en/article/detail/{h}">Comrade <nobr>Kim Jong Un</nobr> '
+        "Visits</a></h5><span><nobr>[July 19, 2026]</nobr></span>",
     ],
 )
 def test_detail_listing_date_is_the_nobr_holding_a_date(item: str) -> None:
@@ -152,6 +157,40 @@ def test_kcnawatch_tolerates_missing_h1_and_foreign_original_link() -> None:
     assert record.canonical_url == url
     assert record.published == date(2026, 7, 19) and record.published_from == "meta-line"
     assert record.text.endswith("He praised its workers' efforts.")
+
+
+@pytest.mark.parametrize(
+    "shown",
+    ["19/07/2026", "19.07.2026", "19-7-2026", "19 July 2026", "July 19, 2026", "2026-07-19"],
+)
+def test_kcnawatch_meta_line_date_is_read_day_first_in_any_spelling(shown: str) -> None:
+    """Real meta lines write DD/MM/YYYY; other spellings are assumed possible and read leniently."""
+    url = "https://kcnawatch.org/newstream/1700000000-44/x/"
+    page = render.render_kcnawatch_article(REC, page_url=url, original_url=None, stamp=None)
+    page = page.replace("Date: 19/07/2026<", f"Date: {shown}<")
+    record = extract_page(url, page, today=TODAY)
+    assert isinstance(record, ArticleRecord)
+    assert record.published == date(2026, 7, 19) and record.published_from == "meta-line"
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        ("Jul 19, 2026", date(2026, 7, 19)),
+        ("19 July 2026", date(2026, 7, 19)),
+        ("July 19th, 2026", date(2026, 7, 19)),
+        ("19/07/2026", date(2026, 7, 19)),  # day first, as the site's meta lines
+        ("07/19/2026", None),  # month first: not the site's
+        ("July 2026", None),  # no day: none is invented
+    ],
+)
+def test_kcnawatch_listing_dates_in_any_spelling(shown: str, expected: date | None) -> None:
+    page = render.render_kcnawatch_listing([("/newstream/1700000000-45/x/", "T", "2026-07-19")])
+    page = page.replace(">Jul 19, 2026<", f">{shown}<")
+    listing = extract_page("https://kcnawatch.org/newstream/", page, today=TODAY)
+    assert isinstance(listing, Listing)
+    [entry] = listing.entries
+    assert entry.published == expected
 
 
 def test_kcnawatch_source_is_read_from_the_meta_line() -> None:

@@ -43,6 +43,7 @@ def test_inline_text(html: str, expected: str) -> None:
         (["A. -0-", "www.kcna.kp (Juche112.12.4.)"], ["A."]),
         (["A.", "", "  ", "B.-0-"], ["A.", "B."]),
         (["A. -0- www.kcna.kp (2025.12.14.)"], ["A."]),
+        (["A. -0-", "www.kcna.kp (Juche 113 (2024).5.1.)"], ["A."]),  # as parse_stamp reads
         (["A.", "B."], ["A.", "B."]),  # no end marker: nothing removed
         (["Score 3-0-1 kept."], ["Score 3-0-1 kept."]),
     ],

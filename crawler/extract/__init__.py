@@ -22,7 +22,9 @@ from .text import clean, parse_html
 
 #: Bumped whenever a change to extraction can change its output for the same page.
 #: 2: control characters are dropped from every text; over-long texts are refused.
-PARSER_VERSION = "2"
+#: 3: listing and meta-line dates are read in more spellings (month names either side of the
+#: day, ordinals, ``-``/``/`` separators, ``Juche 113 (2024)``, full-width digits).
+PARSER_VERSION = "3"
 
 #: The longest article text and title read (characters). The longest real kcna.kp article of
 #: 2024 has about 40,000 characters and a 163-character title: a page over these holds

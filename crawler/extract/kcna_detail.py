@@ -22,11 +22,10 @@ from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
-from .dates import infer_from_dateline, parse_dotted
+from .dates import infer_from_dateline, parse_date_only
 from .query import css, element, string_value, xpath
 from .records import KCNA_EN, ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
 from .text import (
-    clean,
     find_dateline,
     inline_text,
     join_paragraphs,
@@ -36,7 +35,6 @@ from .text import (
 )
 
 _HEX_ID = re.compile(r"/en/article/detail/([0-9a-fA-F]{16,})")
-_LIST_DATE = re.compile(r"^\[?\s*\d{4}\.\d{1,2}\.\d{1,2}\.?\s*\]?$")
 _SCRIPT_VAR = re.compile(r"\b(total|cur_page|per_page|page_cnt)\s*=\s*['\"]?(\d+)")
 _MAIN = css("main")
 _IMAGE_OR_LINK = xpath(".//img|.//a")
@@ -125,8 +123,8 @@ def parse_listing(url: str, body: bytes | str | Selector) -> Listing:
         href = urljoin(url, links[0].get("href").strip())
         published = None
         for nobr in _date_candidates(heading):
-            if _LIST_DATE.match(clean(string_value(nobr))):
-                published = parse_dotted(string_value(nobr))
+            published = parse_date_only(string_value(nobr), dayfirst=False)
+            if published is not None:
                 nobr.getparent().remove(nobr)
                 break
         title = inline_text(links[0])

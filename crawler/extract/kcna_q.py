@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
-from .dates import infer_from_dateline, parse_dotted, parse_stamp
+from .dates import infer_from_dateline, parse_date, parse_stamp
 from .query import css, string_value, xpath
 from .records import KCNA_EN, ArticleRecord, ExtractionError, Listing, ListingEntry, PageRequest
 from .text import (
@@ -112,7 +112,9 @@ def parse_listing(url: str, body: bytes | str | Selector) -> Listing:
         for span in spans:
             span.getparent().remove(span)
         title = inline_text(link)
-        entries[href] = ListingEntry(url=href, title=title, published=parse_dotted(stamp))
+        entries[href] = ListingEntry(
+            url=href, title=title, published=parse_date(stamp, dayfirst=False)
+        )
     current = _current_page(page)
     return Listing(
         url=url,

@@ -204,10 +204,10 @@ def _body_paragraphs(page: Any, meta: Any | None, more: Any | None) -> list[str]
 def _related(page: Any, url: str, more: Any | None) -> tuple[ListingEntry, ...]:
     if more is None or more.getparent() is None:
         return ()
-    return _entries(more.getparent(), url, long_dates=True)
+    return _entries(more.getparent(), url)
 
 
-def _entries(block: Any, url: str, *, long_dates: bool = False) -> tuple[ListingEntry, ...]:
+def _entries(block: Any, url: str) -> tuple[ListingEntry, ...]:
     """Items of a listing or "More From" block, each a heading link with teaser and date."""
     entries: dict[str, ListingEntry] = {}
     for link in _ITEM_LINKS(block):
@@ -219,7 +219,7 @@ def _entries(block: Any, url: str, *, long_dates: bool = False) -> tuple[Listing
         for text in map(clean, texts):
             if not text or text == title:
                 continue
-            day = parse_month_name(text) if len(text) < 40 else None
+            day = parse_dmy(text) if len(text) < 40 else None
             if day and published is None:
                 published = day
             elif teaser is None and not day:

@@ -23,7 +23,8 @@ _SKIPPED_TAGS = {"script", "style", "noscript", "template"}
 _BREAK_TAGS = {"br", "hr"}
 #: ``www.kcna.kp (Juche112.12.4.)`` or ``www.kcna.kp (2025.12.14.)``.
 STAMP_RE = re.compile(
-    r"(?:https?://)?www\.kcna\.kp\s*\(\s*(?:Juche\s*)?\d{1,4}\.\d{1,2}\.\d{1,2}\.?\s*\)",
+    r"(?:https?://)?www\.kcna\.kp\s*\(\s*(?:Juche\s*\d{1,4}(?:\s*\(\s*\d{4}\s*\))?|\d{1,4})"
+    r"\.\d{1,2}\.\d{1,2}\.?\s*\)",
     re.IGNORECASE,
 )
 _STAMP_HOST = "www.kcna.kp"

@@ -20,8 +20,8 @@ from scheduler.cli.options import (
     add_db,
     add_fetch_options,
     add_log_level,
-    iso_date,
     positive_int,
+    user_date,
 )
 from scheduler.crawl.options import SPIDERS, CrawlOptions, OptionError, parse_setting, plan
 from scheduler.crawl.run import run_crawl
@@ -238,7 +238,7 @@ def _add_backfill(sub: Any) -> None:
         "--pages", type=positive_int, metavar="N", help="listing pages per listing (default: all)"
     )
     reach.add_argument(
-        "--since", type=iso_date, metavar="DATE", help="stop at articles published before DATE"
+        "--since", type=user_date, metavar="DATE", help="stop at articles published before DATE"
     )
     backfill.add_argument(
         "--restart", action="store_true", help="forget earlier progress: start at page 1"
@@ -271,8 +271,8 @@ def _add_recheck(sub: Any) -> None:
         metavar="SOURCE",
         help=f"sources whose articles to recheck: {', '.join(SPIDERS)} (default: all)",
     )
-    recheck.add_argument("--since", type=iso_date, metavar="DATE", help="published on or after")
-    recheck.add_argument("--until", type=iso_date, metavar="DATE", help="published on or before")
+    recheck.add_argument("--since", type=user_date, metavar="DATE", help="published on or after")
+    recheck.add_argument("--until", type=user_date, metavar="DATE", help="published on or before")
     recheck.add_argument(
         "--id",
         action="append",

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import NoReturn
+
+from dateutil.parser import parse as dateutil_parse
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: The largest whole number any option takes (counts, offsets, pages, ids): far beyond any
 #: real archive, well inside what the databases' integers and Python's C calls hold.
 MAX_WHOLE = 1_000_000_000
+#: How ``--since``/``--until`` may be written, for their error messages.
+DATE_HINT = "e.g. 2024-05-01, 2024/5/1, 1 May 2024 or May 1 2024"
+#: Two defaults that differ in year, month and day: dateutil fills a part the text lacks from
+#: its ``default``, so two readings agree only when the text gave all three.
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+_YEAR_FIRST = re.compile(r"\s*\d{4}")
+_FULL_YEAR = re.compile(r"\d{4}")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -21,11 +31,38 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def iso_date(text: str) -> date:
+def user_date(text: str) -> date:
+    """An argparse ``type`` for a calendar date as a user types it (:data:`DATE_HINT`).
+
+    Year first is read year, month, day (ISO's order); the month may be named, before or after
+    the day. A text lacking the day, the month or the full year is refused rather than
+    completed, and so are numbers that read as two dates (``01/05/2024``: 1 May or 5 January?).
+    """
+    # dateutil asked for day first would read year-first numbers as year, day, month.
+    orders = (False,) if _YEAR_FIRST.match(text) else (False, True)
+    readings = {_reading(text, dayfirst=dayfirst) for dayfirst in orders}
+    if None in readings or not _FULL_YEAR.search(text):
+        raise argparse.ArgumentTypeError(
+            f"not a date: {text!r} (write day, month and full year, {DATE_HINT})"
+        )
+    first, *other = sorted(filter(None, readings))
+    if other:
+        raise argparse.ArgumentTypeError(
+            f"ambiguous date: {text!r} ({first} or {other[0]}?): write the year first"
+            " or the month's name"
+        )
+    return first
+
+
+def _reading(text: str, *, dayfirst: bool) -> date | None:
+    """dateutil's reading of ``text``; None when it cannot read it or had to fill a part in."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        first, second = (
+            dateutil_parse(text, dayfirst=dayfirst, default=d).date() for d in _DEFAULTS
+        )
+    except (ValueError, OverflowError):  # dateutil's ParserError is a ValueError
+        return None
+    return first if first == second else None
 
 
 def whole_number(minimum: int = 1, maximum: int = MAX_WHOLE) -> Callable[[str], int]:

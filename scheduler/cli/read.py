@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from scheduler import export
 from scheduler.cli.common import CommandError, find_article, open_repository, output_file
-from scheduler.cli.options import add_db, iso_date, non_negative_int, positive_int
+from scheduler.cli.options import add_db, non_negative_int, positive_int, user_date
 from scheduler.history import describe_history, history_json
 from storage.records import ArticleView
 
@@ -83,8 +83,8 @@ def register(sub: Any) -> None:
     exp.add_argument(
         "--format", choices=export.FORMATS, default="jsonl", help="output format (default: jsonl)"
     )
-    exp.add_argument("--since", type=iso_date, metavar="DATE", help="published on or after")
-    exp.add_argument("--until", type=iso_date, metavar="DATE", help="published on or before")
+    exp.add_argument("--since", type=user_date, metavar="DATE", help="published on or after")
+    exp.add_argument("--until", type=user_date, metavar="DATE", help="published on or before")
     exp.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     add_db(exp)
