@@ -11,7 +11,7 @@ from email.message import Message
 import pytest
 
 from scheduler.configcheck import WatchConfigError
-from scheduler.monitor.notify import DeliveryPolicy, parse_notify, parse_smtp
+from scheduler.monitor.notify.settings import DeliveryPolicy, parse_notify, parse_smtp
 from scheduler.monitor.outbox import Monitor
 from storage.monitor import MonitorStore
 from storage.repository import Repository

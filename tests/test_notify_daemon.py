@@ -17,7 +17,7 @@ from scheduler.config import Config, DaemonConfig, SourceConfig
 from scheduler.daemon.child import ChildResult
 from scheduler.daemon.service import DELIVERY_EVERY, Daemon
 from scheduler.daemon.supervisor import RunReport
-from scheduler.monitor.notify import DeliveryReport
+from scheduler.monitor.notify.delivery import DeliveryReport
 from scheduler.monitor.outbox import DeliveryWorker
 from storage.db import make_engine, migrate
 from storage.monitor import MonitorStore

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.monitor.notify import MAX_REDIRECTS, USER_AGENT, DeliveryError, Notifier
+from scheduler.monitor.notify.common import DeliveryError
+from scheduler.monitor.notify.webhook import MAX_REDIRECTS, USER_AGENT, WebhookChannel
 from scheduler.monitor.outbox import Monitor
 from storage.monitor import MonitorStore
 from storage.repository import Repository
@@ -30,8 +31,8 @@ def hook() -> Any:
         yield receiver
 
 
-def notifier() -> Notifier:
-    return Notifier(timeout=timedelta(seconds=10))
+def notifier() -> WebhookChannel:
+    return WebhookChannel(timeout=timedelta(seconds=10))
 
 
 def failure(url: str) -> DeliveryError:

@@ -44,6 +44,9 @@ from scheduler.configcheck import (
     show,
     whole,
 )
+from scheduler.monitor.notify.payloads import AlarmPayload
+from scheduler.monitor.notify.settings import parse_targets
+from scheduler.monitor.watch import source_hosts
 from storage.monitor import AlarmView, MonitorStore, RunStats
 from storage.records import RunView, utc_iso
 
@@ -109,7 +112,6 @@ def _source_values(table: dict[str, Any], where: str) -> dict[str, Any]:
 def parse_health(raw: Any, *, smtp: bool = False) -> HealthConfig:
     """The ``[health]`` table (defaults when absent). Raises :class:`WatchConfigError`."""
     from scheduler.crawl.options import SPIDERS
-    from scheduler.monitor.notify import parse_targets
 
     if raw is None:
         return HealthConfig()
@@ -215,16 +217,15 @@ class AlarmChange:
     raised: bool  # False: cleared
 
 
-def alarm_payload(alarm: AlarmView, raised: bool) -> dict[str, Any]:
-    return {
-        "type": "health",
-        "event": "alarm" if raised else "cleared",
-        "source": alarm.source,
-        "alarm": alarm.kind,
-        "message": alarm.message,
-        "since": utc_iso(alarm.since),
-        "cleared_at": utc_iso(alarm.cleared_at) if alarm.cleared_at else None,
-    }
+def alarm_payload(alarm: AlarmView, raised: bool) -> AlarmPayload:
+    return AlarmPayload(
+        raised=raised,
+        source=alarm.source,
+        alarm=alarm.kind,
+        message=alarm.message,
+        since=alarm.since,
+        cleared_at=alarm.cleared_at,
+    )
 
 
 def check_health(
@@ -236,8 +237,6 @@ def check_health(
 ) -> list[AlarmChange]:
     """Run every check on each source; raise and clear alarms, log and queue notifications
     of the changes, and return them. ``repo`` is a :class:`storage.repository.Repository`."""
-    from scheduler.monitor.watch import source_hosts
-
     hosts = source_hosts()
     changes: list[AlarmChange] = []
     for source in sources:
@@ -287,7 +286,7 @@ def _announce(
             rule="health",
             event="alarm" if change.raised else "cleared",
             targets=targets,
-            payload=alarm_payload(alarm, change.raised),
+            payload=alarm_payload(alarm, change.raised).to_json(),
             at=now,
             alarm_id=alarm.id,
         )

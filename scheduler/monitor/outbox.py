@@ -24,15 +24,8 @@ from sqlalchemy.exc import ArgumentError
 
 from scheduler.configcheck import WatchConfigError
 from scheduler.monitor.health import AlarmChange, HealthConfig, check_health, parse_health
-from scheduler.monitor.notify import (
-    DeliveryPolicy,
-    DeliveryReport,
-    Notifier,
-    SmtpConfig,
-    deliver_due,
-    parse_notify,
-    parse_smtp,
-)
+from scheduler.monitor.notify.delivery import DeliveryReport, Notifier, deliver_due
+from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig, parse_notify, parse_smtp
 from scheduler.monitor.watch import WatchRule, evaluate, parse_watch
 from storage.errors import StorageError
 from storage.monitor import MatchView, MonitorStore

@@ -45,8 +45,10 @@ from scheduler.configcheck import (
     show,
     string,
 )
+from scheduler.monitor.notify.payloads import GonePayload, MatchPayload
+from scheduler.monitor.notify.settings import parse_targets
 from storage.monitor import MatchInput, MatchView, MonitorStore
-from storage.records import ArticleView, utc_iso
+from storage.records import ArticleView
 
 RULE_KEYS = ("match", "max_age", "name", "notify", "sources")
 DEFAULT_MAX_AGE = timedelta(days=7)
@@ -195,7 +197,6 @@ def parse_watch(raw: Any, *, smtp: bool = False) -> list[WatchRule]:
     """The rules of the ``[[watch]]`` tables; ``smtp`` says whether ``[smtp]`` is set (an
     ``email:`` target needs it). Raises :class:`WatchConfigError`."""
     from scheduler.crawl.options import SPIDERS
-    from scheduler.monitor.notify import parse_targets
 
     if raw is None:
         return []
@@ -277,21 +278,22 @@ def payload(
     title: str,
     snippet: str,
     at: datetime,
-) -> dict[str, Any]:
-    """What a notification of a watch match carries (the webhook's JSON body)."""
-    return {
-        "type": "watch",
+) -> MatchPayload | GonePayload:
+    """What a notification of a watch match carries (``event``: new, edited or gone)."""
+    fields: dict[str, Any] = {
         "rule": rule,
-        "event": event,
         "article_id": article.id,
         "version": version,
         "title": title,
         "url": article.url,
-        "published": article.published.isoformat() if article.published else None,
+        "published": article.published,
         "source": article.source,
         "snippet": snippet,
-        "at": utc_iso(at),
+        "at": at,
     }
+    if event == "gone":
+        return GonePayload(**fields)
+    return MatchPayload(edited=event == "edited", **fields)
 
 
 def _version(article: ArticleView, number: int | None) -> tuple[int, str, str]:
@@ -379,7 +381,7 @@ def _match(
             title=title,
             snippet=snippet,
             at=event.at,
-        ),
+        ).to_json(),
     )
 
 

@@ -1,0 +1,132 @@
+"""The delivery of the outbox: :class:`Notifier` sends one notification to its target's
+channel; :func:`deliver_due` sends the rows that are due, and records each attempt: delivered,
+tried again after a growing pause (:meth:`DeliveryPolicy.retry_delay`), or given up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduler.configcheck import format_duration
+from scheduler.monitor.notify.common import DeliveryError
+from scheduler.monitor.notify.log import LogChannel
+from scheduler.monitor.notify.mail import MailChannel
+from scheduler.monitor.notify.payloads import PayloadError, read_payload
+from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig
+from scheduler.monitor.notify.webhook import WebhookChannel
+from storage.monitor import MonitorStore, NotificationView
+
+logger = logging.getLogger("notify")
+
+
+class Notifier:
+    """Sends one notification to one target; raises :class:`DeliveryError` when it cannot."""
+
+    def __init__(
+        self, smtp: SmtpConfig | None = None, *, timeout: timedelta = timedelta(seconds=10)
+    ) -> None:
+        self.log = LogChannel()
+        self.webhook = WebhookChannel(timeout)
+        self.mail = MailChannel(smtp)
+
+    def send(self, notification: NotificationView) -> None:
+        target = notification.target
+        kind, _, rest = target.partition(":")
+        if kind == "webhook":
+            self.webhook.post(rest, notification.payload)  # the stored JSON, as it is
+            return
+        if target != "log" and kind != "email":
+            raise DeliveryError(f"unknown target {target!r}", permanent=True)
+        try:
+            payload = read_payload(notification.payload)
+        except PayloadError as error:
+            raise DeliveryError(str(error), permanent=True) from None
+        if target == "log":
+            self.log.send(payload)
+        else:
+            self.mail.send(rest, payload)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retrying: int = 0
+    given_up: int = 0
+
+
+def deliver_due(
+    store: MonitorStore,
+    notifier: Notifier,
+    policy: DeliveryPolicy,
+    clock: Callable[[], datetime],
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> DeliveryReport:
+    """Send every notification that is due now; returns what became of them.
+
+    ``should_stop`` is asked before each notification: once it answers True, the rest are
+    left as they are (those already leased are tried again when the lease ends).
+    """
+    report = DeliveryReport()
+    while True:
+        if should_stop is not None and should_stop():
+            return report
+        now = clock()
+        due = store.claim_due(now, lease_until=now + policy.lease, limit=policy.batch)
+        for notification in due:
+            if should_stop is not None and should_stop():
+                return report
+            _attempt(store, notifier, policy, clock, notification, report)
+        if len(due) < policy.batch:
+            return report
+
+
+def _attempt(
+    store: MonitorStore,
+    notifier: Notifier,
+    policy: DeliveryPolicy,
+    clock: Callable[[], datetime],
+    notification: NotificationView,
+    report: DeliveryReport,
+) -> None:
+    try:
+        notifier.send(notification)
+    except DeliveryError as error:
+        now = clock()
+        attempts = notification.attempts + 1
+        deadline = notification.created_at + policy.give_up_after
+        if error.permanent or now >= deadline:
+            why = (
+                "cannot succeed"
+                if error.permanent
+                else (f"failing for {format_duration(now - notification.created_at)}")
+            )
+            logger.error(
+                "notification %d (%s) to %s given up after %d attempts (%s): %s",
+                notification.id,
+                notification.rule,
+                notification.target,
+                attempts,
+                why,
+                error,
+            )
+            store.finish_attempt(notification.id, at=now, error=str(error))
+            report.given_up += 1
+            return
+        retry_at = min(now + policy.retry_delay(attempts), deadline)
+        logger.warning(
+            "notification %d (%s) to %s failed (attempt %d), retrying in %s: %s",
+            notification.id,
+            notification.rule,
+            notification.target,
+            attempts,
+            format_duration(retry_at - now),
+            error,
+        )
+        store.finish_attempt(notification.id, at=now, error=str(error), retry_at=retry_at)
+        report.retrying += 1
+        return
+    store.finish_attempt(notification.id, at=clock())
+    report.delivered += 1
