@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -13,7 +14,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from scheduler.monitor.outbox import Monitor
-from scheduler.web.app import WebApp, make_server, start_in_thread
+from scheduler.web.app import WebApp
+from scheduler.web.server import make_server
 from storage.db import make_engine
 from storage.monitor import MonitorStore, RunStats
 from storage.repository import Repository
@@ -30,7 +32,9 @@ RULES = [{"name": "missiles", "match": "missile", "notify": ["webhook:http://127
 
 @contextmanager
 def serving(app: WebApp) -> Iterator[str]:
-    server, thread = start_in_thread(app, "127.0.0.1", 0)
+    server = make_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+    thread.start()
     try:
         host, port = server.server_address[:2]
         yield f"http://{host}:{port}"
@@ -101,7 +105,7 @@ def test_metrics_answer_in_the_prometheus_text_format(repo: Repository) -> None:
     assert values['kcna_monitor_runs_total{source="kcna",status="ok"}'] == 1
     assert values['kcna_monitor_runs_total{source="kcnawatch",status="failed"}'] == 1
     assert values['kcna_monitor_pages_total{source="kcna"}'] == 7
-    assert values['kcna_monitor_articles_total{source="kcna",outcome="new"}'] == 2
+    assert values['kcna_monitor_articles_total{outcome="new",source="kcna"}'] == 2
     assert values['kcna_monitor_failures_total{source="kcnawatch"}'] == 1
     assert values['kcna_monitor_article_events_total{kind="new"}'] == 2
     assert values['kcna_monitor_article_events_total{kind="gone"}'] == 1
@@ -139,7 +143,7 @@ def test_healthz_fails_while_a_source_is_in_alarm(repo: Repository) -> None:
             }
         ]
         values = metrics(get(base + "/metrics")[2].decode())
-        assert values['kcna_monitor_source_alarm{source="kcna",alarm="empty-listings"}'] == 1
+        assert values['kcna_monitor_source_alarm{alarm="empty-listings",source="kcna"}'] == 1
 
         store.clear_alarm("kcna", "empty-listings", T0 + HOUR)
         assert get(base + "/healthz")[0] == 200

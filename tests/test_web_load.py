@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scheduler.web.app import LISTEN_BACKLOG, SharedReads, WebApp, make_server
+from scheduler.web.app import SharedReads, WebApp
+from scheduler.web.server import LISTEN_BACKLOG, make_server
 from storage.errors import StorageError
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring

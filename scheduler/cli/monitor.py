@@ -21,7 +21,8 @@ from scheduler.logs import setup_logging
 from scheduler.monitor.feed import build_feed
 from scheduler.monitor.outbox import MonitoringConfig, utc_now
 from scheduler.monitor.watch import find_rule, stored_matches
-from scheduler.web.app import DEFAULT_HOST, DEFAULT_PORT, WebApp, make_server
+from scheduler.web.app import WebApp
+from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, make_server
 from storage.monitor import MonitorStore
 
 

@@ -1,0 +1,128 @@
+"""``/metrics``: the archive's figures in the Prometheus text format (version 0.0.4), rendered
+by ``prometheus_client`` from a collector that reads them from the database at each scrape.
+
+The metrics (all prefixed ``kcna_monitor_``): ``database_up``; per source ``runs_total`` (by
+final status), ``pages_total``, ``articles_total`` (by outcome), ``failures_total`` and
+``last_success_timestamp_seconds``; ``article_events_total`` by kind; ``articles_stored``;
+``notifications`` in the outbox by status; ``source_alarm`` per active alarm. When the database
+does not answer, only ``database_up 0`` is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from storage.errors import StorageError
+from storage.monitor import MonitorStore, RunTotals
+
+#: The format :func:`prometheus_client.generate_latest` writes.
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "kcna_monitor_"
+_SUMS = ("pages", "new", "changed", "unchanged", "failures")
+_OUTCOMES = ("new", "changed", "unchanged")
+_EVENT_KINDS = ("new", "edited", "gone", "back")
+
+
+def _gauge(name: str, help_text: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(PREFIX + name, help_text, labels=list(labels))
+
+
+def _counter(name: str, help_text: str, labels: tuple[str, ...]) -> CounterMetricFamily:
+    return CounterMetricFamily(PREFIX + name, help_text, labels=list(labels))
+
+
+class ArchiveCollector:
+    """A ``prometheus_client`` collector of the figures of one archive, read afresh at each
+    :meth:`collect` (none is kept between two scrapes). ``repo`` is a
+    :class:`storage.repository.Repository`; a :class:`StorageError` after the first read
+    goes to the caller."""
+
+    def __init__(self, repo: Any, store: MonitorStore) -> None:
+        self.repo = repo
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        up = _gauge("database_up", "Whether the database answered.")
+        try:
+            self.store.ping()
+        except StorageError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from self._runs(self.store.run_totals())
+        yield from self._archive()
+        yield from self._monitoring()
+
+    def _runs(self, totals: list[RunTotals]) -> Iterator[Metric]:
+        runs = _counter(
+            "runs_total", "Crawl runs, by source and final status.", ("source", "status")
+        )
+        by_source: dict[str, dict[str, int]] = {}
+        for t in totals:
+            runs.add_metric([t.source, t.status], t.runs)
+            sums = by_source.setdefault(t.source, dict.fromkeys(_SUMS, 0))
+            for key in sums:
+                sums[key] += getattr(t, key)
+        yield runs
+        pages = _counter("pages_total", "Pages fetched by crawl runs.", ("source",))
+        articles = _counter(
+            "articles_total",
+            "Articles stored by crawl runs, by outcome (new, changed, unchanged).",
+            ("source", "outcome"),
+        )
+        failures = _counter(
+            "failures_total", "Pages that could not be fetched or parsed.", ("source",)
+        )
+        for source, sums in sorted(by_source.items()):
+            pages.add_metric([source], sums["pages"])
+            for outcome in _OUTCOMES:
+                articles.add_metric([source, outcome], sums[outcome])
+            failures.add_metric([source], sums["failures"])
+        yield from (pages, articles, failures)
+
+    def _archive(self) -> Iterator[Metric]:
+        events = _counter(
+            "article_events_total", "Article events: new, edited, gone, back.", ("kind",)
+        )
+        counts = self.store.event_counts()
+        for kind in _EVENT_KINDS:
+            events.add_metric([kind], counts.get(kind, 0))
+        yield events
+        stored = _gauge("articles_stored", "Articles in the archive.")
+        stored.add_metric([], self.repo.count_articles())
+        yield stored
+        last = _gauge(
+            "last_success_timestamp_seconds",
+            "When the latest successful run of each source finished (Unix time).",
+            ("source",),
+        )
+        for source, moment in sorted(self.store.last_success().items()):
+            last.add_metric([source], round(moment.timestamp(), 3))
+        yield last
+
+    def _monitoring(self) -> Iterator[Metric]:
+        outbox = _gauge(
+            "notifications",
+            "Notifications in the outbox, by status (pending is the queue).",
+            ("status",),
+        )
+        for status, count in self.store.outbox_counts().items():
+            outbox.add_metric([status], count)
+        yield outbox
+        alarms = _gauge(
+            "source_alarm", "Active health alarms (1 per source and alarm).", ("source", "alarm")
+        )
+        for alarm in self.store.active_alarms():
+            alarms.add_metric([alarm.source, alarm.kind], 1)
+        yield alarms
+
+
+def render(repo: Any, store: MonitorStore) -> bytes:
+    """The text ``/metrics`` answers, read from the database now."""
+    return generate_latest(ArchiveCollector(repo, store))
