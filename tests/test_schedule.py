@@ -16,7 +16,6 @@ from scheduler.config import DaemonConfig, SourceConfig
 from scheduler.daemon.schedule import (
     GridIntervalTrigger,
     first_run_time,
-    jitter_bounds,
     job_options,
     make_trigger,
     misfire_grace,
@@ -74,7 +73,7 @@ def test_cron_is_read_in_the_configured_time_zone() -> None:
 
 def test_jitter_stays_in_bounds_and_does_not_drift() -> None:
     source = SourceConfig(name="kcna", every=15 * MIN, jitter=MIN)
-    assert jitter_bounds(source) == (0.0, 60.0)
+    assert source.effective_jitter == MIN
     trigger = make_trigger(source, "UTC", T0)
     assert isinstance(trigger, GridIntervalTrigger)
     fire = T0
@@ -85,9 +84,11 @@ def test_jitter_stays_in_bounds_and_does_not_drift() -> None:
 
 
 def test_default_jitter_is_a_share_of_the_interval() -> None:
-    assert jitter_bounds(SourceConfig(name="kcna", every=15 * MIN)) == (0.0, 60.0)
-    assert jitter_bounds(SourceConfig(name="kcna", every=timedelta(seconds=20))) == (0.0, 2.0)
-    assert jitter_bounds(SourceConfig(name="kcna", cron="* * * * *", every=None)) == (0.0, 0.0)
+    assert SourceConfig(name="kcna", every=15 * MIN).effective_jitter == MIN
+    assert SourceConfig(name="kcna", every=timedelta(seconds=20)).effective_jitter == timedelta(
+        seconds=2
+    )
+    assert SourceConfig(name="kcna", cron="* * * * *", every=None).effective_jitter == timedelta(0)
 
 
 def test_the_first_slot_after_now_when_there_is_no_previous_run() -> None:

@@ -108,11 +108,6 @@ def misfire_grace(source: SourceConfig, daemon: DaemonConfig, now: datetime) -> 
     return int(max(grace, MIN_MISFIRE_GRACE).total_seconds())
 
 
-def jitter_bounds(source: SourceConfig) -> tuple[float, float]:
-    """The least and most a run is delayed past its scheduled time, in seconds."""
-    return (0.0, source.effective_jitter.total_seconds())
-
-
 def job_options(
     source: SourceConfig, daemon: DaemonConfig, last_start: datetime | None, now: datetime
 ) -> dict[str, Any]:

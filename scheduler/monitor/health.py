@@ -55,7 +55,6 @@ logger = logging.getLogger("health")
 QUIET = "quiet"
 EMPTY_LISTINGS = "empty-listings"
 PARSE_FAILURES = "parse-failures"
-KINDS = (QUIET, EMPTY_LISTINGS, PARSE_FAILURES)
 
 HEALTH_KEYS = (
     "empty_listings",
