@@ -2,7 +2,7 @@
 
 Article sightings are built from the corpus (every record, so most articles are seen under
 several URLs, as in a crawl; further editions with marked titles and new URLs until there are
-``--items``), then saved with ``Repository.save_articles`` in batches of the crawler's size
+``--items``), then saved with ``Repository.articles.save`` in batches of the crawler's size
 into a fresh, migrated database. The baseline inserts the same rows, in the same batches, one
 transaction each, with the driver's ``executemany`` into one plain table with a primary key.
 SQLite (a file, the engine's own settings: WAL, synchronous=NORMAL) is the figure with a
@@ -133,7 +133,7 @@ def through_repository(db_url: str, items: list[ArticleInput], size: int) -> tup
         started = time.perf_counter()
         outcomes: dict[str, int] = {}
         for batch in batches(items, size):
-            for result in repo.save_articles(batch):
+            for result in repo.articles.save(batch):
                 outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
         seconds = time.perf_counter() - started
     finally:

@@ -1,4 +1,5 @@
-"""The archive: SQLAlchemy models, identity keys and the repository. Imports no project code."""
+"""The archive: SQLAlchemy models, identity keys and the stores by aggregate, composed by
+:class:`Repository`. Imports no project code."""
 
 from storage.db import make_engine, migrate
 from storage.errors import (
@@ -8,13 +9,19 @@ from storage.errors import (
     StorageError,
     UnknownRun,
 )
-from storage.monitor import MonitorStore
 from storage.records import (
+    AlarmView,
     ArticleInput,
     ArticleView,
+    EventView,
     FailureInput,
     FailureView,
+    MatchInput,
+    MatchView,
+    NotificationView,
     RawPage,
+    RunStats,
+    RunTotals,
     RunView,
     SaveOutcome,
     SaveResult,
@@ -25,15 +32,21 @@ from storage.records import (
 from storage.repository import Repository
 
 __all__ = [
+    "AlarmView",
     "AmbiguousId",
     "ArticleInput",
     "ArticleView",
     "DatabaseUnavailable",
+    "EventView",
     "FailureInput",
     "FailureView",
-    "MonitorStore",
+    "MatchInput",
+    "MatchView",
+    "NotificationView",
     "RawPage",
     "Repository",
+    "RunStats",
+    "RunTotals",
     "RunView",
     "SaveOutcome",
     "SaveResult",

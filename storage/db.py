@@ -199,6 +199,12 @@ def translate_errors(engine: Engine) -> Iterator[None]:
         raise
 
 
+def ping(engine: Engine) -> None:
+    """Raise :class:`DatabaseUnavailable` unless the database behind ``engine`` answers."""
+    with translate_errors(engine), engine.connect() as connection:
+        connection.execute(text("SELECT 1")).scalar_one()
+
+
 def _busy_timeout(engine: Engine) -> float | None:
     value = engine.get_execution_options().get(BUSY_TIMEOUT_OPTION)
     return float(value) if value is not None else None

@@ -11,6 +11,15 @@
   requests.
 - ``article_events``: what happened to articles (new, edited, gone, back), in order.
 - ``listing_snapshots``: the articles a listing page showed last, to notice one vanishing.
+- ``run_stats``: what a crawl run parsed (listing pages, empty listings, parse failures), the
+  basis of the layout-change alarms.
+- ``watch_matches``: one row per (rule, article, version) a watch rule matched, or per
+  disappearance of a matched article; the unique key makes "one notification per article
+  per rule per version" hold whatever the number of runs, restarts or concurrent writers.
+- ``notifications``: the outbox, one row per match (or alarm) and notification target, kept
+  until delivered or given up.
+- ``watch_cursor``: the last article event a consumer has processed, by consumer name.
+- ``source_alarms``: health alarms of a source; at most one active (uncleared) per kind.
 
 All timestamps are stored in UTC and come back as timezone-aware UTC datetimes.
 """
@@ -18,7 +27,7 @@ All timestamps are stored in UTC and come back as timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -32,10 +41,12 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -262,3 +273,120 @@ class ListingSnapshot(Base):
     listing: Mapped[str] = mapped_column(Text, primary_key=True)  # URL (#page=N when POSTed)
     article_ids: Mapped[list[str]] = mapped_column(JSON)
     seen_at: Mapped[datetime]
+
+
+class WatchMatch(Base):
+    __tablename__ = "watch_matches"
+    __table_args__ = (
+        UniqueConstraint("rule", "article_id", "dedup"),
+        CheckConstraint("event IN ('new', 'edited', 'gone')", name="event"),
+        Index(None, "rule", "matched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    article_id: Mapped[str] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(20))
+    #: ``v<version>`` for new and edited (a version alerts once, however it came back),
+    #: ``gone:<event id>`` for a disappearance.
+    dedup: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    published: Mapped[date | None]
+    snippet: Mapped[str] = mapped_column(Text)
+    matched_at: Mapped[datetime]
+
+
+class SourceAlarm(Base):
+    __tablename__ = "source_alarms"
+    __table_args__ = (
+        Index(
+            "uq_source_alarms_active",
+            "source",
+            "kind",
+            unique=True,
+            sqlite_where=sql("cleared_at IS NULL"),
+            postgresql_where=sql("cleared_at IS NULL"),
+        ),
+        Index(None, "since"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    checked_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("match_id", "target"),
+        CheckConstraint("status IN ('pending', 'delivered', 'given_up')", name="status"),
+        Index(None, "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(200))  # a watch rule, or "health"
+    event: Mapped[str] = mapped_column(String(20))  # new, edited, gone, alarm, cleared
+    target: Mapped[str] = mapped_column(Text)  # e.g. "log", "webhook:https://...", "email:..."
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("watch_matches.id", ondelete="CASCADE"))
+    alarm_id: Mapped[int | None] = mapped_column(
+        ForeignKey("source_alarms.id", ondelete="CASCADE"), index=True
+    )
+    article_id: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class WatchCursor(Base):
+    __tablename__ = "watch_cursor"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class RunStatsRow(Base):
+    __tablename__ = "run_stats"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    listing_pages: Mapped[int] = mapped_column(Integer)
+    empty_listings: Mapped[int] = mapped_column(Integer)
+    articles_parsed: Mapped[int] = mapped_column(Integer)
+    parse_failures: Mapped[int] = mapped_column(Integer)
+    not_articles: Mapped[int] = mapped_column(Integer)
+    fetch_failures: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime]
+
+
+# -- the tables, for Core statements ---------------------------------------------------------
+
+ARTICLES = cast(Table, Article.__table__)
+KEYS = cast(Table, ArticleKey.__table__)
+URLS = cast(Table, ArticleUrl.__table__)
+VERSIONS = cast(Table, ArticleVersion.__table__)
+PAGES = cast(Table, RawPageRow.__table__)
+EVENTS = cast(Table, ArticleEvent.__table__)
+RUNS = cast(Table, CrawlRun.__table__)
+FAILURES = cast(Table, CrawlFailure.__table__)
+RUN_STATS = cast(Table, RunStatsRow.__table__)
+STATES = cast(Table, DaemonState.__table__)
+VALIDATORS = cast(Table, HttpValidator.__table__)
+PROGRESS = cast(Table, BackfillProgress.__table__)
+SNAPSHOTS = cast(Table, ListingSnapshot.__table__)
+MATCHES = cast(Table, WatchMatch.__table__)
+OUTBOX = cast(Table, Notification.__table__)
+CURSORS = cast(Table, WatchCursor.__table__)
+ALARMS = cast(Table, SourceAlarm.__table__)

@@ -1,8 +1,10 @@
 """The storage contract: plain immutable values going in and out of the repository.
 
-Callers hand the repository :class:`ArticleInput`, :class:`RawPage` and :class:`FailureInput`
-values and get back :class:`SaveResult`, :class:`ArticleView`, :class:`EventView`,
-:class:`RunView` and :class:`FailureView` values. None of them hold a database session, so
+Callers hand the stores :class:`ArticleInput`, :class:`RawPage`, :class:`FailureInput`,
+:class:`RunStats`, :class:`SourceState` and :class:`MatchInput` values and get back
+:class:`SaveResult`, :class:`ArticleView`, :class:`EventView`, :class:`RunView`,
+:class:`RunTotals`, :class:`MatchView`, :class:`NotificationView` and :class:`AlarmView`
+values. None of them hold a database session, so
 they can cross threads and processes freely.
 """
 
@@ -22,6 +24,12 @@ RUN_STATUSES: tuple[str, ...] = ("running", "ok", "failed", "interrupted")
 
 #: What can happen to an article: first stored, a new version, noticed gone, seen again.
 EVENT_KINDS: tuple[str, ...] = ("new", "edited", "gone", "back")
+
+#: Kinds of watch matches: the article event that produced them.
+MATCH_EVENTS: tuple[str, ...] = ("new", "edited", "gone")
+
+#: States of an outbox row.
+NOTIFICATION_STATUSES: tuple[str, ...] = ("pending", "delivered", "given_up")
 
 
 #: C0 control characters but tab and newline, DEL, and the C1 controls.
@@ -286,3 +294,105 @@ class SourceState:
 
     def __post_init__(self) -> None:
         _require_utc("SourceState.updated_at", self.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchInput:
+    """A watch rule matching one article event, and where to notify it.
+
+    ``payload`` is what the notification carries (the same for every target).
+    """
+
+    rule: str
+    article_id: str
+    version: int
+    event: str
+    dedup: str
+    event_id: int | None
+    title: str
+    url: str
+    published: date | None
+    snippet: str
+    matched_at: datetime
+    targets: tuple[str, ...] = ()
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.event not in MATCH_EVENTS:
+            raise ValueError(f"event must be one of {', '.join(MATCH_EVENTS)}: {self.event!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    id: int
+    rule: str
+    article_id: str
+    version: int
+    event: str
+    dedup: str
+    event_id: int | None
+    title: str
+    url: str
+    published: date | None
+    snippet: str
+    matched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    id: int
+    rule: str
+    event: str
+    target: str
+    match_id: int | None
+    alarm_id: int | None
+    article_id: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    id: int
+    source: str
+    kind: str
+    message: str
+    since: datetime
+    checked_at: datetime
+    cleared_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """What one crawl run parsed: the crawler's counters of the run."""
+
+    listing_pages: int = 0
+    empty_listings: int = 0
+    articles_parsed: int = 0
+    parse_failures: int = 0
+    not_articles: int = 0
+    fetch_failures: int = 0
+
+    @property
+    def pages_parsed(self) -> int:
+        """Pages the parser was given (listings, articles, skipped pages, failures)."""
+        return self.listing_pages + self.articles_parsed + self.not_articles + self.parse_failures
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    """Sums over the crawl runs of one source in one status."""
+
+    source: str
+    status: str
+    runs: int
+    pages: int
+    new: int
+    changed: int
+    unchanged: int
+    failures: int

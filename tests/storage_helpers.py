@@ -1,4 +1,5 @@
-"""Helpers of the storage tests: the PostgreSQL test server, a fixed clock, article factories.
+"""Helpers of the storage tests: the PostgreSQL test server, a fixed clock, article factories,
+and small SQL reads of what no runtime code reads back (raw pages, failures, the outbox).
 
 Every database test runs twice: on a SQLite file and on PostgreSQL. The PostgreSQL server is
 named by ``KCNA_MONITOR_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``); each
@@ -16,6 +17,7 @@ import os
 import random
 import traceback
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +26,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from storage.db import display_url, make_engine, migrate
-from storage.records import ArticleInput, RawPage
+from storage.models import ALARMS, FAILURES, OUTBOX, PAGES
+from storage.records import ArticleInput, FailureView, NotificationView, RawPage
 from storage.repository import Repository
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -174,8 +178,69 @@ def store_concurrently(url: str, barrier: Any, reverse: bool, results: Any) -> N
             batches = [batch[::-1] for batch in batches[::-1]]
         counts: Counter[str] = Counter()
         for batch in batches:
-            counts.update(result.outcome.value for result in repo.save_articles(batch))
+            counts.update(result.outcome.value for result in repo.articles.save(batch))
         engine.dispose()
         results.put(("ok", dict(counts)))
     except BaseException:
         results.put(("error", traceback.format_exc()))
+
+
+# -- reading back what only the tests read ----------------------------------------------------
+
+
+def latest_page(engine: Engine, url: str) -> RawPage | None:
+    """The most recently fetched body stored for ``url``, decompressed."""
+    query = (
+        select(PAGES)
+        .where(PAGES.c.url == url)
+        .order_by(PAGES.c.last_fetched.desc(), PAGES.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    return RawPage(
+        url=row.url,
+        body=zlib.decompress(row.body),
+        fetched_at=row.last_fetched,
+        status=row.status,
+        parser_version=row.parser_version,
+        content_type=row.content_type,
+    )
+
+
+def count_rows(engine: Engine, table: Any) -> int:
+    """Rows in ``table`` (a table or a model)."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def count_pages(engine: Engine) -> int:
+    """Distinct stored (url, body) pairs."""
+    return count_rows(engine, PAGES)
+
+
+def count_alarms(engine: Engine) -> int:
+    """Alarms ever raised, cleared or not."""
+    return count_rows(engine, ALARMS)
+
+
+def last_failures(engine: Engine, limit: int = 20) -> list[FailureView]:
+    """The latest recorded failures, newest first."""
+    query = select(FAILURES).order_by(FAILURES.c.at.desc(), FAILURES.c.id.desc()).limit(limit)
+    with engine.connect() as connection:
+        return [FailureView(**dict(row)) for row in connection.execute(query).mappings()]
+
+
+def notifications(
+    engine: Engine, *, status: str | None = None, rule: str | None = None
+) -> list[NotificationView]:
+    """Outbox rows, oldest first; optionally in one status, or of one rule."""
+    query = select(OUTBOX).order_by(OUTBOX.c.id)
+    if status is not None:
+        query = query.where(OUTBOX.c.status == status)
+    if rule is not None:
+        query = query.where(OUTBOX.c.rule == rule)
+    with engine.connect() as connection:
+        return [NotificationView(**dict(row)) for row in connection.execute(query).mappings()]

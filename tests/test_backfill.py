@@ -59,7 +59,7 @@ def list_requests(site: FixtureSite, list_path: str) -> list[str]:
 
 def stored_urls(db_url: str) -> set[str]:
     repo = Repository(make_engine(db_url))
-    return {seen.url for article in repo.iter_articles() for seen in article.urls}
+    return {seen.url for article in repo.articles.iterate() for seen in article.urls}
 
 
 def test_a_backfill_walks_every_page_once(site, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_a_backfill_walks_every_page_once(site, tmp_path: Path) -> None:
     result = cli(*backfill_args(server, built, db_url), env_home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"new {len(built.detail_records)}," in totals(result.stdout)
-    progress = Repository(make_engine(db_url)).backfill_progress("kcna")
+    progress = Repository(make_engine(db_url)).crawl_state.backfill_progress("kcna")
     assert progress == {"http://www.kcna.kp" + built.detail_list_path: (6, 6)}
 
     again = cli(*backfill_args(server, built, db_url), env_home=tmp_path)
@@ -109,7 +109,7 @@ def test_after_kill_9_it_resumes_without_fetching_stored_articles(site, tmp_path
 
     repo = Repository(make_engine(db_url))
     before = stored_urls(db_url)
-    [(done, _count)] = repo.backfill_progress("kcna").values()
+    [(done, _count)] = repo.crawl_state.backfill_progress("kcna").values()
     assert 3 <= done <= 4 and len(before) >= done * PER_PAGE
     with built.site.lock:
         built.site.requests.clear()

@@ -81,12 +81,12 @@ def test_the_store_pipeline_adopts_a_run_recorded_by_the_daemon(tmp_path) -> Non
     engine = make_engine(db_url)
     migrate(engine)
     repo = Repository(engine)
-    run_id = repo.start_run("kcna", T0)
+    run_id = repo.runs.start("kcna", T0)
     crawler = get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": db_url, "KCNA_MONITOR_RUN_ID": run_id})
     pipeline = StorePipeline.from_crawler(crawler)
     asyncio.run(pipeline.open_spider())
     assert pipeline.run_id == run_id
-    assert [r.id for r in repo.recent_runs()] == [run_id]  # no second run was started
+    assert [r.id for r in repo.runs.recent()] == [run_id]  # no second run was started
 
 
 def test_settings_do_not_depend_on_the_working_folder(tmp_path, monkeypatch) -> None:

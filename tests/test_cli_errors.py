@@ -42,7 +42,7 @@ def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'archive.db'}"
     engine = make_engine(url)
     migrate(engine)
-    Repository(engine).save_articles([make_item(1), make_item(2)])
+    Repository(engine).articles.save([make_item(1), make_item(2)])
     engine.dispose()
     return url
 

@@ -36,12 +36,12 @@ def archive(tmp_path: Path) -> tuple[str, str]:
     engine = make_engine(url)
     migrate(engine)
     repo = Repository(engine)
-    repo.save_articles([make_item(1, text="A missile was fired.")])
-    repo.save_articles(
+    repo.articles.save([make_item(1, text="A missile was fired.")])
+    repo.articles.save(
         [make_item(1, text="A missile was fired twice.", seen_at=T0.replace(hour=13))]
     )
-    run = repo.start_run("kcna", T0)
-    repo.finish_run(
+    run = repo.runs.start("kcna", T0)
+    repo.runs.finish(
         run,
         finished_at=T0,
         status="failed",
@@ -58,7 +58,7 @@ def archive(tmp_path: Path) -> tuple[str, str]:
                 sql(f"UPDATE {table} SET title = :title, text = :text"),
                 {"title": NASTY_TITLE, "text": NASTY_TEXT},
             )
-    [article] = repo.list_articles(limit=1)
+    [article] = repo.articles.newest(limit=1)
     engine.dispose()
     return url, article.id
 

@@ -110,8 +110,8 @@ def test_what_is_stored_and_read_back_has_no_control_character(tmp_path: Path) -
     engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
     migrate(engine)
     repo = Repository(engine)
-    [saved] = repo.save_articles([article(title="Bell\x07 Title", text="Escape\x1b[31m text")])
-    view = repo.get_article(saved.article_id)
+    [saved] = repo.articles.save([article(title="Bell\x07 Title", text="Escape\x1b[31m text")])
+    view = repo.articles.get(saved.article_id)
     assert view is not None
     assert (view.title, view.text) == ("Bell Title", "Escape[31m text")
     engine.dispose()

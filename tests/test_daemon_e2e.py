@@ -205,7 +205,7 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
     daemons.append(daemon)
     first = daemon.wait_for(OK_LINE)
     assert int(first.group(2)) > 0
-    kcna_count = repository(db_url).count_articles()
+    kcna_count = repository(db_url).articles.count()
 
     # A second daemon on the same database is refused, in one line.
     second = cli(tmp_path, "run", "--config", str(config))
@@ -260,10 +260,10 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
     assert daemon.stop(signal.SIGINT) == 0
     assert "Traceback" not in "\n".join(daemon.lines)
     repo = repository(db_url)
-    titles = [a.title for a in repo.iter_articles()]
+    titles = [a.title for a in repo.articles.iterate()]
     assert titles.count(article.title) == 1
     assert len(titles) == kcna_count + 1  # (two corpus articles share a title)
-    assert all(r.status != "running" for r in repo.recent_runs(limit=100))
+    assert all(r.status != "running" for r in repo.runs.recent(limit=100))
 
 
 def test_sigterm_during_a_crawl_exits_0_within_the_grace_and_a_restart_loses_nothing(
@@ -282,7 +282,7 @@ def test_sigterm_during_a_crawl_exits_0_within_the_grace_and_a_restart_loses_not
     daemon.wait_for(r"started \(pid")
     assert gate.reached.wait(30)
     repo = repository(db_url)
-    stored = repo.count_articles()
+    stored = repo.articles.count()
     began = time.monotonic()
     assert daemon.stop(signal.SIGTERM) == 0
     took = time.monotonic() - began
@@ -291,10 +291,10 @@ def test_sigterm_during_a_crawl_exits_0_within_the_grace_and_a_restart_loses_not
     log = "\n".join(daemon.lines)
     assert "stopping: waiting up to 1s for kcna" in log
     assert "kcna: interrupted" in log and "Traceback" not in log
-    [run] = repo.recent_runs(source="kcna")
+    [run] = repo.runs.recent(source="kcna")
     assert run.status == "interrupted" and run.finished_at is not None
-    assert repo.count_articles() >= stored > 0  # what was stored stays stored
-    assert repo.source_states()["kcna"].current_run_id is None
+    assert repo.articles.count() >= stored > 0  # what was stored stays stored
+    assert repo.runs.source_states()["kcna"].current_run_id is None
 
     # Started again (the page answers now): everything arrives, nothing twice.
     gate.opened.set()
@@ -307,8 +307,8 @@ def test_sigterm_during_a_crawl_exits_0_within_the_grace_and_a_restart_loses_not
         for a in built.articles
         if any(u.removeprefix("http://www.kcna.kp") in built.site.pages for u in a.urls)
     ]
-    assert repo.count_articles() == len(on_kcna)
-    ids = [a.id for a in repo.iter_articles()]
+    assert repo.articles.count() == len(on_kcna)
+    ids = [a.id for a in repo.articles.iterate()]
     assert len(ids) == len(set(ids))
 
 
@@ -340,7 +340,7 @@ def test_a_hanging_crawl_is_stopped_and_a_crashing_one_recorded_and_the_daemon_g
     assert "Traceback" not in log
 
     repo = repository(db_url)
-    runs = repo.recent_runs(limit=100)
+    runs = repo.runs.recent(limit=100)
     assert all(r.status != "running" for r in runs)
     timed_out = [r for r in runs if r.source == "kcna" and r.status == "failed"]
     assert timed_out and timed_out[-1].error == "timed out after 20s"

@@ -109,7 +109,7 @@ def archive(db_url: str) -> dict[str, Any]:
     """What an archive holds, comparable across archives: per title its date and URLs; how
     many articles share a title; the statuses of its runs."""
     repo = Repository(make_engine(db_url))
-    articles = list(repo.iter_articles())
+    articles = list(repo.articles.iterate())
     return {
         "articles": {
             (a.title, a.published): (sorted(u.url for u in a.urls), sorted(a.categories))
@@ -118,7 +118,7 @@ def archive(db_url: str) -> dict[str, Any]:
         "twice": sorted(
             k for k, n in Counter((a.title, a.published) for a in articles).items() if n > 1
         ),
-        "running": [r.id for r in repo.recent_runs(limit=1000) if r.status == "running"],
+        "running": [r.id for r in repo.runs.recent(limit=1000) if r.status == "running"],
     }
 
 
@@ -233,7 +233,7 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
         line[:300] for line in after.splitlines() if " WARNING " in line or " ERROR " in line
     )
     assert hung not in stored
-    runs = Repository(make_engine(db_url)).recent_runs(limit=5)
+    runs = Repository(make_engine(db_url)).runs.recent(limit=5)
     statuses = {r.source: r.status for r in runs}
     assert statuses["kcna"] == "interrupted"  # the one with the hanging page
     assert set(statuses.values()) <= {"interrupted", "ok"}  # KCNA Watch may have finished

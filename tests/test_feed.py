@@ -41,9 +41,9 @@ def parse(document: bytes) -> ET.Element:
 
 def test_the_feed_is_atom_and_its_text_is_escaped(repo: Repository) -> None:
     clock = Clock(T0)
-    repo.save_articles([make_item(1, title="Missile <b>test</b>", text=HOSTILE), make_item(2)])
+    repo.articles.save([make_item(1, title="Missile <b>test</b>", text=HOSTILE), make_item(2)])
     clock.advance(HOUR)
-    repo.save_articles([make_item(2, title="An edited title", seen_at=clock())])
+    repo.articles.save([make_item(2, title="An edited title", seen_at=clock())])
     document = build_feed(
         repo, MonitorStore(repo.engine), now=clock(), self_url="http://h/feed.atom"
     )
@@ -69,7 +69,7 @@ def test_the_feed_is_atom_and_its_text_is_escaped(repo: Repository) -> None:
 def test_a_rule_feed_lists_what_the_rule_matched(repo: Repository) -> None:
     clock = Clock(T0)
     watcher = Monitor(repo, monitoring(RULES), sources=[], clock=clock)
-    repo.save_articles([make_item(1, text=HOSTILE), make_item(2)])
+    repo.articles.save([make_item(1, text=HOSTILE), make_item(2)])
     watcher.evaluate()
     root = parse(build_feed(repo, watcher.store, now=clock(), rule="missiles"))
     (entry,) = root.findall(f"{A}entry")
@@ -85,7 +85,7 @@ def archive(tmp_path: Path) -> str:
     engine = make_engine(url)
     migrate(engine)
     repo = Repository(engine)
-    repo.save_articles([make_item(1, title="ICBM launch", text=HOSTILE), make_item(2)])
+    repo.articles.save([make_item(1, title="ICBM launch", text=HOSTILE), make_item(2)])
     Monitor(repo, monitoring(RULES), sources=[], clock=Clock(T0)).evaluate()
     engine.dispose()
     return url

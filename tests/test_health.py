@@ -30,11 +30,11 @@ MINUTE = timedelta(minutes=1)
 
 def crawl(repo: Repository, clock: Clock, stats: RunStats, *, new: int = 0) -> int:
     """A finished run of kcna with these parse counters, ``new`` articles stored by it."""
-    run = repo.start_run("kcna", clock())
+    run = repo.runs.start("kcna", clock())
     if new:
         start = 100 + run * 10
-        repo.save_articles([make_item(n, seen_at=clock()) for n in range(start, start + new)])
-    repo.finish_run(
+        repo.articles.save([make_item(n, seen_at=clock()) for n in range(start, start + new)])
+    repo.runs.finish(
         run,
         finished_at=clock() + MINUTE,
         status="ok",

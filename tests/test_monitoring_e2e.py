@@ -69,7 +69,7 @@ def test_a_watch_rule_notifies_each_matching_article_edit_and_deletion_once(
 
     matching = {
         a.id: a
-        for a in repository(db_url).iter_articles()
+        for a in repository(db_url).articles.iterate()
         if RULE.lower() in (a.title + "\n" + a.text).lower()
     }
     assert matching

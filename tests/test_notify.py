@@ -36,7 +36,7 @@ def test_a_webhook_that_is_down_at_first_gets_the_notification_when_it_comes_up(
         watcher = Monitor(
             repo, monitoring([rule(f"webhook:{hook.url}")]), sources=["kcna"], clock=clock
         )
-        [saved] = repo.save_articles([make_item(1, title="Missile test", text=MISSILE_TEXT)])
+        [saved] = repo.articles.save([make_item(1, title="Missile test", text=MISSILE_TEXT)])
         report = watcher.after_run()  # the receiver refuses connections
         assert (report.delivery.delivered, report.delivery.retrying) == (0, 1)
         (row,) = MonitorStore(repo.engine).notifications()
@@ -77,7 +77,7 @@ def test_backoff_doubles_up_to_a_cap_and_gives_up_after_the_configured_time(
             notify={"retry_first": "10s", "retry_max": "1m", "give_up_after": "5m"},
         )
         watcher = Monitor(repo, config, sources=[], clock=clock)
-        repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+        repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         watcher.evaluate()
         store = MonitorStore(repo.engine)
         waits = []
@@ -101,14 +101,14 @@ def test_a_webhook_refusing_the_request_gives_up_at_once_a_failing_one_retries(
         hook.start()
         hook.answer(404)
         watcher = Monitor(repo, monitoring([rule(f"webhook:{hook.url}")]), sources=[], clock=clock)
-        repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+        repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         assert watcher.after_run().delivery.given_up == 1
         (row,) = MonitorStore(repo.engine).notifications()
         assert (row.status, row.last_error) == ("given_up", "HTTP 404")
 
         hook.answer(503)
         clock.advance(HOUR)
-        repo.save_articles([make_item(2, text=MISSILE_TEXT + " Again.", seen_at=clock())])
+        repo.articles.save([make_item(2, text=MISSILE_TEXT + " Again.", seen_at=clock())])
         assert watcher.after_run().delivery.retrying == 1
         hook.answer(200)
         clock.advance(HOUR)
@@ -121,7 +121,7 @@ def test_the_outbox_survives_a_restart(repo: Repository) -> None:
     with webhook_receiver() as hook:
         config = monitoring([rule(f"webhook:{hook.url}", "log")])
         first = Monitor(repo, config, sources=[], clock=clock)
-        repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+        repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         first.after_run()  # the log target is delivered, the webhook waits
         del first
         hook.start()
@@ -136,7 +136,7 @@ def test_the_outbox_survives_a_restart(repo: Repository) -> None:
 
 def test_the_log_target_writes_one_line(repo: Repository, caplog: pytest.LogCaptureFixture) -> None:
     watcher = Monitor(repo, monitoring([rule("log")]), sources=[], clock=Clock(T0))
-    [saved] = repo.save_articles([make_item(1, title="Missile\nlaunch", text=MISSILE_TEXT)])
+    [saved] = repo.articles.save([make_item(1, title="Missile\nlaunch", text=MISSILE_TEXT)])
     with caplog.at_level(logging.INFO, logger="notify"):
         assert watcher.after_run().delivery.delivered == 1
     (line,) = [r.getMessage() for r in caplog.records if r.name == "notify"]
@@ -164,7 +164,7 @@ def test_an_smtp_server_on_localhost_receives_the_email(
             },
         )
         watcher = Monitor(repo, config, sources=[], clock=clock)
-        repo.save_articles([make_item(1, title="ICBM <b>launch</b>", text=MISSILE_TEXT)])
+        repo.articles.save([make_item(1, title="ICBM <b>launch</b>", text=MISSILE_TEXT)])
         assert watcher.after_run().delivery.delivered == 1
         assert state.got.wait(10)
         (mail,) = state.mails
@@ -189,13 +189,13 @@ def test_a_refused_recipient_gives_up_and_a_down_server_retries(repo: Repository
             smtp={"host": "127.0.0.1", "port": port, "from": "monitor@example.org"},
         )
         watcher = Monitor(repo, config, sources=[], clock=clock)
-        repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+        repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         assert watcher.after_run().delivery.given_up == 1
     (row,) = MonitorStore(repo.engine).notifications()
     assert "550" in (row.last_error or "")
     # The server is gone now: connection refused is worth retrying.
     clock.advance(HOUR)
-    repo.save_articles([make_item(2, text=MISSILE_TEXT + " Again.", seen_at=clock())])
+    repo.articles.save([make_item(2, text=MISSILE_TEXT + " Again.", seen_at=clock())])
     assert watcher.after_run().delivery.retrying == 1
 
 

@@ -38,8 +38,8 @@ class FakeCrawl:
 
     def run(self) -> ChildResult:
         item = make_item(self.n, title=f"Missile test {self.n}", text=MISSILE_TEXT)
-        self.repo.save_articles([item])
-        self.repo.finish_run(
+        self.repo.articles.save([item])
+        self.repo.runs.finish(
             self.run_id,
             finished_at=self.clock(),
             status="ok",

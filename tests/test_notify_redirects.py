@@ -141,7 +141,7 @@ def test_a_webhook_answering_302_is_retried_and_gets_the_notification_once_it_an
     rule = {"name": "missiles", "match": "missile", "notify": [f"webhook:{hook.url}"]}
     watcher = Monitor(repo, monitoring([rule]), sources=[], clock=clock)
     store = MonitorStore(repo.engine)
-    repo.save_articles([make_item(1, title="Missile test", text=MISSILE_TEXT)])
+    repo.articles.save([make_item(1, title="Missile test", text=MISSILE_TEXT)])
     hook.route("/hook", 302, "/login")
     assert watcher.after_run().delivery.retrying == 1
     (row,) = store.notifications()
@@ -177,7 +177,7 @@ def test_a_redirect_loop_stays_in_the_outbox_until_the_give_up_time(
     config = monitoring([rule], notify={"retry_first": "1m", "give_up_after": "3m"})
     watcher = Monitor(repo, config, sources=[], clock=clock)
     store = MonitorStore(repo.engine)
-    repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT)])
     hook.route("/hook", 307, "/hook")
     assert watcher.after_run().delivery.retrying == 1
     (row,) = store.notifications()

@@ -93,10 +93,10 @@ def test_a_full_disk_fails_the_run_and_vouches_for_nothing(db_url: str, tmp_path
     assert articles_in(db_url) == []
     assert built.counts.unsaved == 3
     repo = Repository(make_engine(db_url))
-    [run] = repo.recent_runs(limit=1)
+    [run] = repo.runs.recent(limit=1)
     assert run.status == "failed"
     assert DISK_FULL in (run.error or "") and "No space left on device" in (run.error or "")
-    assert repo.load_validators(KCNA, listings_only=True) == {}
+    assert repo.crawl_state.validators(KCNA, listings_only=True) == {}
 
     (full / "kcna.jsonl").unlink()
     again = pipeline(db_url, full)
@@ -123,7 +123,7 @@ def test_validators_are_kept_only_when_every_article_is_stored(db_url: str) -> N
         await built.spider_closed(None, "finished")
 
     asyncio.run(go())
-    stored = Repository(make_engine(db_url)).load_validators(KCNA, listings_only=True)
+    stored = Repository(make_engine(db_url)).crawl_state.validators(KCNA, listings_only=True)
     assert stored == {LISTING: ('"v1"', None)}
 
 
@@ -142,7 +142,7 @@ def test_an_interrupted_spool_load_is_resumed(db_url: str, tmp_path: Path) -> No
         f"Article number {n}" for n in (1, 2, 3)
     ]
     assert list(spool.iterdir()) == []
-    [run] = Repository(make_engine(db_url)).recent_runs(limit=1)
+    [run] = Repository(make_engine(db_url)).runs.recent(limit=1)
     assert (run.new, run.status) == (3, "failed")  # no page fetched, but nothing lost
 
 
@@ -178,7 +178,7 @@ def test_a_stop_request_stores_what_was_parsed_and_records_the_run(db_url: str) 
         await built.spider_closed(None, "shutdown")
 
     asyncio.run(go())
-    [run] = Repository(make_engine(db_url)).recent_runs(limit=1)
+    [run] = Repository(make_engine(db_url)).runs.recent(limit=1)
     assert (run.status, run.new) == ("interrupted", 3)
 
 
@@ -193,7 +193,7 @@ def test_the_timer_flushes_without_new_items(db_url: str) -> None:
                 break
             await asyncio.sleep(0.05)
         assert len(articles_in(db_url)) == 1
-        [run] = Repository(make_engine(db_url)).recent_runs(limit=1)
+        [run] = Repository(make_engine(db_url)).runs.recent(limit=1)
         assert (run.status, run.new) == ("running", 1)  # counters kept current
         await built.close_spider()
 
@@ -203,20 +203,20 @@ def test_the_timer_flushes_without_new_items(db_url: str) -> None:
 def test_runs_left_running_by_dead_crawls_are_settled(db_url: str) -> None:
     repo = Repository(make_engine(db_url))
     at = datetime(2026, 3, 1, tzinfo=UTC)
-    dead = repo.start_run("kcna", at, pid=2**22 + 12345, host="here")
-    alive = repo.start_run("kcna", at, pid=os.getpid(), host="here")
-    elsewhere = repo.start_run("kcna", at, pid=2**22 + 12345, host="another")
-    repo.update_run_counts(dead, pages=5, new=2, changed=0, unchanged=3, failures=0)
+    dead = repo.runs.start("kcna", at, pid=2**22 + 12345, host="here")
+    alive = repo.runs.start("kcna", at, pid=os.getpid(), host="here")
+    elsewhere = repo.runs.start("kcna", at, pid=2**22 + 12345, host="another")
+    repo.runs.update_counts(dead, pages=5, new=2, changed=0, unchanged=3, failures=0)
 
-    settled = repo.settle_dead_runs(host="here", is_alive=_alive, at=at)
+    settled = repo.runs.settle_dead(host="here", is_alive=_alive, at=at)
     assert [r.id for r in settled] == [dead]
-    statuses = {r.id: (r.status, r.new) for r in repo.recent_runs(limit=10)}
+    statuses = {r.id: (r.status, r.new) for r in repo.runs.recent(limit=10)}
     assert statuses == {
         dead: ("interrupted", 2),
         alive: ("running", 0),
         elsewhere: ("running", 0),
     }
-    assert repo.last_crawl_unfinished("kcna")
+    assert repo.runs.last_crawl_unfinished("kcna")
 
 
 def _alive(pid: int) -> bool:

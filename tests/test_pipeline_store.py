@@ -40,7 +40,7 @@ def run(coro):
 
 
 def articles_in(db_url: str) -> list:
-    return list(Repository(make_engine(db_url)).iter_articles())
+    return list(Repository(make_engine(db_url)).articles.iterate())
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_the_run_is_finished_with_its_counts_and_parse_statistics(db_url: str) -
     run(pipeline.spider_closed(None, "finished"))
 
     repo = Repository(make_engine(db_url))
-    [last] = repo.recent_runs(limit=1)
+    [last] = repo.runs.recent(limit=1)
     assert (last.status, last.pages, last.new) == ("ok", 4, 1)
     saved = MonitorStore(repo.engine).run_stats([last.id])[last.id]
     assert saved == RunStats(listing_pages=2, empty_listings=1, parse_failures=1)

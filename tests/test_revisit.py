@@ -50,7 +50,7 @@ def reset_log(site: FixtureSite) -> None:
 def events(db_url: str, after: int = 0) -> list[EventView]:
     engine = make_engine(db_url)
     try:
-        return Repository(engine).events_after(after, limit=10_000)
+        return Repository(engine).articles.events_after(after, limit=10_000)
     finally:
         engine.dispose()
 

@@ -31,7 +31,7 @@ def repo(tmp_path: Path) -> Repository:
     engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
     migrate(engine)
     repository = Repository(engine)
-    repository.save_articles(
+    repository.articles.save(
         [
             make_item(1, published=date(2026, 3, 1)),
             make_item(2, published=date(2025, 3, 1)),
@@ -81,19 +81,19 @@ def test_a_recheck_takes_the_articles_it_names_whatever_their_age(repo: Reposito
 
 
 def test_gone_checked_and_listed_pages_are_written(repo: Repository) -> None:
-    [one] = [a for a in repo.iter_articles() if a.url == q_url(1)]
-    repo.save_validators({q_url(1): ('"etag-1"', None)}, T0)
+    [one] = [a for a in repo.articles.iterate() if a.url == q_url(1)]
+    repo.crawl_state.save_validators({q_url(1): ('"etag-1"', None)}, T0)
     built = pipeline(repo, T0 + 2 * DAY)
     state = run(built, [GoneItem(q_url(1), "HTTP 404", T0 + 2 * DAY)])
     assert state.validators_for(q_url(1)) == Validators('"etag-1"', None)  # conditional
     assert built.counts.gone == 1
-    assert repo.get_article(one.id).gone_at == T0 + 2 * DAY  # type: ignore[union-attr]
+    assert repo.articles.get(one.id).gone_at == T0 + 2 * DAY  # type: ignore[union-attr]
     assert run(pipeline(repo, T0 + 3 * DAY), []).gone_urls == {q_url(1)}
 
     back = pipeline(repo, T0 + 3 * DAY)
     run(back, [CheckedItem(q_url(1), T0 + 3 * DAY, still_there=True)])
     assert back.counts.back == 1
-    assert repo.get_article(one.id).gone_at is None  # type: ignore[union-attr]
+    assert repo.articles.get(one.id).gone_at is None  # type: ignore[union-attr]
 
     listing = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
     pages = [ListingItem(listing, (q_url(1), q_url(2)), T0)]
@@ -101,7 +101,7 @@ def test_gone_checked_and_listed_pages_are_written(repo: Repository) -> None:
     vanished = pipeline(repo, T0 + 5 * DAY)
     run(vanished, [ListingItem(listing, (q_url(2),), T0 + 5 * DAY)])
     assert vanished.counts.gone == 1
-    assert [e.kind for e in repo.events_of(one.id)] == ["new", "gone", "back", "gone"]
+    assert [e.kind for e in repo.articles.events_of(one.id)] == ["new", "gone", "back", "gone"]
 
 
 def test_revisited_article_pages_are_conditional_and_all_article_pages_teach() -> None:

@@ -45,7 +45,7 @@ def test_status_shows_a_paused_source(tmp_path: Path, monkeypatch) -> None:
     engine = make_engine(db_url)
     migrate(engine)
     now = datetime.now(UTC)
-    Repository(engine).save_source_state(
+    Repository(engine).runs.save_source_state(
         SourceState(
             source="kcna", updated_at=now, failures_in_row=4, paused_until=now + timedelta(hours=1)
         )

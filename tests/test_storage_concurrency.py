@@ -65,13 +65,13 @@ def test_two_processes_store_the_same_articles(db_url: str) -> None:
             assert count(ArticleVersion.article_id) == (300, 300)
             assert set(connection.execute(select(Article.version_count)).scalars()) == {1}
         repo = Repository(engine)
-        by_url = {url.url: view.id for view in repo.iter_articles() for url in view.urls}
+        by_url = {url.url: view.id for view in repo.articles.iterate() for url in view.urls}
         assert set(by_url) == {item.url for item in items}
         groups: dict[str, set[str]] = {}
         for item in items:
             groups.setdefault(item.canonical_url, set()).add(by_url[item.url])
         assert all(len(ids) == 1 for ids in groups.values())
-        copies = [v for v in repo.iter_articles() if any("kcnawatch" in u.url for u in v.urls)]
+        copies = [v for v in repo.articles.iterate() if any("kcnawatch" in u.url for u in v.urls)]
         assert len(copies) == 100
         assert all(set(v.categories) == {"News", "KCNA Watch"} for v in copies)
         assert all("kcna.kp" in v.url and v.published_from == "page-stamp" for v in copies)

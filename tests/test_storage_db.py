@@ -72,8 +72,8 @@ def test_in_memory_sqlite_works() -> None:
     try:
         migrate(engine)
         repo = Repository(engine)
-        repo.save_articles([make_item(1)])
-        assert repo.count_articles() == 1
+        repo.articles.save([make_item(1)])
+        assert repo.articles.count() == 1
     finally:
         engine.dispose()
 
@@ -115,7 +115,7 @@ def test_missing_postgres_database_is_one_clear_line() -> None:
     url = make_url(require_pg()).set(database="kcna_no_such_db", password="s3cret")
     engine = make_engine(url.render_as_string(hide_password=False))
     with pytest.raises(DatabaseUnavailable) as error:
-        Repository(engine).count_articles()
+        Repository(engine).articles.count()
     message = str(error.value)
     assert 'database "kcna_no_such_db" does not exist' in message
     assert message.startswith("cannot open database postgresql://")
@@ -138,11 +138,11 @@ def test_sqlite_locked_past_the_timeout(tmp_path: Path) -> None:
         with writer(holder).connect() as connection:
             connection.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is held
             with pytest.raises(DatabaseUnavailable) as error:
-                Repository(impatient).save_articles([make_item(1)])
+                Repository(impatient).articles.save([make_item(1)])
         message = str(error.value)
         assert "database is locked" in message and "0.05 s" in message
         assert "\n" not in message and "INSERT" not in message
-        assert Repository(impatient).save_articles([make_item(1)])  # free again
+        assert Repository(impatient).articles.save([make_item(1)])  # free again
     finally:
         holder.dispose()
         impatient.dispose()
@@ -152,7 +152,7 @@ def test_unmigrated_database_says_so(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with pytest.raises(SchemaMissing, match="migrate"):
-            Repository(engine).count_articles()
+            Repository(engine).articles.count()
         assert current_revision(engine) is None
     finally:
         engine.dispose()

@@ -16,39 +16,39 @@ WATCH = ("https://kcnawatch.org/",)
 
 
 def kinds(repo: Repository, after: int = 0) -> list[tuple[str, str, int | None]]:
-    return [(e.article_id, e.kind, e.version) for e in repo.events_after(after)]
+    return [(e.article_id, e.kind, e.version) for e in repo.articles.events_after(after)]
 
 
 def test_new_and_edited_articles_record_one_event_each(repo: Repository) -> None:
-    assert repo.latest_event_id() == 0
-    [a] = repo.save_articles([make_item(1)])
+    assert repo.articles.latest_event_id() == 0
+    [a] = repo.articles.save([make_item(1)])
     assert kinds(repo) == [(a.article_id, "new", 1)]
-    mark = repo.latest_event_id()
+    mark = repo.articles.latest_event_id()
 
-    same = repo.save_articles([make_item(1, seen_at=T0 + HOUR)])
+    same = repo.articles.save([make_item(1, seen_at=T0 + HOUR)])
     assert same[0].outcome is SaveOutcome.UNCHANGED
-    assert repo.events_after(mark) == []
+    assert repo.articles.events_after(mark) == []
 
     edited = make_item(1, text="Pyongyang, March 1 (KCNA) -- A new text.", seen_at=T0 + DAY)
-    [b] = repo.save_articles([edited])
+    [b] = repo.articles.save([edited])
     assert b.outcome is SaveOutcome.CHANGED
-    [event] = repo.events_after(mark)
+    [event] = repo.articles.events_after(mark)
     assert (event.article_id, event.kind, event.version, event.at) == (
         a.article_id,
         "edited",
         2,
         T0 + DAY,
     )
-    assert event.id == repo.latest_event_id() > mark
-    assert [e.kind for e in repo.events_of(a.article_id)] == ["new", "edited"]
+    assert event.id == repo.articles.latest_event_id() > mark
+    assert [e.kind for e in repo.articles.events_of(a.article_id)] == ["new", "edited"]
 
 
 def test_a_batch_with_a_new_article_and_its_edit_records_both_in_order(repo: Repository) -> None:
     first = make_item(1)
     second = make_item(1, title="Another title", seen_at=T0 + HOUR)
-    results = repo.save_articles([first, second, make_item(2)])
+    results = repo.articles.save([first, second, make_item(2)])
     assert [r.outcome for r in results] == [SaveOutcome.NEW, SaveOutcome.CHANGED, SaveOutcome.NEW]
-    events = repo.events_after(0)
+    events = repo.articles.events_after(0)
     assert [(e.kind, e.version) for e in events if e.article_id == results[0].article_id] == [
         ("new", 1),
         ("edited", 2),
@@ -57,57 +57,64 @@ def test_a_batch_with_a_new_article_and_its_edit_records_both_in_order(repo: Rep
 
 
 def test_events_are_paged_by_id(repo: Repository) -> None:
-    repo.save_articles([make_item(n) for n in range(1, 8)])
-    first = repo.events_after(0, limit=3)
-    rest = repo.events_after(first[-1].id, limit=100)
+    repo.articles.save([make_item(n) for n in range(1, 8)])
+    first = repo.articles.events_after(0, limit=3)
+    rest = repo.articles.events_after(first[-1].id, limit=100)
     assert len(first) == 3 and len(rest) == 4
     assert [e.id for e in first + rest] == sorted({e.id for e in first + rest})
 
 
 def test_gone_by_url_is_marked_once_kept_and_exported(repo: Repository) -> None:
-    [a] = repo.save_articles([make_item(1), make_item(1, url=q_url(1, 1))])[:1]
-    mark = repo.latest_event_id()
-    assert repo.mark_gone([q_url(1, 1)], at=T0 + DAY, reason="HTTP 404") == [a.article_id]
-    assert repo.mark_gone([a.article_id], at=T0 + 2 * DAY, reason="HTTP 410") == []
-    [event] = repo.events_after(mark)
+    [a] = repo.articles.save([make_item(1), make_item(1, url=q_url(1, 1))])[:1]
+    mark = repo.articles.latest_event_id()
+    assert repo.crawl_state.mark_gone([q_url(1, 1)], at=T0 + DAY, reason="HTTP 404") == [
+        a.article_id
+    ]
+    assert repo.crawl_state.mark_gone([a.article_id], at=T0 + 2 * DAY, reason="HTTP 410") == []
+    [event] = repo.articles.events_after(mark)
     assert (event.kind, event.at, event.detail) == ("gone", T0 + DAY, f"HTTP 404: {q_url(1, 1)}")
 
-    view = repo.get_article(a.article_id)
+    view = repo.articles.get(a.article_id)
     assert view is not None and view.gone_at == T0 + DAY
     assert view.to_export()["gone"] == "2026-03-02T12:00:00+00:00"
-    assert [v.gone_at for v in repo.iter_articles()] == [T0 + DAY]
-    assert repo.gone_urls(KCNA) == {q_url(1), q_url(1, 1)}
-    assert repo.mark_gone(["http://www.kcna.kp/nothing-here", "0" * 16], at=T0, reason="x") == []
+    assert [v.gone_at for v in repo.articles.iterate()] == [T0 + DAY]
+    assert repo.crawl_state.gone_urls(KCNA) == {q_url(1), q_url(1, 1)}
+    assert (
+        repo.crawl_state.mark_gone(["http://www.kcna.kp/nothing-here", "0" * 16], at=T0, reason="x")
+        == []
+    )
 
 
 def test_an_article_seen_after_the_404_is_not_marked_gone(repo: Repository) -> None:
-    [a] = repo.save_articles([make_item(1, seen_at=T0 + HOUR)])
-    assert repo.mark_gone([q_url(1)], at=T0, reason="HTTP 404") == []
-    assert repo.get_article(a.article_id).gone_at is None  # type: ignore[union-attr]
+    [a] = repo.articles.save([make_item(1, seen_at=T0 + HOUR)])
+    assert repo.crawl_state.mark_gone([q_url(1)], at=T0, reason="HTTP 404") == []
+    assert repo.articles.get(a.article_id).gone_at is None  # type: ignore[union-attr]
 
 
 def test_a_gone_article_fetched_again_is_back(repo: Repository) -> None:
-    [a] = repo.save_articles([make_item(1)])
-    repo.mark_gone([q_url(1)], at=T0 + HOUR, reason="HTTP 404")
-    mark = repo.latest_event_id()
+    [a] = repo.articles.save([make_item(1)])
+    repo.crawl_state.mark_gone([q_url(1)], at=T0 + HOUR, reason="HTTP 404")
+    mark = repo.articles.latest_event_id()
 
     # A page fetched before the mark (e.g. spooled) does not count.
-    repo.save_articles([make_item(1, url=q_url(1, 1), seen_at=T0 + HOUR / 2)])
-    assert repo.events_after(mark) == []
+    repo.articles.save([make_item(1, url=q_url(1, 1), seen_at=T0 + HOUR / 2)])
+    assert repo.articles.events_after(mark) == []
 
-    [b] = repo.save_articles([make_item(1, seen_at=T0 + DAY)])
+    [b] = repo.articles.save([make_item(1, seen_at=T0 + DAY)])
     assert b.outcome is SaveOutcome.UNCHANGED
     assert kinds(repo, mark) == [(a.article_id, "back", None)]
-    assert repo.get_article(a.article_id).gone_at is None  # type: ignore[union-attr]
-    assert repo.gone_urls(KCNA) == set()
+    assert repo.articles.get(a.article_id).gone_at is None  # type: ignore[union-attr]
+    assert repo.crawl_state.gone_urls(KCNA) == set()
 
 
 def test_a_not_modified_answer_brings_a_gone_article_back(repo: Repository) -> None:
-    [a] = repo.save_articles([make_item(1)])
-    repo.mark_gone([a.article_id], at=T0 + HOUR, reason="vanished")
-    mark = repo.latest_event_id()
-    assert repo.mark_checked([q_url(1)], T0 + 2 * HOUR) == []  # a failed check: still gone
-    assert repo.mark_checked([q_url(1)], T0 + DAY, still_there=True) == [a.article_id]
+    [a] = repo.articles.save([make_item(1)])
+    repo.crawl_state.mark_gone([a.article_id], at=T0 + HOUR, reason="vanished")
+    mark = repo.articles.latest_event_id()
+    assert (
+        repo.crawl_state.mark_checked([q_url(1)], T0 + 2 * HOUR) == []
+    )  # a failed check: still gone
+    assert repo.crawl_state.mark_checked([q_url(1)], T0 + DAY, still_there=True) == [a.article_id]
     assert kinds(repo, mark) == [(a.article_id, "back", None)]
 
 
@@ -116,22 +123,33 @@ def test_due_for_revisit_takes_young_articles_not_checked_lately(repo: Repositor
     old = make_item(2, published=date(2026, 1, 1))
     undated = make_item(3, published=None)
     copy = make_item(4, url=watch_url(4), published=date(2026, 3, 1))
-    repo.save_articles([young, old, undated, copy])
+    repo.articles.save([young, old, undated, copy])
     now = T0 + DAY + HOUR
-    due = repo.due_for_revisit(KCNA, young_since=now - 7 * DAY, checked_before=now - DAY)
+    due = repo.crawl_state.due_for_revisit(
+        KCNA, young_since=now - 7 * DAY, checked_before=now - DAY
+    )
     assert due == {q_url(1): date(2026, 3, 1), q_url(3): None}
-    assert set(repo.due_for_revisit(WATCH, young_since=now - 7 * DAY, checked_before=now - DAY))
-    assert repo.due_for_revisit(KCNA, young_since=now - 7 * DAY, checked_before=T0) == {}
+    assert set(
+        repo.crawl_state.due_for_revisit(WATCH, young_since=now - 7 * DAY, checked_before=now - DAY)
+    )
+    assert (
+        repo.crawl_state.due_for_revisit(KCNA, young_since=now - 7 * DAY, checked_before=T0) == {}
+    )
 
-    repo.mark_checked([q_url(1)], T0 + DAY)
-    due = repo.due_for_revisit(KCNA, young_since=now - 7 * DAY, checked_before=now - DAY)
+    repo.crawl_state.mark_checked([q_url(1)], T0 + DAY)
+    due = repo.crawl_state.due_for_revisit(
+        KCNA, young_since=now - 7 * DAY, checked_before=now - DAY
+    )
     assert due == {q_url(3): None}
     later = T0 + 9 * DAY
-    assert repo.due_for_revisit(KCNA, young_since=later - 7 * DAY, checked_before=later) == {}
+    assert (
+        repo.crawl_state.due_for_revisit(KCNA, young_since=later - 7 * DAY, checked_before=later)
+        == {}
+    )
 
 
 def test_urls_for_recheck_by_date_and_id(repo: Repository) -> None:
-    results = repo.save_articles(
+    results = repo.articles.save(
         [
             make_item(1, published=date(2025, 4, 1)),
             make_item(2, published=date(2025, 5, 31)),
@@ -139,95 +157,114 @@ def test_urls_for_recheck_by_date_and_id(repo: Repository) -> None:
             make_item(4, published=None),
         ]
     )
-    spring = repo.urls_for_recheck(KCNA, since=date(2025, 3, 1), until=date(2025, 5, 31))
+    spring = repo.crawl_state.urls_for_recheck(
+        KCNA, since=date(2025, 3, 1), until=date(2025, 5, 31)
+    )
     assert spring == {q_url(1): date(2025, 4, 1), q_url(2): date(2025, 5, 31)}
-    assert len(repo.urls_for_recheck(KCNA)) == 4
-    assert repo.urls_for_recheck(KCNA, ids=[results[2].article_id]) == {q_url(3): date(2025, 7, 1)}
-    assert repo.urls_for_recheck(WATCH) == {}
+    assert len(repo.crawl_state.urls_for_recheck(KCNA)) == 4
+    assert repo.crawl_state.urls_for_recheck(KCNA, ids=[results[2].article_id]) == {
+        q_url(3): date(2025, 7, 1)
+    }
+    assert repo.crawl_state.urls_for_recheck(WATCH) == {}
 
 
 def test_an_article_vanishing_between_older_neighbours_is_gone(repo: Repository) -> None:
-    results = repo.save_articles([make_item(n) for n in range(1, 6)])
+    results = repo.articles.save([make_item(n) for n in range(1, 6)])
     ids = [r.article_id for r in results]
     listing = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
     page = [q_url(n) for n in range(1, 6)]
-    assert repo.record_listings({listing: page}, T0 + HOUR) == []
+    assert repo.crawl_state.record_listings({listing: page}, T0 + HOUR) == []
 
     # A newer article pushes the oldest off the end (not gone); article 3 vanished.
-    repo.save_articles([make_item(6, seen_at=T0 + DAY)])
+    repo.articles.save([make_item(6, seen_at=T0 + DAY)])
     now = [q_url(6), q_url(1), q_url(2), q_url(4)]
-    mark = repo.latest_event_id()
-    assert repo.record_listings({listing: now}, T0 + DAY + HOUR) == [ids[2]]
-    [event] = repo.events_after(mark)
+    mark = repo.articles.latest_event_id()
+    assert repo.crawl_state.record_listings({listing: now}, T0 + DAY + HOUR) == [ids[2]]
+    [event] = repo.articles.events_after(mark)
     assert (event.kind, event.detail) == ("gone", f"vanished from the listing {listing}")
-    assert repo.get_article(ids[4]).gone_at is None  # type: ignore[union-attr]
+    assert repo.articles.get(ids[4]).gone_at is None  # type: ignore[union-attr]
 
 
 def test_an_article_moved_to_another_page_of_the_crawl_is_not_gone(repo: Repository) -> None:
-    results = repo.save_articles([make_item(n) for n in range(1, 7)])
+    results = repo.articles.save([make_item(n) for n in range(1, 7)])
     one, two = "http://www.kcna.kp/list#page=1", "http://www.kcna.kp/list#page=2"
-    repo.record_listings(
+    repo.crawl_state.record_listings(
         {one: [q_url(1), q_url(2), q_url(3)], two: [q_url(4), q_url(5), q_url(6)]}, T0 + HOUR
     )
     # Article 2 deleted: article 4 moves up to page 1 (page 2 lost its first entry).
-    gone = repo.record_listings(
+    gone = repo.crawl_state.record_listings(
         {one: [q_url(1), q_url(3), q_url(4)], two: [q_url(5), q_url(6)]}, T0 + DAY
     )
     assert gone == [results[1].article_id]
 
 
 def test_unknown_urls_and_empty_pages_change_nothing(repo: Repository) -> None:
-    repo.save_articles([make_item(n) for n in range(1, 4)])
+    repo.articles.save([make_item(n) for n in range(1, 4)])
     listing = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
-    repo.record_listings({listing: [q_url(1), q_url(2), q_url(3)]}, T0 + HOUR)
-    assert repo.record_listings({listing: []}, T0 + DAY) == []  # an empty read is no evidence
-    assert repo.record_listings({listing: ["http://www.kcna.kp/unknown"]}, T0 + DAY) == []
-    assert repo.record_listings({listing: None}, T0 + DAY) == []  # not modified
-    assert len(repo.record_listings({listing: [q_url(1), q_url(3)]}, T0 + DAY)) == 1
+    repo.crawl_state.record_listings({listing: [q_url(1), q_url(2), q_url(3)]}, T0 + HOUR)
+    assert (
+        repo.crawl_state.record_listings({listing: []}, T0 + DAY) == []
+    )  # an empty read is no evidence
+    assert (
+        repo.crawl_state.record_listings({listing: ["http://www.kcna.kp/unknown"]}, T0 + DAY) == []
+    )
+    assert repo.crawl_state.record_listings({listing: None}, T0 + DAY) == []  # not modified
+    assert len(repo.crawl_state.record_listings({listing: [q_url(1), q_url(3)]}, T0 + DAY)) == 1
 
 
 def test_a_page_not_modified_still_shows_its_articles(repo: Repository) -> None:
-    repo.save_articles([make_item(n) for n in range(1, 4)])
+    repo.articles.save([make_item(n) for n in range(1, 4)])
     top = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
     home = "http://www.kcna.kp/en/category/articles/q/home.kcmsf"
-    repo.record_listings({top: [q_url(1), q_url(2), q_url(3)], home: [q_url(2)]}, T0 + HOUR)
+    repo.crawl_state.record_listings(
+        {top: [q_url(1), q_url(2), q_url(3)], home: [q_url(2)]}, T0 + HOUR
+    )
     # Article 2 left "top" but is still in "home", which answered 304: not gone.
-    assert repo.record_listings({top: [q_url(1), q_url(3)], home: None}, T0 + DAY) == []
+    assert repo.crawl_state.record_listings({top: [q_url(1), q_url(3)], home: None}, T0 + DAY) == []
 
 
 def test_a_copy_missing_from_an_aggregator_listing_is_not_gone(repo: Repository) -> None:
     copies = [make_item(n, url=watch_url(n), canonical_url=q_url(n)) for n in range(1, 4)]
-    repo.save_articles(copies)
+    repo.articles.save(copies)
     listing = "https://kcnawatch.org/newstream/"
-    repo.record_listings({listing: [watch_url(1), watch_url(2), watch_url(3)]}, T0 + HOUR)
-    assert repo.record_listings({listing: [watch_url(1), watch_url(3)]}, T0 + DAY) == []
+    repo.crawl_state.record_listings(
+        {listing: [watch_url(1), watch_url(2), watch_url(3)]}, T0 + HOUR
+    )
+    assert repo.crawl_state.record_listings({listing: [watch_url(1), watch_url(3)]}, T0 + DAY) == []
     watch_only = [make_item(n, url=watch_url(n)) for n in range(4, 7)]
-    repo.save_articles(watch_only)
-    repo.record_listings({listing: [watch_url(4), watch_url(5), watch_url(6)]}, T0 + DAY)
-    assert len(repo.record_listings({listing: [watch_url(4), watch_url(6)]}, T0 + 2 * DAY)) == 1
+    repo.articles.save(watch_only)
+    repo.crawl_state.record_listings(
+        {listing: [watch_url(4), watch_url(5), watch_url(6)]}, T0 + DAY
+    )
+    assert (
+        len(repo.crawl_state.record_listings({listing: [watch_url(4), watch_url(6)]}, T0 + 2 * DAY))
+        == 1
+    )
 
 
 def test_an_original_never_read_is_checked_through_its_copy(repo: Repository) -> None:
-    repo.save_articles([make_item(1, url=watch_url(1), canonical_url=q_url(1))])
+    repo.articles.save([make_item(1, url=watch_url(1), canonical_url=q_url(1))])
     now = T0 + 2 * DAY
     window = {"young_since": now - 7 * DAY, "checked_before": now - DAY}
-    assert repo.due_for_revisit(KCNA, **window) == {}
-    assert repo.due_for_revisit(WATCH, **window) == {watch_url(1): date(2026, 3, 1)}
-    repo.save_articles([make_item(1, seen_at=T0 + HOUR)])  # the original is read too
-    assert repo.due_for_revisit(WATCH, **window) == {}
-    assert repo.due_for_revisit(KCNA, **window) == {q_url(1): date(2026, 3, 1)}
+    assert repo.crawl_state.due_for_revisit(KCNA, **window) == {}
+    assert repo.crawl_state.due_for_revisit(WATCH, **window) == {watch_url(1): date(2026, 3, 1)}
+    repo.articles.save([make_item(1, seen_at=T0 + HOUR)])  # the original is read too
+    assert repo.crawl_state.due_for_revisit(WATCH, **window) == {}
+    assert repo.crawl_state.due_for_revisit(KCNA, **window) == {q_url(1): date(2026, 3, 1)}
 
 
 def test_a_later_page_losing_its_first_article_to_an_unread_page_is_not_evidence(
     repo: Repository,
 ) -> None:
-    results = repo.save_articles([make_item(n) for n in range(1, 5)])
+    results = repo.articles.save([make_item(n) for n in range(1, 5)])
     two = "http://www.kcna.kp/list#page=2"
-    repo.record_listings({two: [q_url(1), q_url(2), q_url(3)]}, T0 + HOUR, later_pages=[two])
+    repo.crawl_state.record_listings(
+        {two: [q_url(1), q_url(2), q_url(3)]}, T0 + HOUR, later_pages=[two]
+    )
     # Something on page 1 was deleted: article 1 moved up to page 1, which was not read.
     now = [q_url(2), q_url(3), q_url(4)]
-    assert repo.record_listings({two: now}, T0 + DAY, later_pages=[two]) == []
+    assert repo.crawl_state.record_listings({two: now}, T0 + DAY, later_pages=[two]) == []
     # From the middle of a later page, it counts.
-    assert repo.record_listings({two: [q_url(2), q_url(4)]}, T0 + 2 * DAY, later_pages=[two]) == [
-        results[2].article_id
-    ]
+    assert repo.crawl_state.record_listings(
+        {two: [q_url(2), q_url(4)]}, T0 + 2 * DAY, later_pages=[two]
+    ) == [results[2].article_id]

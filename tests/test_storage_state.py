@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_source_state_round_trip_and_replace(repo: Repository) -> None:
-    assert repo.source_states() == {}
+    assert repo.runs.source_states() == {}
     first = SourceState(
         source="kcna",
         updated_at=T0,
@@ -29,10 +29,10 @@ def test_source_state_round_trip_and_replace(repo: Repository) -> None:
         pid=42,
         host="box",
     )
-    repo.save_source_state(first)
-    assert repo.source_states() == {"kcna": first}
+    repo.runs.save_source_state(first)
+    assert repo.runs.source_states() == {"kcna": first}
 
-    run_id = repo.start_run("kcna", T0)
+    run_id = repo.runs.start("kcna", T0)
     second = SourceState(
         source="kcna",
         updated_at=T0 + HOUR,
@@ -44,38 +44,38 @@ def test_source_state_round_trip_and_replace(repo: Repository) -> None:
         pid=43,
         host="box",
     )
-    repo.save_source_state(second)
-    repo.save_source_state(SourceState(source="kcnawatch", updated_at=T0))
-    states = repo.source_states()
+    repo.runs.save_source_state(second)
+    repo.runs.save_source_state(SourceState(source="kcnawatch", updated_at=T0))
+    states = repo.runs.source_states()
     assert states["kcna"] == second
     assert states["kcnawatch"].next_run_at is None
     assert states["kcna"].next_run_at is None and states["kcna"].updated_at == T0 + HOUR
 
 
 def test_close_run_only_closes_a_running_run_and_keeps_its_counts(repo: Repository) -> None:
-    run_id = repo.start_run("kcna", T0)
-    assert repo.close_run(run_id, finished_at=T0 + HOUR, status="failed", error="exit 1")
-    run = repo.get_run(run_id)
+    run_id = repo.runs.start("kcna", T0)
+    assert repo.runs.close(run_id, finished_at=T0 + HOUR, status="failed", error="exit 1")
+    run = repo.runs.get(run_id)
     assert run is not None
     assert (run.status, run.error, run.finished_at, run.pages) == ("failed", "exit 1", T0 + HOUR, 0)
     # Already closed: left as it is.
-    assert not repo.close_run(run_id, finished_at=T0, status="interrupted", error=None)
-    assert repo.get_run(run_id).status == "failed"  # type: ignore[union-attr]
-    assert repo.get_run(run_id + 100) is None
+    assert not repo.runs.close(run_id, finished_at=T0, status="interrupted", error=None)
+    assert repo.runs.get(run_id).status == "failed"  # type: ignore[union-attr]
+    assert repo.runs.get(run_id + 100) is None
     with pytest.raises(ValueError):
-        repo.close_run(run_id, finished_at=T0, status="running", error=None)
+        repo.runs.close(run_id, finished_at=T0, status="running", error=None)
 
 
 def test_recent_runs_by_status(repo: Repository) -> None:
-    ok = repo.start_run("kcna", T0)
-    repo.finish_run(
+    ok = repo.runs.start("kcna", T0)
+    repo.runs.finish(
         ok, finished_at=T0, status="ok", pages=1, new=1, changed=0, unchanged=0, failures=0
     )
-    bad = repo.start_run("kcna", T0 + HOUR)
-    repo.close_run(bad, finished_at=T0 + HOUR, status="failed", error="boom")
-    assert [r.id for r in repo.recent_runs(source="kcna", status="failed")] == [bad]
-    assert [r.id for r in repo.recent_runs(source="kcna", status="ok")] == [ok]
-    assert [r.id for r in repo.recent_runs(source="kcna")] == [bad, ok]
+    bad = repo.runs.start("kcna", T0 + HOUR)
+    repo.runs.close(bad, finished_at=T0 + HOUR, status="failed", error="boom")
+    assert [r.id for r in repo.runs.recent(source="kcna", status="failed")] == [bad]
+    assert [r.id for r in repo.runs.recent(source="kcna", status="ok")] == [ok]
+    assert [r.id for r in repo.runs.recent(source="kcna")] == [bad, ok]
 
 
 def test_the_lock_has_one_holder(db_url: str) -> None:

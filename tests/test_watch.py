@@ -122,7 +122,7 @@ def test_snippets_show_the_match_in_context() -> None:
 
 def test_a_rule_fires_once_per_article_across_runs_and_restarts(repo: Repository) -> None:
     clock = Clock(T0)
-    repo.save_articles([make_item(1, text=MISSILE_TEXT), make_item(2, text=PLAIN_TEXT)])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT), make_item(2, text=PLAIN_TEXT)])
     first = monitor(repo, clock)
     matches = first.evaluate()
     assert [(m.rule, m.event, m.version) for m in matches] == [("missiles", "new", 1)]
@@ -131,7 +131,7 @@ def test_a_rule_fires_once_per_article_across_runs_and_restarts(repo: Repository
     # More runs, the article seen again, another crawl storing nothing new.
     for _ in range(3):
         clock.advance(HOUR)
-        repo.save_articles([make_item(1, text=MISSILE_TEXT, seen_at=clock())])
+        repo.articles.save([make_item(1, text=MISSILE_TEXT, seen_at=clock())])
         assert first.evaluate() == []
     # A restart: a new monitor over the same database.
     assert monitor(repo, clock).evaluate() == []
@@ -147,20 +147,20 @@ def test_a_rule_fires_once_per_article_across_runs_and_restarts(repo: Repository
 def test_an_edit_that_matches_again_does_not_alert_the_same_version(repo: Repository) -> None:
     clock = Clock(T0)
     watcher = monitor(repo, clock)
-    repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT)])
     assert [m.version for m in watcher.evaluate()] == [1]
 
     clock.advance(HOUR)  # edited so that it no longer matches
-    repo.save_articles([make_item(1, text=PLAIN_TEXT, seen_at=clock())])
+    repo.articles.save([make_item(1, text=PLAIN_TEXT, seen_at=clock())])
     assert watcher.evaluate() == []
 
     clock.advance(HOUR)  # edited back: version 1 again, notified already
-    repo.save_articles([make_item(1, text=MISSILE_TEXT, seen_at=clock())])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT, seen_at=clock())])
     assert watcher.evaluate() == []
 
     clock.advance(HOUR)  # a new version that matches is an edit worth telling
     edited = MISSILE_TEXT.replace("Sunday", "Monday")
-    repo.save_articles([make_item(1, text=edited, seen_at=clock())])
+    repo.articles.save([make_item(1, text=edited, seen_at=clock())])
     assert [(m.event, m.version) for m in watcher.evaluate()] == [("edited", 3)]
 
     rows = MonitorStore(repo.engine).notifications(rule="missiles")
@@ -169,7 +169,7 @@ def test_an_edit_that_matches_again_does_not_alert_the_same_version(repo: Reposi
 
 def test_the_notification_payload(repo: Repository) -> None:
     clock = Clock(T0 + DAY)
-    [saved] = repo.save_articles([make_item(1, title="ICBM launch", text=MISSILE_TEXT)])
+    [saved] = repo.articles.save([make_item(1, title="ICBM launch", text=MISSILE_TEXT)])
     monitor(repo, clock).evaluate()
     (row,) = MonitorStore(repo.engine).notifications()
     assert row.target == "log" and row.status == "pending"
@@ -191,12 +191,12 @@ def test_the_notification_payload(repo: Repository) -> None:
 def test_a_gone_article_notifies_the_rules_that_matched_it(repo: Repository) -> None:
     clock = Clock(T0)
     watcher = monitor(repo, clock, MISSILES, {"name": "farming", "match": "sowing"})
-    [missile, _] = repo.save_articles(
+    [missile, _] = repo.articles.save(
         [make_item(1, text=MISSILE_TEXT), make_item(2, text=PLAIN_TEXT)]
     )
     assert {m.rule for m in watcher.evaluate()} == {"missiles", "farming"}
     clock.advance(DAY)
-    repo.mark_gone([missile.article_id], at=clock(), reason="HTTP 404")
+    repo.crawl_state.mark_gone([missile.article_id], at=clock(), reason="HTTP 404")
     gone = watcher.evaluate()
     assert [(m.rule, m.event, m.article_id) for m in gone] == [
         ("missiles", "gone", missile.article_id)
@@ -214,7 +214,7 @@ def test_sources_and_age_limit_which_articles_a_rule_sees(repo: Repository) -> N
     watcher = monitor(repo, clock, MISSILES, only_watch)
     old = make_item(3, text=MISSILE_TEXT, published=date(2021, 5, 1))
     copy = make_item(4, url=watch_url(4), canonical_url=watch_url(4), text=MISSILE_TEXT + " Copy.")
-    repo.save_articles([make_item(1, text=MISSILE_TEXT), old, copy])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT), old, copy])
     found = sorted((m.rule, m.url) for m in watcher.evaluate())
     assert found == [
         ("missiles", make_item(1).url),
@@ -222,14 +222,14 @@ def test_sources_and_age_limit_which_articles_a_rule_sees(repo: Repository) -> N
         ("on-watch", watch_url(4)),
     ]  # the 2021 article came from a backfill: too old to notify
     clock.advance(HOUR)  # an edit of an old article is notified whatever its age
-    repo.save_articles([replace(old, text=MISSILE_TEXT + " Edited.", seen_at=clock())])
+    repo.articles.save([replace(old, text=MISSILE_TEXT + " Edited.", seen_at=clock())])
     assert [(m.rule, m.event) for m in watcher.evaluate()] == [("missiles", "edited")]
 
 
 def test_a_rule_without_targets_records_matches_for_its_feed(repo: Repository) -> None:
     clock = Clock(T0)
     watcher = monitor(repo, clock, {"name": "quiet-rule", "match": "missile"})
-    repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT)])
     assert len(watcher.evaluate()) == 1
     store = MonitorStore(repo.engine)
     assert store.notifications() == [] and len(store.matches("quiet-rule")) == 1
@@ -239,11 +239,11 @@ def test_events_are_read_in_batches(repo: Repository) -> None:
     from scheduler.monitor.watch import evaluate
 
     clock = Clock(T0)
-    repo.save_articles([make_item(n, text=f"{MISSILE_TEXT} {n}") for n in range(1, 8)])
+    repo.articles.save([make_item(n, text=f"{MISSILE_TEXT} {n}") for n in range(1, 8)])
     store = MonitorStore(repo.engine)
     matches = evaluate(repo, store, monitoring([MISSILES]).watch, clock(), batch=3)
     assert len(matches) == 7
-    assert store.cursor("watch") == repo.latest_event_id()
+    assert store.cursor("watch") == repo.articles.latest_event_id()
     clock.advance(timedelta(minutes=1))
     assert evaluate(repo, store, monitoring([MISSILES]).watch, clock(), batch=3) == []
 
@@ -253,13 +253,13 @@ def test_an_event_committed_below_the_cursor_is_still_evaluated(repo: Repository
     from scheduler.monitor.watch import evaluate
 
     clock = Clock(T0)
-    repo.save_articles([make_item(1, text=MISSILE_TEXT)])
+    repo.articles.save([make_item(1, text=MISSILE_TEXT)])
     store = MonitorStore(repo.engine)
     rules = monitoring([MISSILES]).watch
     assert len(evaluate(repo, store, rules, clock())) == 1
-    [second] = repo.save_articles([make_item(2, text=MISSILE_TEXT + " Again.")])
+    [second] = repo.articles.save([make_item(2, text=MISSILE_TEXT + " Again.")])
     # The cursor already stands at the late event's id, as when it moved past it first.
-    store.advance_cursor("watch", repo.latest_event_id(), clock())
+    store.advance_cursor("watch", repo.articles.latest_event_id(), clock())
     [late] = evaluate(repo, store, rules, clock())
     assert late.article_id == second.article_id
     assert evaluate(repo, store, rules, clock()) == []

@@ -65,9 +65,9 @@ def metrics(text: str) -> dict[str, float]:
 
 
 def populate(repo: Repository, clock: Clock) -> None:
-    run = repo.start_run("kcna", clock())
-    repo.save_articles([make_item(1, text="A missile was fired."), make_item(2)])
-    repo.finish_run(
+    run = repo.runs.start("kcna", clock())
+    repo.articles.save([make_item(1, text="A missile was fired."), make_item(2)])
+    repo.runs.finish(
         run,
         finished_at=clock() + MINUTE,
         status="ok",
@@ -78,8 +78,8 @@ def populate(repo: Repository, clock: Clock) -> None:
         failures=1,
     )
     MonitorStore(repo.engine).save_run_stats(run, RunStats(listing_pages=2), clock())
-    failed = repo.start_run("kcnawatch", clock())
-    repo.finish_run(
+    failed = repo.runs.start("kcnawatch", clock())
+    repo.runs.finish(
         failed,
         finished_at=clock() + MINUTE,
         status="failed",
@@ -90,7 +90,7 @@ def populate(repo: Repository, clock: Clock) -> None:
         failures=1,
         error="HTTP 503",
     )
-    repo.mark_gone([make_item(2).url], at=clock() + HOUR, reason="HTTP 404")
+    repo.crawl_state.mark_gone([make_item(2).url], at=clock() + HOUR, reason="HTTP 404")
     Monitor(repo, monitoring(RULES), sources=[], clock=clock).evaluate()
 
 
