@@ -25,27 +25,39 @@ KCNA = ("http://www.kcna.kp/", "https://www.kcna.kp/")
 DISK_FULL = "database or disk is full"
 
 
+#: The stores' methods that write.
+WRITES = ("save", "record_", "mark_", "finish", "update_", "close")
+
+
 class FullDisk:
     """A repository on a full disk: every write fails as SQLite says it, until ``freed``."""
 
     def __init__(self, real: Repository) -> None:
-        self.real = real
         self.freed = False
+        self.engine = real.engine
+        self.articles = FullStore(self, real.articles)
+        self.crawl_state = FullStore(self, real.crawl_state)
+        self.runs = FullStore(self, real.runs)
+        self.outbox, self.alarms = real.outbox, real.alarms
 
-    def _write(self, name: str):
+
+class FullStore:
+    """One store of a :class:`FullDisk`."""
+
+    def __init__(self, disk: FullDisk, real: object) -> None:
+        self.disk, self.real = disk, real
+
+    def __getattr__(self, name: str):
         method = getattr(self.real, name)
+        if not name.startswith(WRITES):
+            return method
 
         def write(*args, **kwargs):
-            if not self.freed:
+            if not self.disk.freed:
                 raise DatabaseUnavailable(f"cannot write to the database: {DISK_FULL}")
             return method(*args, **kwargs)
 
         return write
-
-    def __getattr__(self, name: str):
-        if name.startswith(("save_", "record_", "mark_", "finish_", "update_", "close_")):
-            return self._write(name)
-        return getattr(self.real, name)
 
 
 @pytest.fixture

@@ -8,14 +8,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
 
 from crawler.extract.records import ArticleRecord
 from crawler.items import ArticleItem, FailureItem
-from crawler.pipelines.store import StorePipeline, run_status
+from crawler.pipelines.store import StorePipeline, run_stats, run_status
 from crawler.pipelines.validate import ValidatePipeline
+from storage.articles import Articles
 from storage.db import make_engine
 from storage.errors import DatabaseUnavailable
+from storage.records import RunStats
 from storage.repository import Repository
+from tests.storage_helpers import count_pages, last_failures, latest_page
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -67,15 +72,14 @@ def test_items_are_stored_in_batches_with_their_outcomes(db_url: str, tmp_path: 
     crawl_once(second, [item(1), item(2, text="Pyongyang, May 1 (KCNA) -- Edited."), item(3)])
     assert (second.counts.new, second.counts.changed, second.counts.unchanged) == (0, 1, 2)
     assert len(articles_in(db_url)) == 3
-    assert Repository(make_engine(db_url)).count_pages() == 3  # raw pages kept once
+    assert count_pages(make_engine(db_url)) == 3  # raw pages kept once
 
 
 def test_failures_are_recorded_against_the_run(db_url: str) -> None:
     pipeline = StorePipeline(db_url, source="kcna", batch_size=10)
     failure = FailureItem(url="http://www.kcna.kp/en/article/q/ab.kcmsf", reason="no body", at=T0)
     crawl_once(pipeline, [failure, item(1)])
-    repo = Repository(make_engine(db_url))
-    [recorded] = repo.last_failures()
+    [recorded] = last_failures(make_engine(db_url))
     assert (recorded.url, recorded.reason, recorded.run_id) == (
         failure.url,
         "no body",
@@ -95,22 +99,22 @@ def test_a_dropped_article_becomes_a_failure_not_a_silent_loss(db_url: str) -> N
         await pipeline.close_spider()
 
     run(go())
-    [recorded] = Repository(make_engine(db_url)).last_failures()
+    [recorded] = last_failures(make_engine(db_url))
     assert recorded.url == bad.record.url
     assert "no publication date" in recorded.reason
 
 
-class FlakyRepository:
-    """A repository whose database refuses writes while ``down`` is set."""
+class FlakyArticles:
+    """An article store whose database refuses writes while ``down`` is set."""
 
-    def __init__(self, real: Repository) -> None:
+    def __init__(self, real: Articles) -> None:
         self.real = real
         self.down = True
 
-    def save_articles(self, items):
+    def save(self, items):
         if self.down:
             raise DatabaseUnavailable("database is locked: another process held it for 30 s")
-        return self.real.save_articles(items)
+        return self.real.save(items)
 
     def __getattr__(self, name):
         return getattr(self.real, name)
@@ -122,8 +126,8 @@ def test_a_refused_batch_is_kept_and_written_when_the_database_is_back(db_url: s
     async def go() -> None:
         await pipeline.open_spider()
         assert pipeline.repo is not None
-        flaky = FlakyRepository(pipeline.repo)
-        pipeline.repo = flaky  # type: ignore[assignment]
+        flaky = FlakyArticles(pipeline.repo.articles)
+        pipeline.repo.articles = flaky  # type: ignore[assignment]
         for n in (1, 2, 3):
             await pipeline.process_item(item(n))
         assert articles_in(db_url) == []
@@ -144,7 +148,8 @@ def test_articles_the_database_never_took_are_spooled_and_loaded_next_time(
 
     async def outage() -> None:
         await pipeline.open_spider()
-        pipeline.repo = FlakyRepository(pipeline.repo)  # type: ignore[assignment,arg-type]
+        assert pipeline.repo is not None
+        pipeline.repo.articles = FlakyArticles(pipeline.repo.articles)  # type: ignore[assignment]
         for n in (1, 2, 3):
             await pipeline.process_item(item(n))
         await pipeline.close_spider()
@@ -163,7 +168,7 @@ def test_articles_the_database_never_took_are_spooled_and_loaded_next_time(
         "Article number 3",
     ]
     assert not any(spool.iterdir())
-    page = Repository(make_engine(db_url)).latest_page(item(1).record.url)
+    page = latest_page(make_engine(db_url), item(1).record.url)
     assert page is not None and page.body == b"<html>page</html>"
 
 
@@ -181,11 +186,6 @@ def test_run_status(reason: str, pages: int, status: str) -> None:
 
 
 def test_the_run_is_finished_with_its_counts_and_parse_statistics(db_url: str) -> None:
-    from scrapy.statscollectors import MemoryStatsCollector
-    from scrapy.utils.test import get_crawler
-
-    from storage.monitor import MonitorStore, RunStats
-
     stats = MemoryStatsCollector(get_crawler())
     for name, value in [
         ("downloader/response_count", 4),
@@ -202,5 +202,19 @@ def test_the_run_is_finished_with_its_counts_and_parse_statistics(db_url: str) -
     repo = Repository(make_engine(db_url))
     [last] = repo.runs.recent(limit=1)
     assert (last.status, last.pages, last.new) == ("ok", 4, 1)
-    saved = MonitorStore(repo.engine).run_stats([last.id])[last.id]
+    saved = repo.runs.stats([last.id])[last.id]
     assert saved == RunStats(listing_pages=2, empty_listings=1, parse_failures=1)
+
+
+def test_run_stats_from_scrapy_counters() -> None:
+    stats = run_stats(
+        {
+            "kcna_monitor/listing_pages": 3,
+            "kcna_monitor/empty_listings": 1,
+            "kcna_monitor/articles_parsed": 20,
+            "kcna_monitor/parse_failures": 2,
+            "kcna_monitor/not_an_article": 1,
+            "downloader/response_count": 30,
+        }
+    )
+    assert stats == RunStats(3, 1, 20, 2, 1, 0)

@@ -29,7 +29,7 @@ from crawler.spiders.kcna import KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
 from replica.site import FixtureServer, FixtureSite, build_site
 from storage.db import make_engine
-from storage.repository import Repository
+from tests.storage_helpers import last_failures
 from tests.test_e2e_crawl import cli, crawl_args, totals
 
 MIRROR = "http://127.0.0.1:8080"
@@ -220,7 +220,7 @@ def test_a_crawl_follows_redirects_on_the_site_only_and_records_the_others(tmp_p
     assert far.requests == [] and near.requests == []  # robots.txt included
     assert "failed 5" in totals(result.stdout)
 
-    failures = {f.url: f.reason for f in Repository(make_engine(db_url)).last_failures(50)}
+    failures = {f.url: f.reason for f in last_failures(make_engine(db_url), 50)}
     public = {path: "http://www.kcna.kp" + path for path in paths}
     assert failures[public[off_far]] == f"redirected off the site to {far_url} (not followed)"
     assert failures[public[off_near]] == f"redirected off the site to {near_url} (not followed)"

@@ -30,7 +30,7 @@ from crawler.middlewares.size import (
 from crawler.spiders.kcna import KcnaSpider
 from replica.site import FixtureServer, Page, build_site
 from storage.db import make_engine
-from storage.repository import Repository
+from tests.storage_helpers import last_failures
 from tests.test_e2e_crawl import ROOT, cli, crawl_args, totals
 from tests.test_redirect_offsite import serve_answers
 
@@ -246,7 +246,7 @@ def test_a_crawl_meeting_a_gzip_bomb_and_huge_pages_records_them_and_stays_small
     assert peak < 300 * MB
     assert "failed 4" in totals(result.stdout)
 
-    failures = {f.url: f.reason for f in Repository(make_engine(db_url)).last_failures(50)}
+    failures = {f.url: f.reason for f in last_failures(make_engine(db_url), 50)}
     public = {path: "http://www.kcna.kp" + path for path in paths}
     assert failures[public[bombed]] == "page larger than 8 MB once decompressed: not stored"
     assert failures[public[huge]] == "page larger than 8 MB: not stored"

@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -47,8 +47,7 @@ from crawler.pipelines.spool import Spool
 from crawler.signals import archive_opened, stop_requested
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
-from storage.monitor import MonitorStore, RunStats
-from storage.records import ArticleInput, FailureInput, RawPage, SaveOutcome
+from storage.records import ArticleInput, FailureInput, RawPage, RunStats, SaveOutcome
 from storage.repository import Repository
 
 logger = logging.getLogger(__name__)
@@ -251,7 +250,7 @@ class StorePipeline:
         await asyncio.to_thread(self._settle_dead_runs)
         if self.run_id is None:
             self.run_id = await asyncio.to_thread(
-                self.repo.start_run,
+                self.repo.runs.start,
                 self.source,
                 _now(),
                 kind=self.kind,
@@ -260,7 +259,7 @@ class StorePipeline:
             )
         else:
             await asyncio.to_thread(
-                self.repo.claim_run, self.run_id, kind=self.kind, pid=self.pid, host=self.host
+                self.repo.runs.claim, self.run_id, kind=self.kind, pid=self.pid, host=self.host
             )
         self._set_stat("run_id", self.run_id)
         if self.announce is not None:
@@ -272,7 +271,7 @@ class StorePipeline:
 
     def _settle_dead_runs(self) -> None:
         assert self.repo is not None
-        for run in self.repo.settle_dead_runs(host=self.host, is_alive=_pid_alive, at=_now()):
+        for run in self.repo.runs.settle_dead(host=self.host, is_alive=_pid_alive, at=_now()):
             logger.warning(
                 "%s: run %d (started %s) was left unfinished by a crawl that died;"
                 " recorded as interrupted (new %d, changed %d kept)",
@@ -286,22 +285,26 @@ class StorePipeline:
     def _load_state(self) -> ArchiveState:
         assert self.repo is not None
         now = self.clock()
-        known = self.repo.known_urls(self.site_prefixes)
+        known = self.repo.crawl_state.known_urls(self.site_prefixes)
         revisit = self._revisit_urls(now)
-        stored = self.repo.load_validators(self.site_prefixes, listings_only=True)
-        stored.update(self.repo.load_validators((), urls=revisit))
-        failed = self.repo.failed_urls(self.site_prefixes, since=now - self.retry_window)
+        stored = self.repo.crawl_state.validators(self.site_prefixes, listings_only=True)
+        stored.update(self.repo.crawl_state.validators((), urls=revisit))
+        failed = self.repo.crawl_state.failed_urls(
+            self.site_prefixes, since=now - self.retry_window
+        )
         state = ArchiveState.of(
             known, {url: Validators(*pair) for url, pair in stored.items()}, failed
         )
         state.revisit_urls = revisit
-        state.gone_urls = self.repo.gone_urls(self.site_prefixes)
+        state.gone_urls = self.repo.crawl_state.gone_urls(self.site_prefixes)
         self._set_stat("revisits_due", len(revisit))
         if self.backfill:
-            progress = self.repo.backfill_progress(self.source)
+            progress = self.repo.crawl_state.backfill_progress(self.source)
             state.pages_done = {url: done for url, (done, _count) in progress.items()}
         elif self.recheck is None:
-            state.recovering = self.repo.last_crawl_unfinished(self.source, before_run=self.run_id)
+            state.recovering = self.repo.runs.last_crawl_unfinished(
+                self.source, before_run=self.run_id
+            )
             if state.recovering:
                 self._set_stat("recovering", 1)
                 logger.info(
@@ -314,12 +317,12 @@ class StorePipeline:
         assert self.repo is not None
         if self.recheck is not None:
             recheck = self.recheck
-            return self.repo.urls_for_recheck(
+            return self.repo.crawl_state.urls_for_recheck(
                 self.site_prefixes, since=recheck.since, until=recheck.until, ids=recheck.ids
             )
         if self.revisit_days <= 0:
             return {}
-        return self.repo.due_for_revisit(
+        return self.repo.crawl_state.due_for_revisit(
             self.site_prefixes,
             young_since=now - timedelta(days=self.revisit_days),
             checked_before=now - self.revisit_every,
@@ -433,7 +436,7 @@ class StorePipeline:
             self._set_stat("run_error", error)
         try:
             await asyncio.to_thread(
-                self.repo.finish_run,
+                self.repo.runs.finish,
                 self.run_id,
                 finished_at=_now(),
                 status=status,
@@ -445,9 +448,8 @@ class StorePipeline:
                 error=error,
             )
             # What the source's health checks read: listing pages, empty ones, parse failures.
-            stats = RunStats.from_scrapy(self._stats.get_stats() if self._stats else {})
-            monitor = MonitorStore(self.repo.engine)
-            await asyncio.to_thread(monitor.save_run_stats, self.run_id, stats, _now())
+            stats = run_stats(self._stats.get_stats() if self._stats else {})
+            await asyncio.to_thread(self.repo.runs.save_stats, self.run_id, stats, _now())
         except StorageError as exc:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
 
@@ -515,7 +517,7 @@ class StorePipeline:
             return
         try:
             await asyncio.to_thread(
-                self.repo.update_run_counts,
+                self.repo.runs.update_counts,
                 self.run_id,
                 pages=int(self._stat("downloader/response_count", 0, prefixed=False)),
                 new=self.counts.new,
@@ -530,7 +532,7 @@ class StorePipeline:
         """Mark gone what answered so, then record the checks (a 304 brings one back)."""
         assert self.repo is not None
         for item in gone:
-            marked = self.repo.mark_gone([item.url], at=item.at, reason=item.reason)
+            marked = self.repo.crawl_state.mark_gone([item.url], at=item.at, reason=item.reason)
             self.counts.gone += len(marked)
             for _ in marked:
                 self._inc_stat("gone")
@@ -538,7 +540,7 @@ class StorePipeline:
             urls = [c.url for c in checked if c.still_there is still_there]
             if urls:
                 at = max(c.at for c in checked if c.still_there is still_there)
-                back = self.repo.mark_checked(urls, at, still_there=still_there)
+                back = self.repo.crawl_state.mark_checked(urls, at, still_there=still_there)
                 self.counts.back += len(back)
                 for _ in back:
                     self._inc_stat("back")
@@ -550,7 +552,10 @@ class StorePipeline:
         pages, self._listings = self._listings, {}
         try:
             marked = await asyncio.to_thread(
-                self.repo.record_listings, pages, self.clock(), later_pages=self._later_pages
+                self.repo.crawl_state.record_listings,
+                pages,
+                self.clock(),
+                later_pages=self._later_pages,
             )
         except StorageError as exc:  # only delays noticing a vanished article
             logger.warning("could not record what %d listing pages showed: %s", len(pages), exc)
@@ -569,7 +574,7 @@ class StorePipeline:
             return
         pairs = {url: (v.etag, v.last_modified) for url, v in learnt.items()}
         try:
-            await asyncio.to_thread(self.repo.save_validators, pairs, _now())
+            await asyncio.to_thread(self.repo.crawl_state.save_validators, pairs, _now())
         except StorageError as exc:  # only costs a full fetch of those pages next time
             logger.warning("could not store the validators of %d pages: %s", len(pairs), exc)
 
@@ -580,11 +585,11 @@ class StorePipeline:
         progress: dict[str, tuple[int, int | None]],
     ) -> list:
         assert self.repo is not None
-        results = self.repo.save_articles(articles) if articles else []
+        results = self.repo.articles.save(articles) if articles else []
         if failures:
-            self.repo.record_failures(self.run_id, failures)
+            self.repo.runs.record_failures(self.run_id, failures)
         if progress:
-            self.repo.save_backfill_progress(self.source, progress, _now())
+            self.repo.crawl_state.save_backfill_progress(self.source, progress, _now())
         return results
 
     # -- spool: articles the database would not take ------------------------------------
@@ -669,6 +674,23 @@ def run_status(reason: str, pages: int) -> str:
     if reason != "finished":
         return "failed"
     return "ok" if pages else "failed"
+
+
+def run_stats(stats: Mapping[str, Any]) -> RunStats:
+    """What the run parsed, from the crawl's Scrapy stats (``kcna_monitor/listing_pages``
+    ...): the figures the source's health checks read."""
+
+    def value(name: str) -> int:
+        return int(stats.get(STAT_PREFIX + name) or 0)
+
+    return RunStats(
+        listing_pages=value("listing_pages"),
+        empty_listings=value("empty_listings"),
+        articles_parsed=value("articles_parsed"),
+        parse_failures=value("parse_failures"),
+        not_articles=value("not_an_article"),
+        fetch_failures=value("fetch_failures"),
+    )
 
 
 def _now() -> datetime:
