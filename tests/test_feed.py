@@ -13,7 +13,6 @@ from scheduler.cli.main import main
 from scheduler.monitor.feed import build_feed
 from scheduler.monitor.outbox import Monitor
 from storage.db import make_engine, migrate
-from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
@@ -44,9 +43,7 @@ def test_the_feed_is_atom_and_its_text_is_escaped(repo: Repository) -> None:
     repo.articles.save([make_item(1, title="Missile <b>test</b>", text=HOSTILE), make_item(2)])
     clock.advance(HOUR)
     repo.articles.save([make_item(2, title="An edited title", seen_at=clock())])
-    document = build_feed(
-        repo, MonitorStore(repo.engine), now=clock(), self_url="http://h/feed.atom"
-    )
+    document = build_feed(repo, now=clock(), self_url="http://h/feed.atom")
     assert document.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     assert b"<script>" not in document and b"<img" not in document and b"<b>" not in document
     assert b"&lt;script&gt;alert('x')&lt;/script&gt; &amp;" in document
@@ -71,11 +68,11 @@ def test_a_rule_feed_lists_what_the_rule_matched(repo: Repository) -> None:
     watcher = Monitor(repo, monitoring(RULES), sources=[], clock=clock)
     repo.articles.save([make_item(1, text=HOSTILE), make_item(2)])
     watcher.evaluate()
-    root = parse(build_feed(repo, watcher.store, now=clock(), rule="missiles"))
+    root = parse(build_feed(repo, now=clock(), rule="missiles"))
     (entry,) = root.findall(f"{A}entry")
     assert root.findtext(f"{A}title") == "kcna-monitor: watch rule missiles"
     assert "missile <script>" in (entry.findtext(f"{A}summary") or "")
-    empty = parse(build_feed(repo, watcher.store, now=clock(), rule="nothing"))
+    empty = parse(build_feed(repo, now=clock(), rule="nothing"))
     assert empty.findall(f"{A}entry") == [] and empty.findtext(f"{A}updated") == T0.isoformat()
 
 

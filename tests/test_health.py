@@ -18,10 +18,10 @@ from scheduler.monitor.health import (
     parse_health,
 )
 from scheduler.monitor.outbox import Monitor
-from storage.monitor import MonitorStore, RunStats
+from storage.records import RunStats
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, webhook_receiver
-from tests.storage_helpers import DAY, HOUR, T0, make_item
+from tests.storage_helpers import DAY, HOUR, T0, make_item, notifications
 
 pytest_plugins = ["tests.storage_fixtures"]
 
@@ -44,12 +44,12 @@ def crawl(repo: Repository, clock: Clock, stats: RunStats, *, new: int = 0) -> i
         unchanged=0,
         failures=stats.parse_failures,
     )
-    MonitorStore(repo.engine).save_run_stats(run, stats, clock() + MINUTE)
+    repo.runs.save_stats(run, stats, clock() + MINUTE)
     return run
 
 
-def kinds(store: MonitorStore) -> list[tuple[str, str]]:
-    return [(a.source, a.kind) for a in store.active_alarms()]
+def kinds(repo: Repository) -> list[tuple[str, str]]:
+    return [(a.source, a.kind) for a in repo.alarms.active()]
 
 
 GOOD = RunStats(listing_pages=3, empty_listings=0, articles_parsed=12)
@@ -60,7 +60,6 @@ def test_a_layout_change_raises_the_alarm_once_notifies_it_and_clears_it(
     repo: Repository, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock(T0)
-    store = MonitorStore(repo.engine)
     with webhook_receiver() as hook:
         hook.start()
         config = monitoring([], health={"notify": [f"webhook:{hook.url}", "log"]})
@@ -73,7 +72,7 @@ def test_a_layout_change_raises_the_alarm_once_notifies_it_and_clears_it(
         with caplog.at_level(logging.WARNING, logger="health"):
             report = watcher.after_run()
         assert [(c.alarm.kind, c.raised) for c in report.alarms] == [(EMPTY_LISTINGS, True)]
-        assert kinds(store) == [("kcna", EMPTY_LISTINGS)]
+        assert kinds(repo) == [("kcna", EMPTY_LISTINGS)]
         assert f"kcna: empty-listings alarm: run {run}: all 3 listing pages parsed to no" in (
             caplog.text
         )
@@ -92,15 +91,18 @@ def test_a_layout_change_raises_the_alarm_once_notifies_it_and_clears_it(
         # A run that parsed no listing (all "not modified") says nothing either way.
         clock.advance(HOUR)
         crawl(repo, clock, RunStats(articles_parsed=0))
-        assert watcher.after_run().alarms == [] and kinds(store) == [("kcna", EMPTY_LISTINGS)]
+        assert watcher.after_run().alarms == [] and kinds(repo) == [("kcna", EMPTY_LISTINGS)]
 
         clock.advance(HOUR)  # fixed
         crawl(repo, clock, GOOD, new=1)
         report = watcher.after_run()
         assert [(c.alarm.kind, c.raised) for c in report.alarms] == [(EMPTY_LISTINGS, False)]
-        assert store.active_alarms() == []
+        assert repo.alarms.active() == []
         assert [r["json"]["event"] for r in hook.received] == ["alarm", "cleared"]
-    assert [n.status for n in store.notifications(rule="health")] == ["delivered", "delivered"]
+    assert [n.status for n in notifications(repo.engine, rule="health")] == [
+        "delivered",
+        "delivered",
+    ]
 
 
 def test_a_listing_that_was_always_empty_is_no_alarm(repo: Repository) -> None:
@@ -114,7 +116,6 @@ def test_a_listing_that_was_always_empty_is_no_alarm(repo: Repository) -> None:
 
 def test_many_pages_failing_to_parse_raise_the_parse_failure_alarm(repo: Repository) -> None:
     clock = Clock(T0)
-    store = MonitorStore(repo.engine)
     watcher = Monitor(
         repo, monitoring([], health={"parse_failure_share": 0.3}), sources=["kcna"], clock=clock
     )
@@ -130,8 +131,8 @@ def test_many_pages_failing_to_parse_raise_the_parse_failure_alarm(repo: Reposit
     assert change.alarm.message == (
         f"run {run}: 5 of 10 pages (50%) failed to parse, above 30% (has the layout changed?)"
     )
-    assert alarms_json(store.active_alarms())[0]["alarm"] == PARSE_FAILURES
-    line = alarm_lines(alarms_json(store.active_alarms()))[0]
+    assert alarms_json(repo.alarms.active())[0]["alarm"] == PARSE_FAILURES
+    line = alarm_lines(alarms_json(repo.alarms.active()))[0]
     assert line.startswith("alarm      kcna parse-failures since")
     clock.advance(HOUR)
     crawl(repo, clock, RunStats(listing_pages=2, articles_parsed=8), new=1)
@@ -141,7 +142,6 @@ def test_many_pages_failing_to_parse_raise_the_parse_failure_alarm(repo: Reposit
 
 def test_a_quiet_source_raises_the_quiet_alarm(repo: Repository) -> None:
     clock = Clock(T0)
-    store = MonitorStore(repo.engine)
     config = monitoring(
         [], health={"quiet_after": "1d", "sources": {"kcnawatch": {"quiet_after": False}}}
     )
@@ -158,7 +158,7 @@ def test_a_quiet_source_raises_the_quiet_alarm(repo: Repository) -> None:
     assert watcher.check_health() == []
     crawl(repo, clock, GOOD, new=1)
     assert [c.raised for c in watcher.check_health()] == [False]
-    assert store.active_alarms() == []
+    assert repo.alarms.active() == []
 
 
 def test_health_configuration() -> None:

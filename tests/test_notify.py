@@ -13,10 +13,9 @@ import pytest
 from scheduler.configcheck import WatchConfigError
 from scheduler.monitor.notify.settings import DeliveryPolicy, parse_notify, parse_smtp
 from scheduler.monitor.outbox import Monitor
-from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, smtp_server, webhook_receiver
-from tests.storage_helpers import HOUR, T0, make_item
+from tests.storage_helpers import HOUR, T0, make_item, notifications
 
 pytest_plugins = ["tests.storage_fixtures"]
 
@@ -39,7 +38,7 @@ def test_a_webhook_that_is_down_at_first_gets_the_notification_when_it_comes_up(
         [saved] = repo.articles.save([make_item(1, title="Missile test", text=MISSILE_TEXT)])
         report = watcher.after_run()  # the receiver refuses connections
         assert (report.delivery.delivered, report.delivery.retrying) == (0, 1)
-        (row,) = MonitorStore(repo.engine).notifications()
+        (row,) = notifications(repo.engine)
         assert row.status == "pending" and row.attempts == 1
         assert "cannot reach" in (row.last_error or "")
         assert row.next_attempt_at == T0 + 30 * SECOND
@@ -61,7 +60,7 @@ def test_a_webhook_that_is_down_at_first_gets_the_notification_when_it_comes_up(
         "published": "2026-03-01",
     }
     assert body["url"] == make_item(1).url and "missile" in body["snippet"]
-    (row,) = MonitorStore(repo.engine).notifications()
+    (row,) = notifications(repo.engine)
     assert (row.status, row.attempts, row.delivered_at) == ("delivered", 2, clock())
     clock.advance(HOUR)
     assert watcher.after_run().delivery.delivered == 0  # delivered once only
@@ -79,11 +78,10 @@ def test_backoff_doubles_up_to_a_cap_and_gives_up_after_the_configured_time(
         watcher = Monitor(repo, config, sources=[], clock=clock)
         repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         watcher.evaluate()
-        store = MonitorStore(repo.engine)
         waits = []
         while True:
             watcher.deliver()
-            (row,) = store.notifications()
+            (row,) = notifications(repo.engine)
             if row.status != "pending":
                 break
             waits.append(row.next_attempt_at - clock())
@@ -103,7 +101,7 @@ def test_a_webhook_refusing_the_request_gives_up_at_once_a_failing_one_retries(
         watcher = Monitor(repo, monitoring([rule(f"webhook:{hook.url}")]), sources=[], clock=clock)
         repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         assert watcher.after_run().delivery.given_up == 1
-        (row,) = MonitorStore(repo.engine).notifications()
+        (row,) = notifications(repo.engine)
         assert (row.status, row.last_error) == ("given_up", "HTTP 404")
 
         hook.answer(503)
@@ -130,7 +128,7 @@ def test_the_outbox_survives_a_restart(repo: Repository) -> None:
         report = second.after_run()
         assert (report.matches, report.delivery.delivered) == ([], 1)
     assert len(hook.received) == 1
-    statuses = {r.target: r.status for r in MonitorStore(repo.engine).notifications()}
+    statuses = {r.target: r.status for r in notifications(repo.engine)}
     assert statuses == {"log": "delivered", f"webhook:{hook.url}": "delivered"}
 
 
@@ -191,7 +189,7 @@ def test_a_refused_recipient_gives_up_and_a_down_server_retries(repo: Repository
         watcher = Monitor(repo, config, sources=[], clock=clock)
         repo.articles.save([make_item(1, text=MISSILE_TEXT)])
         assert watcher.after_run().delivery.given_up == 1
-    (row,) = MonitorStore(repo.engine).notifications()
+    (row,) = notifications(repo.engine)
     assert "550" in (row.last_error or "")
     # The server is gone now: connection refused is worth retrying.
     clock.advance(HOUR)

@@ -20,10 +20,9 @@ from scheduler.daemon.supervisor import RunReport
 from scheduler.monitor.notify.delivery import DeliveryReport
 from scheduler.monitor.outbox import DeliveryWorker
 from storage.db import make_engine, migrate
-from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, hanging_webhook, monitoring, webhook_receiver
-from tests.storage_helpers import make_item
+from tests.storage_helpers import make_item, notifications
 
 MISSILE_TEXT = "Pyongyang, March 1 (KCNA) -- A hypersonic missile was test-fired."
 WAIT = 10.0  # seconds: far less than the notify timeout of the hanging webhook
@@ -131,7 +130,6 @@ def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(tmp_path: 
     db_url, repo = archive(tmp_path)
     clock = Clock(datetime.now(UTC))  # APScheduler keeps real time: start due at once
     runs = Runs()
-    store = MonitorStore(repo.engine)
     with hanging_webhook() as hanging:
         # Each attempt may hang for 60 s; the test waits at most 10 s for anything.
         config = daemon_config(f"webhook:{hanging.url}", timeout="60s")
@@ -147,7 +145,7 @@ def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(tmp_path: 
                 run_now(daemon, "kcna")
                 second = runs.wait_for(2)[1]
                 assert second.status == "ok" and not hanging.released.is_set()
-                sending, queued = store.notifications()
+                sending, queued = notifications(repo.engine)
                 assert (sending.status, sending.attempts) == ("pending", 0)
                 assert sending.next_attempt_at > clock()  # leased: being sent
                 assert (queued.status, queued.attempts) == ("pending", 0)
@@ -161,7 +159,7 @@ def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(tmp_path: 
                 hanging.release()  # the daemon stops at once; the attempts become retries
     # The hanging attempt failed when the connection closed: tried again later. The second
     # notification was sent too, or is still queued if the stop came first.
-    sent, other = store.notifications()
+    sent, other = notifications(repo.engine)
     assert (sent.status, sent.attempts) == ("pending", 1)
     assert "cannot reach" in (sent.last_error or "")
     assert other.status == "pending"
@@ -190,7 +188,7 @@ def test_a_runs_notifications_are_sent_right_after_it(tmp_path: Path) -> None:
             posts = hook.wait_for(2, timeout=WAIT)
     assert [p["title"] for p in posts] == ["Missile test 1", "Missile test 2"]
     assert post["rule"] == "missiles"
-    rows = MonitorStore(repo.engine).notifications()
+    rows = notifications(repo.engine)
     assert [(row.status, row.attempts) for row in rows] == [("delivered", 1), ("delivered", 1)]
 
 

@@ -19,7 +19,7 @@ from scheduler.monitor.notify.payloads import (
     PayloadError,
     read_payload,
 )
-from storage.monitor import NotificationView
+from storage.records import NotificationView
 
 AT = "2026-03-01T10:00:00+00:00"
 #: As the outbox stores them (the keys every version wrote).

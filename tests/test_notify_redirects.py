@@ -12,10 +12,9 @@ import pytest
 from scheduler.monitor.notify.common import DeliveryError
 from scheduler.monitor.notify.webhook import MAX_REDIRECTS, USER_AGENT, WebhookChannel
 from scheduler.monitor.outbox import Monitor
-from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, WebhookReceiver, monitoring, webhook_receiver
-from tests.storage_helpers import T0, make_item
+from tests.storage_helpers import T0, make_item, notifications
 
 pytest_plugins = ["tests.storage_fixtures"]
 
@@ -140,11 +139,10 @@ def test_a_webhook_answering_302_is_retried_and_gets_the_notification_once_it_an
     clock = Clock(T0)
     rule = {"name": "missiles", "match": "missile", "notify": [f"webhook:{hook.url}"]}
     watcher = Monitor(repo, monitoring([rule]), sources=[], clock=clock)
-    store = MonitorStore(repo.engine)
     repo.articles.save([make_item(1, title="Missile test", text=MISSILE_TEXT)])
     hook.route("/hook", 302, "/login")
     assert watcher.after_run().delivery.retrying == 1
-    (row,) = store.notifications()
+    (row,) = notifications(repo.engine)
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, T0 + 30 * SECOND)
     assert row.last_error == (
         f"HTTP 302 (redirect to {hook.url_for('/login')}):"
@@ -153,13 +151,13 @@ def test_a_webhook_answering_302_is_retried_and_gets_the_notification_once_it_an
 
     clock.advance(30 * SECOND)  # still 302: a second failure, the pause doubles
     assert watcher.deliver().retrying == 1
-    (row,) = store.notifications()
+    (row,) = notifications(repo.engine)
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 2, clock() + 60 * SECOND)
 
     hook.route("/hook", 200)
     clock.advance(60 * SECOND)
     assert watcher.deliver().delivered == 1
-    (row,) = store.notifications()
+    (row,) = notifications(repo.engine)
     assert (row.status, row.attempts, row.delivered_at) == ("delivered", 3, clock())
     assert [(r["path"], r["status"]) for r in hook.requests] == [
         ("/hook", 302),
@@ -176,15 +174,14 @@ def test_a_redirect_loop_stays_in_the_outbox_until_the_give_up_time(
     rule = {"name": "missiles", "match": "missile", "notify": [f"webhook:{hook.url}"]}
     config = monitoring([rule], notify={"retry_first": "1m", "give_up_after": "3m"})
     watcher = Monitor(repo, config, sources=[], clock=clock)
-    store = MonitorStore(repo.engine)
     repo.articles.save([make_item(1, text=MISSILE_TEXT)])
     hook.route("/hook", 307, "/hook")
     assert watcher.after_run().delivery.retrying == 1
-    (row,) = store.notifications()
+    (row,) = notifications(repo.engine)
     assert row.status == "pending" and "a redirect loop" in (row.last_error or "")
     clock.advance(timedelta(minutes=1))
     assert watcher.deliver().retrying == 1
     clock.advance(timedelta(minutes=2))
     assert watcher.deliver().given_up == 1  # the configured give-up time, not the first 3xx
-    (row,) = store.notifications()
+    (row,) = notifications(repo.engine)
     assert (row.status, row.attempts) == ("given_up", 3)

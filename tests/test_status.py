@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scheduler.cli.main import main
 from storage.db import make_engine, migrate
-from storage.monitor import MonitorStore
+from storage.records import SourceState
+from storage.repository import Repository
 
 
 def status(db_url: str, *args: str) -> str:
@@ -26,7 +27,7 @@ def test_status_lists_active_alarms(tmp_path: Path, monkeypatch) -> None:
     assert json.loads(status(db_url, "--json"))["alarms"] == []
     assert "alarms     none" in status(db_url)
 
-    MonitorStore(engine).raise_alarm(
+    Repository(engine).alarms.raise_alarm(
         "kcna", "parse-failures", "9 of 10 pages failed to parse", datetime.now(UTC)
     )
     [alarm] = json.loads(status(db_url, "--json"))["alarms"]
@@ -35,11 +36,6 @@ def test_status_lists_active_alarms(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_status_shows_a_paused_source(tmp_path: Path, monkeypatch) -> None:
-    from datetime import timedelta
-
-    from storage.records import SourceState
-    from storage.repository import Repository
-
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     engine = make_engine(db_url)

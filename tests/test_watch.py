@@ -11,10 +11,9 @@ import pytest
 from scheduler.configcheck import WatchConfigError
 from scheduler.monitor.outbox import Monitor, parse_monitoring
 from scheduler.monitor.watch import make_snippet, parse_watch
-from storage.monitor import MonitorStore
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
-from tests.storage_helpers import DAY, HOUR, T0, make_item, watch_url
+from tests.storage_helpers import DAY, HOUR, T0, make_item, notifications, watch_url
 
 pytest_plugins = ["tests.storage_fixtures"]
 
@@ -136,12 +135,11 @@ def test_a_rule_fires_once_per_article_across_runs_and_restarts(repo: Repository
     # A restart: a new monitor over the same database.
     assert monitor(repo, clock).evaluate() == []
     # Even with its cursor lost, a rule does not fire twice for the same version.
-    store = MonitorStore(repo.engine)
     with repo.engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM watch_cursor")
-    assert store.cursor("watch") is None
+    assert repo.outbox.cursor("watch") is None
     assert monitor(repo, clock).evaluate() == []
-    assert len(store.notifications(rule="missiles")) == 1
+    assert len(notifications(repo.engine, rule="missiles")) == 1
 
 
 def test_an_edit_that_matches_again_does_not_alert_the_same_version(repo: Repository) -> None:
@@ -163,7 +161,7 @@ def test_an_edit_that_matches_again_does_not_alert_the_same_version(repo: Reposi
     repo.articles.save([make_item(1, text=edited, seen_at=clock())])
     assert [(m.event, m.version) for m in watcher.evaluate()] == [("edited", 3)]
 
-    rows = MonitorStore(repo.engine).notifications(rule="missiles")
+    rows = notifications(repo.engine, rule="missiles")
     assert [(r.event, r.payload["version"]) for r in rows] == [("new", 1), ("edited", 3)]
 
 
@@ -171,7 +169,7 @@ def test_the_notification_payload(repo: Repository) -> None:
     clock = Clock(T0 + DAY)
     [saved] = repo.articles.save([make_item(1, title="ICBM launch", text=MISSILE_TEXT)])
     monitor(repo, clock).evaluate()
-    (row,) = MonitorStore(repo.engine).notifications()
+    (row,) = notifications(repo.engine)
     assert row.target == "log" and row.status == "pending"
     assert row.payload == {
         "type": "watch",
@@ -202,9 +200,7 @@ def test_a_gone_article_notifies_the_rules_that_matched_it(repo: Repository) -> 
         ("missiles", "gone", missile.article_id)
     ]
     assert watcher.evaluate() == []
-    payloads = [
-        r.payload["event"] for r in MonitorStore(repo.engine).notifications(rule="missiles")
-    ]
+    payloads = [r.payload["event"] for r in notifications(repo.engine, rule="missiles")]
     assert payloads == ["new", "gone"]
 
 
@@ -231,8 +227,7 @@ def test_a_rule_without_targets_records_matches_for_its_feed(repo: Repository) -
     watcher = monitor(repo, clock, {"name": "quiet-rule", "match": "missile"})
     repo.articles.save([make_item(1, text=MISSILE_TEXT)])
     assert len(watcher.evaluate()) == 1
-    store = MonitorStore(repo.engine)
-    assert store.notifications() == [] and len(store.matches("quiet-rule")) == 1
+    assert notifications(repo.engine) == [] and len(repo.outbox.matches("quiet-rule")) == 1
 
 
 def test_events_are_read_in_batches(repo: Repository) -> None:
@@ -240,12 +235,11 @@ def test_events_are_read_in_batches(repo: Repository) -> None:
 
     clock = Clock(T0)
     repo.articles.save([make_item(n, text=f"{MISSILE_TEXT} {n}") for n in range(1, 8)])
-    store = MonitorStore(repo.engine)
-    matches = evaluate(repo, store, monitoring([MISSILES]).watch, clock(), batch=3)
+    matches = evaluate(repo, monitoring([MISSILES]).watch, clock(), batch=3)
     assert len(matches) == 7
-    assert store.cursor("watch") == repo.articles.latest_event_id()
+    assert repo.outbox.cursor("watch") == repo.articles.latest_event_id()
     clock.advance(timedelta(minutes=1))
-    assert evaluate(repo, store, monitoring([MISSILES]).watch, clock(), batch=3) == []
+    assert evaluate(repo, monitoring([MISSILES]).watch, clock(), batch=3) == []
 
 
 def test_an_event_committed_below_the_cursor_is_still_evaluated(repo: Repository) -> None:
@@ -254,12 +248,13 @@ def test_an_event_committed_below_the_cursor_is_still_evaluated(repo: Repository
 
     clock = Clock(T0)
     repo.articles.save([make_item(1, text=MISSILE_TEXT)])
-    store = MonitorStore(repo.engine)
     rules = monitoring([MISSILES]).watch
-    assert len(evaluate(repo, store, rules, clock())) == 1
+    assert len(evaluate(repo, rules, clock())) == 1
     [second] = repo.articles.save([make_item(2, text=MISSILE_TEXT + " Again.")])
     # The cursor already stands at the late event's id, as when it moved past it first.
-    store.advance_cursor("watch", repo.articles.latest_event_id(), clock())
-    [late] = evaluate(repo, store, rules, clock())
+    repo.outbox.record_matches(
+        [], cursor="watch", event_id=repo.articles.latest_event_id(), at=clock()
+    )
+    [late] = evaluate(repo, rules, clock())
     assert late.article_id == second.article_id
-    assert evaluate(repo, store, rules, clock()) == []
+    assert evaluate(repo, rules, clock()) == []

@@ -17,7 +17,7 @@ from scheduler.monitor.outbox import Monitor
 from scheduler.web.app import WebApp
 from scheduler.web.server import make_server
 from storage.db import make_engine
-from storage.monitor import MonitorStore, RunStats
+from storage.records import RunStats
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
@@ -77,7 +77,7 @@ def populate(repo: Repository, clock: Clock) -> None:
         unchanged=0,
         failures=1,
     )
-    MonitorStore(repo.engine).save_run_stats(run, RunStats(listing_pages=2), clock())
+    repo.runs.save_stats(run, RunStats(listing_pages=2), clock())
     failed = repo.runs.start("kcnawatch", clock())
     repo.runs.finish(
         failed,
@@ -123,13 +123,12 @@ def test_metrics_answer_in_the_prometheus_text_format(repo: Repository) -> None:
 
 def test_healthz_fails_while_a_source_is_in_alarm(repo: Repository) -> None:
     clock = Clock(T0)
-    store = MonitorStore(repo.engine)
     with serving(WebApp(repo, monitoring([]), clock)) as base:
         status, content_type, body = get(base + "/healthz")
         assert (status, content_type) == (200, "application/json")
         assert json.loads(body) == {"status": "ok", "database": "ok", "alarms": []}
 
-        store.raise_alarm("kcna", "empty-listings", "all 3 listing pages parsed to none", T0)
+        repo.alarms.raise_alarm("kcna", "empty-listings", "all 3 listing pages parsed to none", T0)
         status, _, body = get(base + "/healthz")
         assert status == 503
         report = json.loads(body)
@@ -145,7 +144,7 @@ def test_healthz_fails_while_a_source_is_in_alarm(repo: Repository) -> None:
         values = metrics(get(base + "/metrics")[2].decode())
         assert values['kcna_monitor_source_alarm{alarm="empty-listings",source="kcna"}'] == 1
 
-        store.clear_alarm("kcna", "empty-listings", T0 + HOUR)
+        repo.alarms.clear("kcna", "empty-listings", T0 + HOUR)
         assert get(base + "/healthz")[0] == 200
 
 

@@ -79,7 +79,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     plan(options)
     repo = open_repository(options.db_url)
     if args.restart:
-        repo.reset_backfill_progress(SPIDERS[args.source].source_label)
+        repo.crawl_state.reset_backfill_progress(SPIDERS[args.source].source_label)
     return _crawl_and_report(options, out)
 
 
@@ -134,7 +134,9 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
     sources = list(dict.fromkeys(args.sources)) or list(SPIDERS)
     counts = {
         name: len(
-            repo.urls_for_recheck(site_prefixes(name), since=args.since, until=args.until, ids=ids)
+            repo.crawl_state.urls_for_recheck(
+                site_prefixes(name), since=args.since, until=args.until, ids=ids
+            )
         )
         for name in sources
     }
@@ -142,7 +144,7 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
     if not chosen:
         print("no stored articles to recheck", file=out)
         return 0
-    before = repo.latest_event_id()
+    before = repo.articles.latest_event_id()
     summaries = run_crawl(
         CrawlOptions(
             sources=chosen,
@@ -176,7 +178,7 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
 def _events_since(repo: Repository, event_id: int) -> list[EventView]:
     events: list[EventView] = []
     while True:
-        page = repo.events_after(event_id)
+        page = repo.articles.events_after(event_id)
         events += page
         if len(page) < 500:
             return events

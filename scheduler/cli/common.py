@@ -69,7 +69,7 @@ def write_atomically(path: Path, body: bytes) -> None:
 
 def find_article(repo: Repository, wanted: str) -> ArticleView:
     """The article of this id or unique id prefix; a one-line error when there is none."""
-    article = repo.get_article(wanted)  # AmbiguousId is a StorageError: one line too
+    article = repo.articles.get(wanted)  # AmbiguousId is a StorageError: one line too
     if article is None:
         raise CommandError(f"no article with id {wanted!r}")
     return article

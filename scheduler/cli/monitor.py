@@ -23,7 +23,6 @@ from scheduler.monitor.outbox import MonitoringConfig, utc_now
 from scheduler.monitor.watch import find_rule, stored_matches
 from scheduler.web.app import WebApp
 from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, make_server
-from storage.monitor import MonitorStore
 
 
 def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
@@ -37,7 +36,7 @@ def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
     monitoring, repo = _open(args)
     rule = find_rule(monitoring.watch, args.name)
     shown = total = 0
-    for article, snippet in stored_matches(repo.iter_articles(), rule):
+    for article, snippet in stored_matches(repo.articles.iterate(), rule):
         total += 1
         if args.limit is not None and shown >= args.limit:
             continue
@@ -58,7 +57,6 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
         find_rule(monitoring.watch, args.rule)
     feed = build_feed(
         repo,
-        MonitorStore(repo.engine),
         now=utc_now(),
         rule=args.rule,
         limit=args.limit,

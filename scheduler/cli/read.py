@@ -27,7 +27,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     repo = open_repository(args.db)
-    for article in repo.list_articles(limit=args.limit, offset=args.offset, source=args.source):
+    for article in repo.articles.newest(limit=args.limit, offset=args.offset, source=args.source):
         published = article.published.isoformat() if article.published else "????-??-??"
         line = f"{article.id}  {published}  {article.source:<14}  {article.title}"
         print(export.printable(line), file=out)
@@ -40,7 +40,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             "--all-versions needs --format jsonl (a CSV row holds one version)", code=2
         )
     repo = open_repository(args.db)
-    articles = repo.iter_articles(
+    articles = repo.articles.iterate(
         since=args.since, until=args.until, source=args.source, with_history=args.all_versions
     )
     if args.output and args.output != "-":
@@ -66,7 +66,7 @@ def _write(articles: Iterable[ArticleView], handle: TextIO, args: argparse.Names
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     repo = open_repository(args.db)
     article = find_article(repo, args.id)
-    events = repo.events_of(article.id)
+    events = repo.articles.events_of(article.id)
     if args.json:
         out.write(export.dumps(history_json(article, events), indent=2) + "\n")
     else:

@@ -140,7 +140,7 @@ class Daemon:
         except LockHeld:
             holder = ""
             try:
-                states = [s for s in repo.source_states().values() if s.pid is not None]
+                states = [s for s in repo.runs.source_states().values() if s.pid is not None]
             except StorageError:
                 states = []
             if states:
@@ -226,7 +226,7 @@ class Daemon:
             state = self.states.get(name)
             if state is None or state.current_run_id is None:
                 continue
-            closed = repo.close_run(
+            closed = repo.runs.close(
                 state.current_run_id,
                 finished_at=now,
                 status="interrupted",
@@ -244,7 +244,7 @@ class Daemon:
     def _schedule(self, source: SourceConfig, now: datetime) -> None:
         assert self._scheduler is not None
         label = SPIDERS[source.name].source_label
-        runs = self.supervisor.repo.recent_runs(limit=1, source=label)
+        runs = self.supervisor.repo.runs.recent(limit=1, source=label)
         last_start = runs[0].started_at if runs else None
         options = job_options(source, self.config.daemon, last_start, now)
         self._scheduler.add_job(self._run_job, args=[source.name], **options)

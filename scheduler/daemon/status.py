@@ -14,7 +14,6 @@ from scheduler.crawl.options import SPIDERS
 from scheduler.monitor.health import alarms_json
 from storage.db import display_url
 from storage.locks import DatabaseLock
-from storage.monitor import MonitorStore
 from storage.records import RunView, SourceState
 from storage.repository import Repository
 
@@ -23,7 +22,7 @@ def status_report(config: Config, db_url: str, repo: Repository, now: datetime) 
     """The daemon's state, each source's last run, next run, last error and pause, the
     articles stored and the active alarms."""
     running = DatabaseLock(db_url).is_held_elsewhere()
-    states = repo.source_states()
+    states = repo.runs.source_states()
     holder = max(
         (s for s in states.values() if s.pid is not None),
         key=lambda s: s.updated_at,
@@ -41,10 +40,10 @@ def status_report(config: Config, db_url: str, repo: Repository, now: datetime) 
             for name, source in config.sources.items()
         },
         "articles": {
-            "total": repo.count_articles(),
-            "last_24h": repo.count_articles(first_seen_since=now - timedelta(hours=24)),
+            "total": repo.articles.count(),
+            "last_24h": repo.articles.count(first_seen_since=now - timedelta(hours=24)),
         },
-        "alarms": alarms_json(MonitorStore(repo.engine).active_alarms()),
+        "alarms": alarms_json(repo.alarms.active()),
     }
 
 
@@ -57,7 +56,7 @@ def _source_report(
     now: datetime,
 ) -> dict[str, Any]:
     label = SPIDERS[name].source_label
-    last = next(iter(repo.recent_runs(limit=1, source=label)), None)
+    last = next(iter(repo.runs.recent(limit=1, source=label)), None)
     # While the daemon runs, what it runs by (its configuration may not be this one).
     schedule = state.schedule if running and state and state.schedule else None
     enabled = source.enabled if schedule is None else schedule != "disabled"
@@ -101,7 +100,7 @@ def _run_json(run: RunView | None) -> dict | None:
 def _last_error(repo: Repository, label: str, state: SourceState | None) -> dict | None:
     """The latest of: the last failed run's error, the daemon's last error for the source."""
     candidates = []
-    failed = next(iter(repo.recent_runs(limit=1, source=label, status="failed")), None)
+    failed = next(iter(repo.runs.recent(limit=1, source=label, status="failed")), None)
     if failed is not None:
         at = failed.finished_at or failed.started_at
         candidates.append((at, failed.error or "failed"))

@@ -77,7 +77,7 @@ class SourceStates:
     def load(self, repo: Repository) -> None:
         self.repo = repo
         with self._lock:
-            self._states = repo.source_states()
+            self._states = repo.runs.source_states()
 
     def get(self, name: str) -> SourceState | None:
         with self._lock:
@@ -126,7 +126,7 @@ class SourceStates:
         if self.repo is None:
             return
         try:
-            self.repo.save_source_state(state)
+            self.repo.runs.save_source_state(state)
         except StorageError as error:
             logger.warning("%s: could not save the schedule state: %s", name, error)
 
@@ -177,7 +177,7 @@ class RunSupervisor:
         name = source.name
         began = time.monotonic()
         try:
-            run_id = self.repo.start_run(SPIDERS[name].source_label, self._clock())
+            run_id = self.repo.runs.start(SPIDERS[name].source_label, self._clock())
         except StorageError as error:
             message = f"could not record the run: {error}"
             logger.error("%s: %s", name, message)
@@ -233,11 +233,11 @@ class RunSupervisor:
         """Record what the crawl left unrecorded; the run as it finally stands."""
         repo = self.repo
         try:
-            run = repo.get_run(run_id)
+            run = repo.runs.get(run_id)
             if run is None:
                 return RunReport(name, None, seconds, f"run {run_id} has disappeared")
             error = self._settle_run(run, source, result)
-            return RunReport(name, repo.get_run(run_id), seconds, error)
+            return RunReport(name, repo.runs.get(run_id), seconds, error)
         except StorageError as error:
             return RunReport(name, None, seconds, f"could not record the end of the run: {error}")
 
@@ -249,17 +249,17 @@ class RunSupervisor:
             if result.killed:
                 error += " (killed)"
             if run.status == "running":
-                repo.close_run(run.id, finished_at=now, status="failed", error=error)
+                repo.runs.close(run.id, finished_at=now, status="failed", error=error)
             else:
                 self._refinish(run, status="failed", error=error)
             return error
         if run.status == "running":
             if result.stopped:
                 error = "stopped with the daemon"
-                repo.close_run(run.id, finished_at=now, status="interrupted", error=error)
+                repo.runs.close(run.id, finished_at=now, status="interrupted", error=error)
             else:
                 error = result.describe_exit()
-                repo.close_run(run.id, finished_at=now, status="failed", error=error)
+                repo.runs.close(run.id, finished_at=now, status="failed", error=error)
             return error
         if run.status == "failed":
             error = run.error or result.last_error or result.describe_exit()
@@ -271,7 +271,7 @@ class RunSupervisor:
         return None
 
     def _refinish(self, run: RunView, *, status: str, error: str | None) -> None:
-        self.repo.finish_run(
+        self.repo.runs.finish(
             run.id,
             finished_at=run.finished_at or self._clock(),
             status=status,

@@ -15,10 +15,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from storage.monitor import MonitorStore
 from storage.records import ArticleView, utc_iso
+from storage.repository import Repository
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -101,13 +100,13 @@ def _summary(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def overall_entries(repo: Any, store: MonitorStore, limit: int = DEFAULT_LIMIT) -> list[Entry]:
+def overall_entries(repo: Repository, limit: int = DEFAULT_LIMIT) -> list[Entry]:
     """The latest new and edited articles (one entry per version)."""
     entries = []
     articles: dict[str, ArticleView | None] = {}
-    for event in store.recent_events(("new", "edited"), limit=limit):
+    for event in repo.articles.recent_events(("new", "edited"), limit=limit):
         if event.article_id not in articles:
-            articles[event.article_id] = repo.get_article(event.article_id)
+            articles[event.article_id] = repo.articles.get(event.article_id)
         article = articles[event.article_id]
         if article is None:
             continue
@@ -128,15 +127,13 @@ def overall_entries(repo: Any, store: MonitorStore, limit: int = DEFAULT_LIMIT) 
     return entries
 
 
-def rule_entries(
-    repo: Any, store: MonitorStore, rule: str, limit: int = DEFAULT_LIMIT
-) -> list[Entry]:
+def rule_entries(repo: Repository, rule: str, limit: int = DEFAULT_LIMIT) -> list[Entry]:
     """The latest versions the watch rule matched."""
     entries = []
-    for match in store.matches(rule, limit=limit * 2):
+    for match in repo.outbox.matches(rule, limit=limit * 2):
         if match.event == "gone":
             continue
-        article = repo.get_article(match.article_id)
+        article = repo.articles.get(match.article_id)
         if article is None:
             continue
         number, title, text = _version(article, match.version)
@@ -159,8 +156,7 @@ def rule_entries(
 
 
 def build_feed(
-    repo: Any,
-    store: MonitorStore,
+    repo: Repository,
     *,
     now: datetime,
     rule: str | None = None,
@@ -170,7 +166,7 @@ def build_feed(
     """The overall feed, or the feed of watch rule ``rule``."""
     if rule is None:
         return render(
-            overall_entries(repo, store, limit),
+            overall_entries(repo, limit),
             feed_id="urn:kcna-monitor:feed",
             title="kcna-monitor: new and changed articles",
             subtitle="New and edited articles of KCNA and KCNA Watch",
@@ -178,7 +174,7 @@ def build_feed(
             self_url=self_url,
         )
     return render(
-        rule_entries(repo, store, rule, limit),
+        rule_entries(repo, rule, limit),
         feed_id=f"urn:kcna-monitor:watch:{rule}",
         title=f"kcna-monitor: watch rule {rule}",
         subtitle=f'Articles matching the watch rule "{rule}"',

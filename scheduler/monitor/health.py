@@ -47,8 +47,10 @@ from scheduler.configcheck import (
 from scheduler.monitor.notify.payloads import AlarmPayload
 from scheduler.monitor.notify.settings import parse_targets
 from scheduler.monitor.watch import source_hosts
-from storage.monitor import AlarmView, MonitorStore, RunStats
-from storage.records import RunView, utc_iso
+from storage.alarms import Alarms
+from storage.outbox import Outbox
+from storage.records import AlarmView, RunStats, RunView, utc_iso
+from storage.repository import Repository
 
 logger = logging.getLogger("health")
 
@@ -228,51 +230,45 @@ def alarm_payload(alarm: AlarmView, raised: bool) -> AlarmPayload:
 
 
 def check_health(
-    repo: Any,
-    store: MonitorStore,
+    repo: Repository,
     config: HealthConfig,
     sources: Sequence[str],
     now: datetime,
 ) -> list[AlarmChange]:
     """Run every check on each source; raise and clear alarms, log and queue notifications
-    of the changes, and return them. ``repo`` is a :class:`storage.repository.Repository`."""
+    of the changes, and return them."""
     hosts = source_hosts()
     changes: list[AlarmChange] = []
     for source in sources:
         settings = config.of(source)
         prefixes = [f"{s}://{h}/" for h in sorted(hosts.get(source, ())) for s in ("http", "https")]
-        last_new = max(
-            (
-                t
-                for t in (store.last_url_first_seen(prefixes), store.last_new_article_at(source))
-                if t is not None
-            ),
-            default=None,
+        stored = (
+            repo.articles.last_url_first_seen(prefixes),
+            repo.runs.last_new_article_at(source),
         )
-        findings = [quiet_finding(settings, last_new, store.first_run_at(source), now)]
-        runs = [r for r in repo.recent_runs(limit=HISTORY_RUNS, source=source) if r.finished_at]
-        findings += layout_findings(settings, runs, store.run_stats([r.id for r in runs]))
+        last_new = max((t for t in stored if t is not None), default=None)
+        findings = [quiet_finding(settings, last_new, repo.runs.first_run_at(source), now)]
+        runs = [r for r in repo.runs.recent(limit=HISTORY_RUNS, source=source) if r.finished_at]
+        findings += layout_findings(settings, runs, repo.runs.stats([r.id for r in runs]))
         for finding in findings:
-            change = _apply(store, source, finding, now)
+            change = _apply(repo.alarms, source, finding, now)
             if change is not None:
                 changes.append(change)
-                _announce(store, config, change, now)
+                _announce(repo.outbox, config, change, now)
     return changes
 
 
-def _apply(store: MonitorStore, source: str, finding: Finding, now: datetime) -> AlarmChange | None:
+def _apply(alarms: Alarms, source: str, finding: Finding, now: datetime) -> AlarmChange | None:
     if finding.alarm is None:
         return None
     if finding.alarm:
-        raised = store.raise_alarm(source, finding.kind, finding.alarm, now)
+        raised = alarms.raise_alarm(source, finding.kind, finding.alarm, now)
         return AlarmChange(raised, True) if raised is not None else None
-    cleared = store.clear_alarm(source, finding.kind, now)
+    cleared = alarms.clear(source, finding.kind, now)
     return AlarmChange(cleared, False) if cleared is not None else None
 
 
-def _announce(
-    store: MonitorStore, config: HealthConfig, change: AlarmChange, now: datetime
-) -> None:
+def _announce(outbox: Outbox, config: HealthConfig, change: AlarmChange, now: datetime) -> None:
     alarm = change.alarm
     if change.raised:
         logger.warning("%s: %s alarm: %s", alarm.source, alarm.kind, alarm.message)
@@ -281,7 +277,7 @@ def _announce(
         logger.info("%s: %s alarm cleared after %s", alarm.source, alarm.kind, lasted)
     targets = [t for t in config.notify if t != "log"]  # logged above already
     if targets:
-        store.enqueue(
+        outbox.enqueue(
             rule="health",
             event="alarm" if change.raised else "cleared",
             targets=targets,

@@ -28,7 +28,8 @@ from scheduler.monitor.notify.delivery import DeliveryReport, Notifier, deliver_
 from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig, parse_notify, parse_smtp
 from scheduler.monitor.watch import WatchRule, evaluate, parse_watch
 from storage.errors import StorageError
-from storage.monitor import MatchView, MonitorStore
+from storage.records import MatchView
+from storage.repository import Repository
 
 logger = logging.getLogger("monitor")
 
@@ -131,15 +132,14 @@ class MonitorReport:
 class Monitor:
     """Watch rules, notifications and health checks over one archive.
 
-    ``repo`` is a :class:`storage.repository.Repository`; ``sources`` the crawl sources
-    whose health is checked (the enabled ones). Nothing here raises on a database outage:
-    it is logged, and the work is picked up by the next call (the cursor and the outbox are
-    in the database).
+    ``sources`` are the crawl sources whose health is checked (the enabled ones). Nothing
+    here raises on a database outage: it is logged, and the work is picked up by the next
+    call (the cursor and the outbox are in the database).
     """
 
     def __init__(
         self,
-        repo: Any,
+        repo: Repository,
         config: MonitoringConfig,
         *,
         sources: Sequence[str],
@@ -147,7 +147,6 @@ class Monitor:
         notifier: Notifier | None = None,
     ) -> None:
         self.repo = repo
-        self.store = MonitorStore(repo.engine)
         self.config = config
         self.sources = tuple(sources)
         self.clock = clock
@@ -155,7 +154,7 @@ class Monitor:
 
     def evaluate(self) -> list[MatchView]:
         """Evaluate the watch rules on the article events not seen yet."""
-        matches = evaluate(self.repo, self.store, self.config.watch, self.clock())
+        matches = evaluate(self.repo, self.config.watch, self.clock())
         for match in matches:
             logger.info(
                 'watch "%s" matched %s article %s (version %d): %s',
@@ -172,11 +171,11 @@ class Monitor:
         notifications are retried only when this runs). It may take as long as the
         receivers make it: ``should_stop`` is asked between two notifications."""
         return deliver_due(
-            self.store, self.notifier, self.config.notify, self.clock, should_stop=should_stop
+            self.repo.outbox, self.notifier, self.config.notify, self.clock, should_stop=should_stop
         )
 
     def check_health(self) -> list[AlarmChange]:
-        return check_health(self.repo, self.store, self.config.health, self.sources, self.clock())
+        return check_health(self.repo, self.config.health, self.sources, self.clock())
 
     def check(self) -> MonitorReport:
         """Rules, then health: the notifications are queued in the outbox, not sent. Only
@@ -265,7 +264,7 @@ class DeliveryWorker:
 
 
 def after_run(
-    repo: Any,
+    repo: Repository,
     config: MonitoringConfig,
     clock: Callable[[], datetime] = utc_now,
     *,

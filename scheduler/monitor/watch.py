@@ -35,7 +35,7 @@ import re._parser as sre_parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from scheduler.configcheck import (
@@ -47,8 +47,8 @@ from scheduler.configcheck import (
 )
 from scheduler.monitor.notify.payloads import GonePayload, MatchPayload
 from scheduler.monitor.notify.settings import parse_targets
-from storage.monitor import MatchInput, MatchView, MonitorStore
-from storage.records import ArticleView
+from storage.records import ArticleView, MatchInput, MatchView
+from storage.repository import Repository
 
 RULE_KEYS = ("match", "max_age", "name", "notify", "sources")
 DEFAULT_MAX_AGE = timedelta(days=7)
@@ -56,14 +56,6 @@ CURSOR = "watch"
 #: Characters of context on each side of the match in a snippet.
 SNIPPET_CONTEXT = 80
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-
-
-class EventSource(Protocol):
-    """What evaluation needs of the archive (:class:`storage.repository.Repository`)."""
-
-    def events_after(self, event_id: int, limit: int = 500) -> Sequence[Any]: ...
-
-    def get_article(self, id_or_prefix: str) -> ArticleView | None: ...
 
 
 @dataclass(frozen=True)
@@ -390,8 +382,7 @@ RESCAN = 200
 
 
 def evaluate(
-    source: EventSource,
-    store: MonitorStore,
+    repo: Repository,
     rules: Sequence[WatchRule],
     now: datetime,
     *,
@@ -406,10 +397,10 @@ def evaluate(
     concurrent writer can appear below the cursor after it moved. Matches are unique per rule,
     article and version, so reading an event twice never notifies twice.
     """
-    after = max(0, (store.cursor(cursor) or 0) - RESCAN)
+    after = max(0, (repo.outbox.cursor(cursor) or 0) - RESCAN)
     stored: list[MatchView] = []
     while True:
-        events = list(source.events_after(after, limit=batch))
+        events = repo.articles.events_after(after, limit=batch)
         if not events:
             return stored
         articles: dict[str, ArticleView | None] = {}
@@ -418,14 +409,14 @@ def evaluate(
             if event.kind not in ("new", "edited", "gone") or not rules:
                 continue
             if event.article_id not in articles:
-                articles[event.article_id] = source.get_article(event.article_id)
+                articles[event.article_id] = repo.articles.get(event.article_id)
             article = articles[event.article_id]
             if article is None:
                 continue
-            before = store.matched_rules(article.id) if event.kind == "gone" else None
+            before = repo.outbox.matched_rules(article.id) if event.kind == "gone" else None
             matches.extend(matches_of_event(event, article, rules, matched_before=before, now=now))
         after = events[-1].id
-        stored.extend(store.record_matches(matches, cursor=cursor, event_id=after, at=now))
+        stored.extend(repo.outbox.record_matches(matches, cursor=cursor, event_id=after, at=now))
         if len(events) < batch:
             return stored
 

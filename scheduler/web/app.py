@@ -26,8 +26,9 @@ from scheduler.monitor.feed import ATOM_TYPE, build_feed
 from scheduler.monitor.health import alarms_json
 from scheduler.monitor.outbox import MonitoringConfig, utc_now
 from scheduler.web.metrics import METRICS_TYPE, render
+from storage.db import ping
 from storage.errors import StorageError
-from storage.monitor import MonitorStore
+from storage.repository import Repository
 
 #: How long a request waits for a database read that another request started.
 WAIT_SECONDS = 30.0
@@ -86,14 +87,13 @@ class SharedReads:
 
 @dataclass
 class WebApp:
-    """What the server answers from. ``repo`` is a :class:`storage.repository.Repository`."""
+    """What the server answers from."""
 
-    repo: Any
+    repo: Repository
     config: MonitoringConfig
     clock: Callable[[], datetime] = utc_now
 
     def __post_init__(self) -> None:
-        self.store = MonitorStore(self.repo.engine)
         self.shared = SharedReads()
 
     def answer(self, path: str, host: str | None = None) -> Answer:
@@ -119,8 +119,8 @@ class WebApp:
 
     def health(self) -> tuple[int, dict[str, Any]]:
         try:
-            self.store.ping()
-            alarms = self.store.active_alarms()
+            ping(self.repo.engine)
+            alarms = self.repo.alarms.active()
         except StorageError as error:
             return 503, {"status": "fail", "database": f"unreachable: {error}", "alarms": []}
         report = {
@@ -131,9 +131,9 @@ class WebApp:
         return (503 if alarms else 200), report
 
     def metrics(self) -> str:
-        return render(self.repo, self.store).decode()
+        return render(self.repo).decode()
 
     def feed(self, rule: str | None, self_url: str | None) -> bytes | None:
         if rule is not None and self.config.rule(rule) is None:
             return None
-        return build_feed(self.repo, self.store, now=self.clock(), rule=rule, self_url=self_url)
+        return build_feed(self.repo, now=self.clock(), rule=rule, self_url=self_url)

@@ -11,13 +11,14 @@ does not answer, only ``database_up 0`` is served.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from storage.db import ping
 from storage.errors import StorageError
-from storage.monitor import MonitorStore, RunTotals
+from storage.records import RunTotals
+from storage.repository import Repository
 
 #: The format :func:`prometheus_client.generate_latest` writes.
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -37,25 +38,23 @@ def _counter(name: str, help_text: str, labels: tuple[str, ...]) -> CounterMetri
 
 class ArchiveCollector:
     """A ``prometheus_client`` collector of the figures of one archive, read afresh at each
-    :meth:`collect` (none is kept between two scrapes). ``repo`` is a
-    :class:`storage.repository.Repository`; a :class:`StorageError` after the first read
-    goes to the caller."""
+    :meth:`collect` (none is kept between two scrapes). A :class:`StorageError` after the
+    first read goes to the caller."""
 
-    def __init__(self, repo: Any, store: MonitorStore) -> None:
+    def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self.store = store
 
     def collect(self) -> Iterator[Metric]:
         up = _gauge("database_up", "Whether the database answered.")
         try:
-            self.store.ping()
+            ping(self.repo.engine)
         except StorageError:
             up.add_metric([], 0)
             yield up
             return
         up.add_metric([], 1)
         yield up
-        yield from self._runs(self.store.run_totals())
+        yield from self._runs(self.repo.runs.totals())
         yield from self._archive()
         yield from self._monitoring()
 
@@ -90,19 +89,19 @@ class ArchiveCollector:
         events = _counter(
             "article_events_total", "Article events: new, edited, gone, back.", ("kind",)
         )
-        counts = self.store.event_counts()
+        counts = self.repo.articles.event_counts()
         for kind in _EVENT_KINDS:
             events.add_metric([kind], counts.get(kind, 0))
         yield events
         stored = _gauge("articles_stored", "Articles in the archive.")
-        stored.add_metric([], self.repo.count_articles())
+        stored.add_metric([], self.repo.articles.count())
         yield stored
         last = _gauge(
             "last_success_timestamp_seconds",
             "When the latest successful run of each source finished (Unix time).",
             ("source",),
         )
-        for source, moment in sorted(self.store.last_success().items()):
+        for source, moment in sorted(self.repo.runs.last_success().items()):
             last.add_metric([source], round(moment.timestamp(), 3))
         yield last
 
@@ -112,17 +111,17 @@ class ArchiveCollector:
             "Notifications in the outbox, by status (pending is the queue).",
             ("status",),
         )
-        for status, count in self.store.outbox_counts().items():
+        for status, count in self.repo.outbox.counts().items():
             outbox.add_metric([status], count)
         yield outbox
         alarms = _gauge(
             "source_alarm", "Active health alarms (1 per source and alarm).", ("source", "alarm")
         )
-        for alarm in self.store.active_alarms():
+        for alarm in self.repo.alarms.active():
             alarms.add_metric([alarm.source, alarm.kind], 1)
         yield alarms
 
 
-def render(repo: Any, store: MonitorStore) -> bytes:
+def render(repo: Repository) -> bytes:
     """The text ``/metrics`` answers, read from the database now."""
-    return generate_latest(ArchiveCollector(repo, store))
+    return generate_latest(ArchiveCollector(repo))

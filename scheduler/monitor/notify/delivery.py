@@ -16,7 +16,8 @@ from scheduler.monitor.notify.mail import MailChannel
 from scheduler.monitor.notify.payloads import PayloadError, read_payload
 from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig
 from scheduler.monitor.notify.webhook import WebhookChannel
-from storage.monitor import MonitorStore, NotificationView
+from storage.outbox import Outbox
+from storage.records import NotificationView
 
 logger = logging.getLogger("notify")
 
@@ -57,7 +58,7 @@ class DeliveryReport:
 
 
 def deliver_due(
-    store: MonitorStore,
+    outbox: Outbox,
     notifier: Notifier,
     policy: DeliveryPolicy,
     clock: Callable[[], datetime],
@@ -74,17 +75,17 @@ def deliver_due(
         if should_stop is not None and should_stop():
             return report
         now = clock()
-        due = store.claim_due(now, lease_until=now + policy.lease, limit=policy.batch)
+        due = outbox.claim_due(now, lease_until=now + policy.lease, limit=policy.batch)
         for notification in due:
             if should_stop is not None and should_stop():
                 return report
-            _attempt(store, notifier, policy, clock, notification, report)
+            _attempt(outbox, notifier, policy, clock, notification, report)
         if len(due) < policy.batch:
             return report
 
 
 def _attempt(
-    store: MonitorStore,
+    outbox: Outbox,
     notifier: Notifier,
     policy: DeliveryPolicy,
     clock: Callable[[], datetime],
@@ -112,7 +113,7 @@ def _attempt(
                 why,
                 error,
             )
-            store.finish_attempt(notification.id, at=now, error=str(error))
+            outbox.finish_attempt(notification.id, at=now, error=str(error))
             report.given_up += 1
             return
         retry_at = min(now + policy.retry_delay(attempts), deadline)
@@ -125,8 +126,8 @@ def _attempt(
             format_duration(retry_at - now),
             error,
         )
-        store.finish_attempt(notification.id, at=now, error=str(error), retry_at=retry_at)
+        outbox.finish_attempt(notification.id, at=now, error=str(error), retry_at=retry_at)
         report.retrying += 1
         return
-    store.finish_attempt(notification.id, at=clock())
+    outbox.finish_attempt(notification.id, at=clock())
     report.delivered += 1
