@@ -78,7 +78,7 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> 
     """An engine for ``url``, configured for the archive's concurrent use.
 
     SQLite gets WAL journaling, a ``busy_timeout`` (seconds) during which writers wait for
-    each other, foreign keys and ``synchronous=NORMAL``; writes through the repository take
+    each other, foreign keys and ``synchronous=NORMAL``; writes through the stores take
     the write lock at the start of their transaction. PostgreSQL uses psycopg 3 with
     ``pool_pre_ping``. Raises :class:`DatabaseUnavailable` for a bad or unsupported URL.
     """

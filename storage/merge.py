@@ -1,8 +1,8 @@
 """How sightings of an article combine, in memory and without a database.
 
-The repository loads the current state of the articles a batch touches, applies every input
-to it here in input order, then writes the result back. Keeping the rules here makes them
-easy to read and to test:
+Saving a batch (:mod:`storage.batch`) loads the current state of the articles it touches,
+applies every input to it here in input order, then writes the result back. Keeping the rules
+here makes them easy to read and to test:
 
 - content equal (after normalisation) to the current version, or to any earlier one, is
   UNCHANGED: an alias URL still serving an old version must not flip the article back and
@@ -13,7 +13,7 @@ easy to read and to test:
   one, and any date replaces none;
 - the article's URL becomes the publisher's URL as soon as one is known;
 - an article marked gone that is read again from a page fetched after the mark is back: the
-  mark is cleared (the repository records a ``back`` event).
+  mark is cleared (the batch records a ``back`` event).
 """
 
 from __future__ import annotations

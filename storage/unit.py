@@ -81,10 +81,6 @@ class UnitOfWork:
         self._engine = engine
         self._writer = writer(engine)
 
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
     def _read(self, work: Callable[[Session], T]) -> T:
         """``work(session)`` in one read transaction."""
         with translate_errors(self._engine), Session(self._engine) as session, session.begin():
