@@ -1,6 +1,6 @@
 """End to end: the real command line crawls a fixture site of all three layouts on 127.0.0.1.
 
-The site (scheduler/demo) carries kcna.kp /q/ articles under several URLs each, /detail/
+The site (replica/) carries kcna.kp /q/ articles under several URLs each, /detail/
 articles behind a list that pages by form POST, KCNA Watch copies of kcna.kp articles, pages
 found only on KCNA Watch, and the seed page. Every distinct article must be stored once, with
 the right fields and every URL it was seen at; a second crawl adds nothing; an edit on the
