@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from replica.corpus import SAMPLE_CORPUS
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The full corpus, next to the repository (``--corpus`` overrides it).
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus" / "kcna-en-2024.jsonl"
-#: Bundled with the package: 60 records, enough to run every script (figures are smaller).
-SAMPLE_CORPUS = ROOT / "scheduler" / "demo" / "data" / "corpus-sample.jsonl"
 
 
 def corpus_argument(parser: argparse.ArgumentParser) -> None:

@@ -25,15 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench._common import ROOT, Measured, run_measured
-from replica import render
-from replica.site import (
-    CSRF,
-    KCNA,
-    KCNAWATCH,
-    FixtureSite,
-    Page,
-    group_articles,
-)
+from replica.corpus import group_articles
+from replica.render import kcna, kcnawatch, markup
+from replica.server import FixtureSite, Page
+from replica.site import CSRF, KCNA, KCNAWATCH
 
 Q_PAGING_PATH = "/en/category/articles.kcmsf"
 DETAIL_CATEGORY = "Latest News"
@@ -74,7 +69,7 @@ def _edition(group: list[dict[str, Any]], number: int) -> list[dict[str, Any]]:
         return group
     out = []
     for rec in group:
-        hexpath = render.token("edition", number, rec["url"], length=96)
+        hexpath = markup.token("edition", number, rec["url"], length=96)
         out.append(
             {
                 **rec,
@@ -103,21 +98,21 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
             distinct += 1
             for rec in recs:
                 path = _path(rec["url"])
-                site.put(path, render.render_q_article(rec, stamp=_stamp(rec["published"])))  # type: ignore[arg-type]
+                site.put(path, kcna.render_q_article(rec, stamp=_stamp(rec["published"])))  # type: ignore[arg-type]
                 article_paths.add(path)
                 q_entries[rec["topics"][0] if rec["topics"] else "Home News"].append(
                     (path, rec["title"], rec["published"])
                 )
                 counts["q"] += 1
-            detail = render.detail_path(first)
-            site.put(detail, render.render_detail_article(first))
+            detail = kcna.detail_path(first)
+            site.put(detail, kcna.render_detail_article(first))
             article_paths.add(detail)
             detail_entries.append((detail, first["title"], first["published"]))
             counts["detail"] += 1
-            watch = render.kcnawatch_path(first)
+            watch = kcnawatch.kcnawatch_path(first)
             site.put(
                 watch,
-                render.render_kcnawatch_article(
+                kcnawatch.render_kcnawatch_article(
                     first, page_url=KCNAWATCH + watch, original_url=first["url"], stamp=None
                 ),
             )
@@ -138,11 +133,11 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
     for category, entries in sorted(q_entries.items()):
         chunks = _chunks(entries, per_page)
         rendered = [
-            render.render_q_listing(chunk, category=category, page=n, page_links=len(chunks))
+            kcna.render_q_listing(chunk, category=category, page=n, page_links=len(chunks))
             for n, chunk in enumerate(chunks, 1)
         ]
-        q_pages[render.token("q", category)] = rendered
-        first_path = render.q_category_path(category)
+        q_pages[markup.token("q", category)] = rendered
+        first_path = kcna.q_category_path(category)
         site.put(first_path, rendered[0])
         start_paths.append(first_path)
         chains.append(len(chunks))
@@ -157,10 +152,10 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
     site.posts[Q_PAGING_PATH] = post_q
 
     # /detail/ list, paged by POST with a session cookie and a token.
-    list_path = render.list_path(DETAIL_CATEGORY)
+    list_path = kcna.list_path(DETAIL_CATEGORY)
     detail_chunks = _chunks(detail_entries, per_page)
     detail_pages = [
-        render.render_detail_listing(
+        kcna.render_detail_listing(
             chunk,
             list_url_path=list_path,
             page=n,
@@ -176,7 +171,7 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
 
     def post_detail(form: Mapping[str, str], cookie: bool) -> Page:
         if not cookie or form.get("_csrf") != CSRF:
-            return Page(render.render_empty_main_page(f"KCNA | {DETAIL_CATEGORY}").encode())
+            return Page(kcna.render_empty_main_page(f"KCNA | {DETAIL_CATEGORY}").encode())
         number = min(max(int(form.get("page_num", "1") or 1), 1), len(detail_pages))
         return Page(detail_pages[number - 1])
 
@@ -189,7 +184,7 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
     for n, chunk in enumerate(watch_chunks, 1):
         path = "/newstream/" if n == 1 else f"/newstream/page/{n}/"
         following = f"/newstream/page/{n + 1}/" if n < len(watch_chunks) else None
-        site.put(path, render.render_kcnawatch_listing(chunk, next_page_path=following))
+        site.put(path, kcnawatch.render_kcnawatch_listing(chunk, next_page_path=following))
     start_paths.append("/newstream/")
     chains.append(len(watch_chunks))
 

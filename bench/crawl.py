@@ -36,7 +36,7 @@ from bench._common import (  # noqa: E402
     run_measured,
     venv_command,
 )
-from replica.site import FixtureServer  # noqa: E402
+from replica.server import FixtureServer  # noqa: E402
 
 TARGET_RATIO = 0.7
 TARGET_RSS_MB = 300.0

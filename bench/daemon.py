@@ -37,7 +37,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 from bench import _site  # noqa: E402
 from bench._common import ROOT, Row, corpus_argument, load_corpus, print_table  # noqa: E402
-from replica.site import FixtureServer  # noqa: E402
+from replica.server import FixtureServer  # noqa: E402
 
 #: The line the daemon logs when a run ends: "kcna: ok in 5.9s — pages 60, new 20, ...".
 RUN_LINE = re.compile(r" \[daemon\] (kcna|kcnawatch): (\w+) in ([\d.]+)s")

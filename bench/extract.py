@@ -38,8 +38,9 @@ from bench._common import (  # noqa: E402
 )
 from crawler.extract import extract_page  # noqa: E402
 from crawler.extract.records import ArticleRecord, ListingEntry  # noqa: E402
-from replica import render  # noqa: E402
-from replica.site import KCNA, KCNAWATCH, group_articles  # noqa: E402
+from replica.corpus import group_articles  # noqa: E402
+from replica.render import kcna, kcnawatch  # noqa: E402
+from replica.site import KCNA, KCNAWATCH  # noqa: E402
 
 TARGET_RATIO = 0.25
 TODAY = date(2025, 1, 1)
@@ -64,14 +65,14 @@ def samples(records: list[dict[str, Any]], count: int) -> list[Sample]:
         index += 1
         if layout == "q":
             stamp = "gregorian" if rec["published"] >= "2024-10-25" else "juche"
-            out.append(Sample(layout, rec["url"], render.render_q_article(rec, stamp=stamp), None))
+            out.append(Sample(layout, rec["url"], kcna.render_q_article(rec, stamp=stamp), None))
         elif layout == "detail":
-            url = KCNA + render.detail_path(rec)
+            url = KCNA + kcna.detail_path(rec)
             hint = ListingEntry(url, rec["title"], date.fromisoformat(rec["published"]))
-            out.append(Sample(layout, url, render.render_detail_article(rec), hint))
+            out.append(Sample(layout, url, kcna.render_detail_article(rec), hint))
         else:
-            url = KCNAWATCH + render.kcnawatch_path(rec)
-            html = render.render_kcnawatch_article(
+            url = KCNAWATCH + kcnawatch.kcnawatch_path(rec)
+            html = kcnawatch.render_kcnawatch_article(
                 rec, page_url=url, original_url=rec["url"], stamp=None
             )
             out.append(Sample(layout, url, html, None))

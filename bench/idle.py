@@ -24,7 +24,7 @@ from dataclasses import dataclass  # noqa: E402
 
 from bench import _site  # noqa: E402
 from bench._common import Row, corpus_argument, load_corpus, print_table  # noqa: E402
-from replica.site import FixtureServer  # noqa: E402
+from replica.server import FixtureServer  # noqa: E402
 
 
 @dataclass

@@ -40,8 +40,8 @@ from bench._common import (  # noqa: E402
     print_profile,
     print_table,
 )
-from replica import render  # noqa: E402
-from replica.site import expected_text, expected_title  # noqa: E402
+from replica.corpus import expected_text, expected_title  # noqa: E402
+from replica.render import kcna  # noqa: E402
 from storage.db import make_engine, migrate  # noqa: E402
 from storage.records import ArticleInput, RawPage  # noqa: E402
 from storage.repository import Repository  # noqa: E402
@@ -83,7 +83,7 @@ def sightings(records: list[dict[str, Any]], count: int, *, pages: bool) -> list
             seen = start + timedelta(seconds=len(out))
             page = None
             if pages:
-                body = render.render_q_article({**rec, "title": title}).encode("utf-8")
+                body = kcna.render_q_article({**rec, "title": title}).encode("utf-8")
                 page = RawPage(url=url, body=body, fetched_at=seen, parser_version="1")
             out.append(
                 ArticleInput(

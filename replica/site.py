@@ -1,110 +1,34 @@
-"""A web site of all three layouts, rebuilt from real articles, served on 127.0.0.1.
+"""One web site of all three layouts, rebuilt from real articles.
 
-:func:`build_site` renders corpus records into one site that mirrors both sources' paths:
-kcna.kp ``/q/`` articles (one article under several URLs, as on the real site) and category
-listings, kcna.kp ``/detail/`` articles behind a list that pages by form POST with a session
-cookie and a ``_csrf`` token, and KCNA Watch copies (linking their kcna.kp originals), pages
-found only there, and the seed page. :class:`FixtureServer` serves a :class:`FixtureSite`;
-tests change the site while it is served (edit, add, remove pages) and read its request log.
+:func:`build_site` renders corpus records into one :class:`~replica.server.FixtureSite` that
+mirrors both sources' paths: kcna.kp ``/q/`` articles (one article under several URLs, as on the
+real site) and category listings, kcna.kp ``/detail/`` articles behind a list that pages by form
+POST with a session cookie and a ``_csrf`` token, and KCNA Watch copies (linking their kcna.kp
+originals), pages found only there, and the seed page. :class:`BuiltSite` says what a crawl of
+it must store; :class:`~replica.server.FixtureServer` serves it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import sys
-import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from replica import render
-
-DATA = Path(__file__).resolve().parent / "data"
-#: 40 real kcna.kp articles (60 URLs) of the 2024 corpus, chosen for their quirks.
-SAMPLE_CORPUS = DATA / "corpus-sample.jsonl"
-#: The KCNA Watch page the project started from, rebuilt as HTML.
-SEED_CASE = DATA / "seed"
+from replica.corpus import SEED_CASE, expected_text, expected_title, group_articles, load_records
+from replica.render import kcna, kcnawatch
+from replica.server import FixtureSite, Page
 
 KCNA = "http://www.kcna.kp"
 KCNAWATCH = "https://kcnawatch.org"
-HTML = "text/html; charset=utf-8"
-SESSION_COOKIE = "JSESSIONID"
-SESSION_VALUE = "fixture-session"
 CSRF = "fixture-csrf-token"
 DETAIL_CATEGORY = "Latest News"
+DETAIL_LIST_PATH = kcna.list_path(DETAIL_CATEGORY)
 
-
-@dataclass
-class Page:
-    body: bytes
-    content_type: str = HTML
-    status: int = 200
-
-
-#: The longest a held request waits (a test that forgets to release one still ends).
-HOLD_LIMIT = 60.0
-
-
-@dataclass
-class Hold:
-    """A request held by the site: ``arrived`` is set when it comes, ``released`` lets it go."""
-
-    arrived: threading.Event = field(default_factory=threading.Event)
-    released: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class FixtureSite:
-    """Paths and what they answer; POST handlers for form-paged lists; a log of requests."""
-
-    pages: dict[str, Page] = field(default_factory=dict)
-    posts: dict[str, Callable[[Mapping[str, str], bool], Page]] = field(default_factory=dict)
-    requests: list[tuple[str, str]] = field(default_factory=list)
-    bytes_sent: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    holds: dict[str, Hold] = field(default_factory=dict)
-
-    def hold(self, path: str) -> Hold:
-        """Make requests of ``path`` wait until the returned hold is released."""
-        held = Hold()
-        with self.lock:
-            self.holds[path] = held
-        return held
-
-    def count_bytes(self, count: int) -> None:
-        with self.lock:
-            self.bytes_sent += count
-
-    def put(self, path: str, html: str, *, status: int = 200) -> None:
-        with self.lock:
-            self.pages[path] = Page(html.encode("utf-8"), HTML, status)
-
-    def remove(self, path: str) -> None:
-        with self.lock:
-            self.pages.pop(path, None)
-
-    def answer(self, method: str, path: str, form: Mapping[str, str], cookie: bool) -> Page:
-        with self.lock:
-            held = self.holds.get(path)
-        if held is not None:
-            held.arrived.set()
-            held.released.wait(HOLD_LIMIT)
-        with self.lock:
-            # A form-paged list logs the page asked for: "/en/article/list/<id>#page_num=3".
-            page_num = form.get("page_num") if method == "POST" else None
-            self.requests.append((method, f"{path}#page_num={page_num}" if page_num else path))
-            if method == "POST" and path in self.posts:
-                return self.posts[path](form, cookie)
-            page = self.pages.get(path)
-        if page is None:
-            return Page(b"<html><body><h1>404 Not Found</h1></body></html>", HTML, 404)
-        return page
+Group = list[dict[str, Any]]  # one article: its corpus records, one per URL
+Listed = tuple[str, str, str]  # a listing entry: (path, title, published)
 
 
 @dataclass
@@ -120,6 +44,8 @@ class SiteArticle:
 
 @dataclass
 class BuiltSite:
+    """The built site, and what a crawl of it must find."""
+
     site: FixtureSite
     articles: list[SiteArticle]  # the articles published so far
     start_paths: list[str]
@@ -127,8 +53,8 @@ class BuiltSite:
     q_articles: list[dict[str, Any]]
     detail_records: list[dict[str, Any]]
     #: Articles held back, published one at a time by :meth:`publish_next`.
-    held_back: list[list[dict[str, Any]]] = field(default_factory=list)
-    _publish: Callable[[list[dict[str, Any]]], SiteArticle] | None = None
+    held_back: list[Group] = field(default_factory=list)
+    _publish: Callable[[Group], SiteArticle] | None = None
 
     def publish_next(self) -> SiteArticle | None:
         """Publish the next held-back kcna.kp article: its pages, and an entry at the top of
@@ -143,53 +69,6 @@ class BuiltSite:
         """The start pages of one source (``kcna`` or ``kcnawatch``)."""
         watch = [p for p in self.start_paths if p.startswith("/newstream/")]
         return watch if source == "kcnawatch" else [p for p in self.start_paths if p not in watch]
-
-
-#: The archive the corpus comes from glued the listing's date onto a few titles.
-_GLUED_DATE = re.compile(r"\s*\[(?:Juche)?\d+\.\d+\.\d+\.\]\s*$")
-
-
-def load_records(path: Path = SAMPLE_CORPUS) -> list[dict[str, Any]]:
-    """Corpus records, with the listing dates the archive glued onto titles taken off."""
-    with path.open(encoding="utf-8") as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
-    for record in records:
-        record["title"] = _GLUED_DATE.sub("", record["title"])
-    return records
-
-
-def group_articles(records: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Corpus records grouped by article (the same article under several URLs)."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for rec in records:
-        groups[(rec["title"], rec["published"], rec["text"])].append(rec)
-    return list(groups.values())
-
-
-def expected_text(text: str) -> str:
-    """Corpus text as extraction must return it: spaces normalised, no end marker."""
-    lines = []
-    for line in text.split("\n"):
-        line = " ".join(line.replace("\u00a0", " ").split())
-        if line.endswith("-0-"):
-            line = line[:-3].rstrip()
-        if line:
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def expected_title(title: str) -> str:
-    return " ".join(title.replace("\u00a0", " ").split())
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def _stamp_style(published: str) -> str:
-    # kcna.kp switched its page stamp from Juche to Gregorian years in late October 2024.
-    return "gregorian" if published >= "2024-10-25" else "juche"
 
 
 def build_site(
@@ -212,262 +91,266 @@ def build_site(
     its last answers that last page, or with ``empty_past_end`` an empty list whose paging
     script says it is page 1.
     """
-    # Articles under several URLs first: they all go to the /q/ part, as on the real site.
-    groups = sorted(
-        group_articles(records if records is not None else load_records()), key=lambda g: -len(g)
+    shares = _share(
+        records if records is not None else load_records(), q_count, detail_count, hold_back
     )
+    site = FixtureSite()
+    q_part = _QPart(site)
+    articles, start_paths = q_part.build(shares.q, shares.held_back)
+    detail_records = [group[0] for group in shares.detail]
+    detail_articles, detail_list_path = _put_detail_part(
+        site, detail_records, detail_per_page, empty_past_end
+    )
+    articles += detail_articles
+    start_paths.append(detail_list_path)
+    copies = [(g[0], g[0]["url"]) for g in shares.q[:copies_of_q]] + [
+        (rec, KCNA + kcna.detail_path(rec)) for rec in detail_records[:copies_of_detail]
+    ]
+    watch_articles, watch_start = _put_watch_part(site, articles, copies, latest, shares.watch_only)
+    articles += watch_articles
+    start_paths.append(watch_start)
+    _put_robots(site)
+    return BuiltSite(
+        site=site,
+        articles=articles,
+        start_paths=start_paths,
+        detail_list_path=detail_list_path,
+        q_articles=[g[0] for g in shares.q],
+        detail_records=detail_records,
+        held_back=list(shares.held_back),
+        _publish=q_part.publish,
+    )
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Shares:
+    """The corpus's articles shared among the parts of the site."""
+
+    q: list[Group]
+    held_back: list[Group]
+    detail: list[Group]
+    watch_only: list[Group]
+
+
+def _share(
+    records: list[dict[str, Any]], q_count: int, detail_count: int, hold_back: int
+) -> _Shares:
+    # Articles under several URLs first: they all go to the /q/ part, as on the real site.
+    groups = sorted(group_articles(records), key=lambda g: -len(g))
     q_all = groups[:q_count]
     if not 0 <= hold_back < len(q_all):
         raise ValueError(f"hold_back must be between 0 and {len(q_all) - 1}, got {hold_back}")
-    q_groups = q_all[: len(q_all) - hold_back]
-    held_back = q_all[len(q_all) - hold_back :]
-    detail_groups = groups[q_count : q_count + detail_count]
-    watch_only = groups[q_count + detail_count :]
-    site = FixtureSite()
-    articles: list[SiteArticle] = []
-    start_paths: list[str] = []
+    return _Shares(
+        q=q_all[: len(q_all) - hold_back],
+        held_back=q_all[len(q_all) - hold_back :],
+        detail=groups[q_count : q_count + detail_count],
+        watch_only=groups[q_count + detail_count :],
+    )
 
-    # kcna.kp /q/: every URL of every article, and one listing per category.
-    listings: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
 
-    def put_q_article(group: list[dict[str, Any]], *, newest: bool = False) -> SiteArticle:
-        first = group[0]
-        article = SiteArticle(
-            expected_title(first["title"]), first["published"], expected_text(first["text"]), set()
-        )
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _stamp_style(published: str) -> Literal["juche", "gregorian"]:
+    # kcna.kp switched its page stamp from Juche to Gregorian years in late October 2024.
+    return "gregorian" if published >= "2024-10-25" else "juche"
+
+
+def _site_article(
+    rec: Mapping[str, Any], urls: set[str], categories: set[str] | None = None
+) -> SiteArticle:
+    return SiteArticle(
+        expected_title(rec["title"]),
+        rec["published"],
+        expected_text(rec["text"]),
+        urls,
+        categories if categories is not None else set(),
+    )
+
+
+class _QPart:
+    """kcna.kp /q/: every URL of every article, and one listing per category."""
+
+    def __init__(self, site: FixtureSite) -> None:
+        self.site = site
+        self.listings: dict[str, list[Listed]] = defaultdict(list)
+
+    def build(
+        self, groups: list[Group], held_back: list[Group]
+    ) -> tuple[list[SiteArticle], list[str]]:
+        """Put the articles and the listings: the articles, and the listings' paths."""
+        articles = [self.put_article(group) for group in groups]
+        # The held-back articles' categories get their listings now, so the start pages stay
+        # the same when they are published.
+        for group in held_back:
+            for rec in group:
+                for topic in rec["topics"]:
+                    self.listings.setdefault(topic, [])
+        return articles, [self.put_listing(category) for category in sorted(self.listings)]
+
+    def put_article(self, group: Group, *, newest: bool = False) -> SiteArticle:
+        """Put every URL of an article, listed last (or first if ``newest``) in its categories."""
+        article = _site_article(group[0], set())
         for rec in group:
-            site.put(
+            self.site.put(
                 _path(rec["url"]),
-                render.render_q_article(rec, stamp=_stamp_style(rec["published"])),
+                kcna.render_q_article(rec, stamp=_stamp_style(rec["published"])),
             )
             article.urls.add(rec["url"])
             for topic in rec["topics"]:
                 entry = (_path(rec["url"]), rec["title"], rec["published"])
                 if newest:
-                    listings[topic].insert(0, entry)
+                    self.listings[topic].insert(0, entry)
                 else:
-                    listings[topic].append(entry)
+                    self.listings[topic].append(entry)
         return article
 
-    def put_q_listing(category: str) -> str:
-        path = render.q_category_path(category)
-        site.put(path, render.render_q_listing(listings[category], category=category))
+    def put_listing(self, category: str) -> str:
+        """Put (again) the listing of ``category``; its path."""
+        path = kcna.q_category_path(category)
+        self.site.put(path, kcna.render_q_listing(self.listings[category], category=category))
         return path
 
-    for group in q_groups:
-        articles.append(put_q_article(group))
-    # The held-back articles' categories get their listings now, so the start pages stay
-    # the same when they are published.
-    for group in held_back:
-        for rec in group:
-            for topic in rec["topics"]:
-                listings.setdefault(topic, [])
-    for category in sorted(listings):
-        start_paths.append(put_q_listing(category))
-
-    def publish(group: list[dict[str, Any]]) -> SiteArticle:
-        article = put_q_article(group, newest=True)
+    def publish(self, group: Group) -> SiteArticle:
+        """Publish a held-back article: its pages, on top of its categories' listings."""
+        article = self.put_article(group, newest=True)
         for category in sorted({t for rec in group for t in rec["topics"]}):
-            put_q_listing(category)
+            self.put_listing(category)
         return article
 
-    # kcna.kp /detail/: articles behind a list paged by form POST with cookie and token.
-    detail_records = [group[0] for group in detail_groups]
-    list_path = render.list_path(DETAIL_CATEGORY)
-    entries = [(render.detail_path(rec), rec["title"], rec["published"]) for rec in detail_records]
-    page_count = max(1, -(-len(entries) // detail_per_page))
 
-    def list_page(number: int) -> Page:
-        chunk = entries[(number - 1) * detail_per_page : number * detail_per_page]
-        html = render.render_detail_listing(
-            chunk,
-            list_url_path=list_path,
-            page=number,
-            page_count=page_count,
-            csrf=CSRF,
-            per_page=detail_per_page,
-            total=len(entries),
-            category=DETAIL_CATEGORY,
-            featured=1 if number == 1 else 0,
-        )
-        return Page(html.encode("utf-8"))
+@dataclass
+class _DetailList:
+    """The kcna.kp /detail/ list, paged by form POST with the session cookie and token."""
 
-    site.pages[list_path] = list_page(1)
+    entries: list[Listed]
+    per_page: int
+    empty_past_end: bool
+    path: str = DETAIL_LIST_PATH
 
-    def post_list(form: Mapping[str, str], cookie: bool) -> Page:
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-len(self.entries) // self.per_page))
+
+    def page(self, number: int) -> Page:
+        chunk = self.entries[(number - 1) * self.per_page : number * self.per_page]
+        return self._render(chunk, number, featured=1 if number == 1 else 0)
+
+    def answer_post(self, form: Mapping[str, str], cookie: bool) -> Page:
+        """A page asked for by POST: a page of the list, or an empty page without the session."""
         if not cookie or form.get("_csrf") != CSRF:
-            return Page(render.render_empty_main_page(f"KCNA | {DETAIL_CATEGORY}").encode())
+            return Page(kcna.render_empty_main_page(f"KCNA | {DETAIL_CATEGORY}").encode())
         try:
             number = int(form.get("page_num", "1"))
         except ValueError:
             number = 1
-        if empty_past_end and number > page_count:
-            html = render.render_detail_listing(
-                [],
-                list_url_path=list_path,
-                page=1,
-                page_count=page_count,
-                csrf=CSRF,
-                per_page=detail_per_page,
-                total=len(entries),
-                category=DETAIL_CATEGORY,
-                featured=0,
-            )
-            return Page(html.encode("utf-8"))
-        return list_page(min(max(number, 1), page_count))
+        if self.empty_past_end and number > self.page_count:
+            return self._render([], 1, featured=0)
+        return self.page(min(max(number, 1), self.page_count))
 
-    site.posts[list_path] = post_list
-    start_paths.append(list_path)
-    for rec in detail_records:
-        site.put(render.detail_path(rec), render.render_detail_article(rec))
-        articles.append(
-            SiteArticle(
-                expected_title(rec["title"]),
-                rec["published"],
-                expected_text(rec["text"]),
-                {KCNA + render.detail_path(rec)},
-                {DETAIL_CATEGORY},
-            )
+    def _render(self, chunk: list[Listed], number: int, *, featured: int) -> Page:
+        html = kcna.render_detail_listing(
+            chunk,
+            list_url_path=self.path,
+            page=number,
+            page_count=self.page_count,
+            csrf=CSRF,
+            per_page=self.per_page,
+            total=len(self.entries),
+            category=DETAIL_CATEGORY,
+            featured=featured,
         )
+        return Page(html.encode("utf-8"))
 
-    # KCNA Watch: copies of kcna.kp articles, pages found only there, and the seed page.
-    watch_entries: list[tuple[str, str, str]] = []
+
+def _put_detail_part(
+    site: FixtureSite, records: list[dict[str, Any]], per_page: int, empty_past_end: bool
+) -> tuple[list[SiteArticle], str]:
+    """kcna.kp /detail/: the articles, behind their list. The articles, and the list's path."""
+    entries = [(kcna.detail_path(rec), rec["title"], rec["published"]) for rec in records]
+    listing = _DetailList(entries, per_page, empty_past_end)
+    site.pages[listing.path] = listing.page(1)
+    site.posts[listing.path] = listing.answer_post
+    articles = []
+    for rec in records:
+        site.put(kcna.detail_path(rec), kcna.render_detail_article(rec))
+        articles.append(_site_article(rec, {KCNA + kcna.detail_path(rec)}, {DETAIL_CATEGORY}))
+    return articles, listing.path
+
+
+def _put_watch_part(
+    site: FixtureSite,
+    articles: list[SiteArticle],
+    copies: list[tuple[dict[str, Any], str]],
+    latest: Sequence[dict[str, Any]],
+    watch_only: list[Group],
+) -> tuple[list[SiteArticle], str]:
+    """KCNA Watch: ``copies`` of kcna.kp ``articles`` (record, original URL), pages found only
+    there (``latest`` on top of the listing), and the seed page. Its articles, and the listing's
+    path."""
     by_title = {a.title: a for a in articles}
-    copies = [(g[0], g[0]["url"]) for g in q_groups[:copies_of_q]] + [
-        (rec, KCNA + render.detail_path(rec)) for rec in detail_records[:copies_of_detail]
-    ]
+    entries: list[Listed] = []
     for rec, original in copies:
-        path = render.kcnawatch_path(rec)
-        site.put(
-            path,
-            render.render_kcnawatch_article(
-                rec, page_url=KCNAWATCH + path, original_url=original, stamp=None
-            ),
-        )
+        path = _put_watch_page(site, rec, original, stamp=None)
         by_title[expected_title(rec["title"])].urls.add(KCNAWATCH + path)
-        watch_entries.append((path, rec["title"], rec["published"]))
-    newest_first: list[tuple[str, str, str]] = []
+        entries.append((path, rec["title"], rec["published"]))
+    own: list[SiteArticle] = []
+    newest_first: list[Listed] = []
     for group in [[rec] for rec in latest] + watch_only:
         rec = group[0]
-        path = render.kcnawatch_path(rec)
-        site.put(
-            path,
-            render.render_kcnawatch_article(
-                rec,
-                page_url=KCNAWATCH + path,
-                original_url=None,
-                stamp=_stamp_style(rec["published"]),
-            ),
-        )
-        articles.append(
-            SiteArticle(
-                expected_title(rec["title"]),
-                rec["published"],
-                expected_text(rec["text"]),
-                {KCNAWATCH + path},
-            )
-        )
-        (newest_first if rec in latest else watch_entries).append(
-            (path, rec["title"], rec["published"])
-        )
-    watch_entries[:0] = newest_first
+        path = _put_watch_page(site, rec, None, stamp=_stamp_style(rec["published"]))
+        own.append(_site_article(rec, {KCNAWATCH + path}))
+        (newest_first if rec in latest else entries).append((path, rec["title"], rec["published"]))
+    entries[:0] = newest_first
+    seed, seed_entry = _put_seed(site)
+    own.append(seed)
+    entries.append(seed_entry)
+    return own, _put_watch_listing(site, entries)
+
+
+def _put_watch_page(
+    site: FixtureSite,
+    rec: Mapping[str, Any],
+    original: str | None,
+    *,
+    stamp: Literal["juche", "gregorian"] | None,
+) -> str:
+    """A KCNA Watch article page for ``rec`` (copied from ``original`` if given); its path."""
+    path = kcnawatch.kcnawatch_path(rec)
+    html = kcnawatch.render_kcnawatch_article(
+        rec, page_url=KCNAWATCH + path, original_url=original, stamp=stamp
+    )
+    site.put(path, html)
+    return path
+
+
+def _put_seed(site: FixtureSite) -> tuple[SiteArticle, Listed]:
+    """The KCNA Watch page the project started from: its article and its listing entry."""
     seed_url = (SEED_CASE / "url.txt").read_text(encoding="utf-8").strip()
     seed = json.loads((SEED_CASE / "expected.json").read_text(encoding="utf-8"))["record"]
     site.put(_path(seed_url), (SEED_CASE / "page.html").read_text(encoding="utf-8"))
-    articles.append(
-        SiteArticle(
-            seed["title"], seed["published"], seed["text"], {seed_url, seed["canonical_url"]}
-        )
+    article = SiteArticle(
+        seed["title"], seed["published"], seed["text"], {seed_url, seed["canonical_url"]}
     )
-    watch_entries.append((_path(seed_url), seed["title"], seed["published"]))
-    half = (len(watch_entries) + 1) // 2
+    return article, (_path(seed_url), seed["title"], seed["published"])
+
+
+def _put_watch_listing(site: FixtureSite, entries: list[Listed]) -> str:
+    """The KCNA Watch listing on two pages; the first one's path."""
+    half = (len(entries) + 1) // 2
     site.put(
         "/newstream/",
-        render.render_kcnawatch_listing(watch_entries[:half], next_page_path="/newstream/page/2/"),
+        kcnawatch.render_kcnawatch_listing(entries[:half], next_page_path="/newstream/page/2/"),
     )
-    site.put("/newstream/page/2/", render.render_kcnawatch_listing(watch_entries[half:]))
-    start_paths.append("/newstream/")
+    site.put("/newstream/page/2/", kcnawatch.render_kcnawatch_listing(entries[half:]))
+    return "/newstream/"
 
+
+def _put_robots(site: FixtureSite) -> None:
     site.put("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     site.pages["/robots.txt"].content_type = "text/plain"
-    return BuiltSite(
-        site=site,
-        articles=articles,
-        start_paths=start_paths,
-        detail_list_path=list_path,
-        q_articles=[g[0] for g in q_groups],
-        detail_records=detail_records,
-        held_back=list(held_back),
-        _publish=publish,
-    )
-
-
-class _Handler(BaseHTTPRequestHandler):
-    site: FixtureSite
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8") if length else ""
-        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-        cookie = f"{SESSION_COOKIE}={SESSION_VALUE}" in (self.headers.get("Cookie") or "")
-        page = self.site.answer(method, self.path, form, cookie)
-        etag = f'"{hashlib.sha1(page.body).hexdigest()[:20]}"'
-        fresh = method != "POST" and page.status == 200
-        not_modified = fresh and self.headers.get("If-None-Match") == etag
-        body = b"" if not_modified or method == "HEAD" else page.body
-        self.send_response(304 if not_modified else page.status)
-        self.send_header("Content-Type", page.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if fresh:
-            self.send_header("ETag", etag)
-        if not cookie:
-            self.send_header("Set-Cookie", f"{SESSION_COOKIE}={SESSION_VALUE}; Path=/")
-        self.end_headers()
-        self.wfile.write(body)
-        self.site.count_bytes(len(body))
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:
-        self._serve("HEAD")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A crawler that hangs up (stopped, killed) is no news; anything else is.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class FixtureServer:
-    """Serve a :class:`FixtureSite` on 127.0.0.1 (a free port) from a background thread."""
-
-    def __init__(self, site: FixtureSite, host: str = "127.0.0.1", port: int = 0) -> None:
-        handler = type("Handler", (_Handler,), {"site": site})
-        self.httpd = _Server((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FixtureServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)

@@ -13,7 +13,8 @@ import threading
 from datetime import timedelta
 from typing import TextIO
 
-from replica.site import BuiltSite, FixtureServer, build_site
+from replica.server import FixtureServer
+from replica.site import BuiltSite, build_site
 from scheduler.config import (
     Config,
     ConfigError,

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from replica import render as R  # noqa: E402
+from replica.render import kcna, kcnawatch, markup  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures"
 KCNA = "http://www.kcna.kp"
@@ -154,7 +154,7 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_juche_stamp_wrapped_names_nbsp",
         r["url"],
-        R.render_q_article(r, stamp="juche", nbsp=True),
+        kcna.render_q_article(r, stamp="juche", nbsp=True),
         article(r, r["url"]),
         today,
     )
@@ -163,7 +163,7 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_gregorian_stamp",
         r["url"],
-        R.render_q_article(r, stamp="gregorian"),
+        kcna.render_q_article(r, stamp="gregorian"),
         article(r, r["url"]),
         today,
     )
@@ -172,7 +172,7 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_real_curly_quotes_end_marker_own_paragraph",
         r["url"],
-        R.render_q_article(r, end_marker="paragraph", strong_title=False),
+        kcna.render_q_article(r, end_marker="paragraph", strong_title=False),
         article(r, r["url"]),
         today,
     )
@@ -181,7 +181,7 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_no_dateline",
         r["url"],
-        R.render_q_article(r, stamp="juche"),
+        kcna.render_q_article(r, stamp="juche"),
         article(r, r["url"]),
         today,
     )
@@ -191,7 +191,7 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_no_stamp_listing_hint",
         r["url"],
-        R.render_q_article(r, stamp=None),
+        kcna.render_q_article(r, stamp=None),
         article(r, r["url"], published_from="listing"),
         {**today, "hint": hint},
     )
@@ -200,7 +200,7 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_no_stamp_dateline_previous_year",
         r["url"],
-        R.render_q_article(r, stamp=None, end_marker="none"),
+        kcna.render_q_article(r, stamp=None, end_marker="none"),
         article(r, r["url"], published_from="dateline"),
         {"today": "2024-01-05"},
     )
@@ -209,12 +209,12 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_q",
         "article_curly_apostrophes_switched_on",
         r["url"],
-        R.render_q_article(r, curly_quotes=True, stamp="gregorian"),
+        kcna.render_q_article(r, curly_quotes=True, stamp="gregorian"),
         article(r, r["url"], text=expected_text(r, curly=True)),
         today,
     )
     # truncated transfer: cut in the middle of the second paragraph
-    page = R.render_q_article(rec("camping"))
+    page = kcna.render_q_article(rec("camping"))
     cut = page.index("</p>", page.index("content-wrapper")) + 200
     write_case(
         "kcna_q",
@@ -227,13 +227,13 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
 
     items = [rec(k) for k in ("school", "women", "farmers", "kuwait")]
     entries = [(r["url"].removeprefix(KCNA), title_of(r), r["published"]) for r in items]
-    list_url = KCNA + R.q_category_path("Home News")
-    token = R.token("session", "home", length=40)
+    list_url = KCNA + kcna.q_category_path("Home News")
+    token = markup.token("session", "home", length=40)
     write_case(
         "kcna_q",
         "listing_juche_dates_with_paging",
         list_url,
-        R.render_q_listing(
+        kcna.render_q_listing(
             entries, category="Home News", page=1, page_links=3, session_token=token
         ),
         listing(
@@ -253,12 +253,14 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
     )
     items = [rec(k) for k in ("modernization", "wreath")]
     entries = [(r["url"].removeprefix(KCNA), title_of(r), r["published"]) for r in items]
-    list_url = KCNA + "/en/category/articles/q/" + R.token("q-page3", length=64) + ".kcmsf"
+    list_url = KCNA + "/en/category/articles/q/" + markup.token("q-page3", length=64) + ".kcmsf"
     write_case(
         "kcna_q",
         "listing_padded_dates_last_page",
         list_url,
-        R.render_q_listing(entries, category="Top News", page=3, page_links=3, date_style="padded"),
+        kcna.render_q_listing(
+            entries, category="Top News", page=3, page_links=3, date_style="padded"
+        ),
         listing(
             list_url,
             [entry(r["url"], title_of(r), r["published"]) for r in items],
@@ -269,18 +271,18 @@ def q_cases(rec: Callable[[str], dict[str, Any]]) -> None:
     write_case(
         "kcna_q",
         "listing_empty",
-        KCNA + R.q_category_path("Documents"),
-        R.render_q_listing([], category="Documents"),
-        listing(KCNA + R.q_category_path("Documents"), [], category="Documents"),
+        KCNA + kcna.q_category_path("Documents"),
+        kcna.render_q_listing([], category="Documents"),
+        listing(KCNA + kcna.q_category_path("Documents"), [], category="Documents"),
     )
 
 
 def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
     def url(r: dict[str, Any]) -> str:
-        return KCNA + R.detail_path(r)
+        return KCNA + kcna.detail_path(r)
 
     def art(r: dict[str, Any], **fields: Any) -> dict[str, Any]:
-        key = "kcna-detail:" + R.detail_path(r).rsplit("/", 1)[-1]
+        key = "kcna-detail:" + kcna.detail_path(r).rsplit("/", 1)[-1]
         return article(r, url(r), source_key=key, **fields)
 
     r = rec("united_russia")
@@ -289,7 +291,7 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_detail",
         "article_listing_hint_wrapped_names_empty_h1",
         url(r),
-        R.render_detail_article(r),
+        kcna.render_detail_article(r),
         art(r, published_from="listing"),
         {"today": "2026-11-27", "hint": hint},
     )
@@ -298,7 +300,7 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_detail",
         "article_dateline_previous_year",
         url(r),
-        R.render_detail_article(r, empty_second_h1=False),
+        kcna.render_detail_article(r, empty_second_h1=False),
         art(r, published="2025-12-24", published_from="dateline"),
         {"today": "2026-01-03"},
     )
@@ -307,7 +309,7 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_detail",
         "article_real_curly_quotes_gallery_link",
         url(r),
-        R.render_detail_article(r, gallery_link=True),
+        kcna.render_detail_article(r, gallery_link=True),
         art(r, published="2026-07-31", published_from="dateline"),
         {"today": "2026-11-27"},
     )
@@ -316,7 +318,7 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_detail",
         "article_no_dateline_no_hint",
         url(r),
-        R.render_detail_article(r, wrap_names=False),
+        kcna.render_detail_article(r, wrap_names=False),
         art(r, published=None, published_from=None),
         {"today": "2026-11-27"},
     )
@@ -325,7 +327,7 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_detail",
         "article_real_nbsp",
         url(r),
-        R.render_detail_article(r, nbsp=True),
+        kcna.render_detail_article(r, nbsp=True),
         art(r, published="2026-02-10", published_from="dateline"),
         {"today": "2026-11-27"},
     )
@@ -333,23 +335,23 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
         "kcna_detail",
         "article_empty_main_without_session",
         url(rec("farm_machines")),
-        R.render_empty_main_page(),
+        kcna.render_empty_main_page(),
         {"kind": "error", "reason_contains": "empty <main>"},
         {"today": "2026-11-27"},
     )
 
-    list_url = KCNA + R.list_path("Latest News")
+    list_url = KCNA + kcna.list_path("Latest News")
     items = [rec(k) for k in ("united_russia", "school", "farm_machines", "women", "kuwait")]
     days = ["2026-07-19", "2026-07-19", "2026-07-18", "2026-07-18", "2026-07-17"]
-    entries = [(R.detail_path(r), title_of(r), d) for r, d in zip(items, days, strict=True)]
-    csrf = R.token("csrf", "latest", length=36)
+    entries = [(kcna.detail_path(r), title_of(r), d) for r, d in zip(items, days, strict=True)]
+    csrf = markup.token("csrf", "latest", length=36)
     write_case(
         "kcna_detail",
         "listing_first_page_paging_form_repeated_links",
         list_url,
-        R.render_detail_listing(
+        kcna.render_detail_listing(
             entries,
-            list_url_path=R.list_path("Latest News"),
+            list_url_path=kcna.list_path("Latest News"),
             page=1,
             page_count=24,
             csrf=csrf,
@@ -378,15 +380,15 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
             page_count=24,
         ),
     )
-    list_url = KCNA + R.list_path("Documents")
+    list_url = KCNA + kcna.list_path("Documents")
     items = [rec("modernization")]
     write_case(
         "kcna_detail",
         "listing_last_page",
         list_url,
-        R.render_detail_listing(
-            [(R.detail_path(items[0]), title_of(items[0]), "2025-08-02")],
-            list_url_path=R.list_path("Documents"),
+        kcna.render_detail_listing(
+            [(kcna.detail_path(items[0]), title_of(items[0]), "2025-08-02")],
+            list_url_path=kcna.list_path("Documents"),
             page=4,
             page_count=4,
             csrf="x",
@@ -400,12 +402,12 @@ def detail_cases(rec: Callable[[str], dict[str, Any]]) -> None:
             page_count=4,
         ),
     )
-    list_url = KCNA + R.list_path("Top News")
+    list_url = KCNA + kcna.list_path("Top News")
     write_case(
         "kcna_detail",
         "listing_empty_main_without_session",
         list_url,
-        R.render_empty_main_page(),
+        kcna.render_empty_main_page(),
         listing(list_url, [], category=None),
     )
 
@@ -442,19 +444,19 @@ def kcnawatch_cases(rec: Callable[[str], dict[str, Any]], seed: str) -> None:
         WATCH
         + "/newstream/1701650000-123456789/fierce-technical-innovation-contest-witnessed-this-year/"
     )
-    original = KCNA + "/en/article/q/" + R.token("seed-original", length=64) + ".kcmsf"
+    original = KCNA + "/en/article/q/" + markup.token("seed-original", length=64) + ".kcmsf"
     seed_rec, items = seed_parts(seed)
     more = []
     related = []
     for title, teaser, shown in items:
-        path = R.kcnawatch_path({"title": title, "published": shown_iso(shown)})
+        path = kcnawatch.kcnawatch_path({"title": title, "published": shown_iso(shown)})
         more.append((WATCH + path, title, shown_iso(shown), teaser))
         related.append(entry(WATCH + path, title, shown_iso(shown), teaser))
     write_case(
         "kcnawatch",
         "seed_article_more_from",
         page_url,
-        R.render_kcnawatch_article(
+        kcnawatch.render_kcnawatch_article(
             seed_rec, page_url=page_url, original_url=original, more_from=more
         ),
         article(
@@ -472,7 +474,7 @@ def kcnawatch_cases(rec: Callable[[str], dict[str, Any]], seed: str) -> None:
         "kcnawatch",
         "listing_from_seed_more_from",
         list_url,
-        R.render_kcnawatch_listing(
+        kcnawatch.render_kcnawatch_listing(
             [(m[0].removeprefix(WATCH), *m[1:]) for m in more], next_page_path="/newstream/page/2/"
         ),
         listing(
@@ -491,14 +493,14 @@ def kcnawatch_cases(rec: Callable[[str], dict[str, Any]], seed: str) -> None:
         "kcnawatch",
         "listing_page_two_no_next_link",
         list_url,
-        R.render_kcnawatch_listing([(m[0].removeprefix(WATCH), *m[1:]) for m in few]),
+        kcnawatch.render_kcnawatch_listing([(m[0].removeprefix(WATCH), *m[1:]) for m in few]),
         listing(list_url, related[5:8], category="Newstream", current_page=2),
     )
 
     def copy(key: str, **options: Any) -> tuple[str, str, dict[str, Any]]:
         r = rec(key)
-        path = R.kcnawatch_path(r)
-        page = R.render_kcnawatch_article(
+        path = kcnawatch.kcnawatch_path(r)
+        page = kcnawatch.render_kcnawatch_article(
             r,
             page_url=WATCH + path,
             original_url=options.pop("original_url", r["url"]),
@@ -570,8 +572,8 @@ def other_cases(real: Path) -> None:
     write_case(
         "kcna_q",
         "blocked_filter_page",
-        KCNA + "/en/article/q/" + R.token("blocked", length=64) + ".kcmsf",
-        R.render_blocked_page(),
+        KCNA + "/en/article/q/" + markup.token("blocked", length=64) + ".kcmsf",
+        kcna.render_blocked_page(),
         {"kind": "not-an-article", "reason_contains": "Web Page Blocked"},
         {"today": "2026-11-27"},
     )
@@ -587,7 +589,7 @@ def other_cases(real: Path) -> None:
         "kcna_detail",
         "menu_only_page",
         KCNA + "/en/",
-        R.render_empty_main_page(),
+        kcna.render_empty_main_page(),
         {"kind": "not-an-article", "reason_contains": "menu-only"},
         {"today": "2026-11-27"},
     )
@@ -610,7 +612,7 @@ def other_cases(real: Path) -> None:
     write_case(
         "kcna_old",
         "garbage_binary_body",
-        KCNA + "/en/article/q/" + R.token("garbage", length=32) + ".kcmsf",
+        KCNA + "/en/article/q/" + markup.token("garbage", length=32) + ".kcmsf",
         bytes(range(256)) * 4,
         {"kind": "error", "reason_contains": "not a text page"},
         {"today": "2026-11-27"},

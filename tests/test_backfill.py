@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from replica import render
-from replica.site import BuiltSite, FixtureServer, FixtureSite, build_site
+from replica.render import kcna
+from replica.server import FixtureServer, FixtureSite
+from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.test_e2e_crawl import FAST, ROOT, cli, totals
@@ -88,7 +89,7 @@ def test_after_kill_9_it_resumes_without_fetching_stored_articles(site, tmp_path
     built, server = site
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     list_path = built.detail_list_path
-    held = built.site.hold(render.detail_path(built.detail_records[4 * PER_PAGE]))  # page 5
+    held = built.site.hold(kcna.detail_path(built.detail_records[4 * PER_PAGE]))  # page 5
 
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "KCNA_MONITOR_DB": ""}
     first = subprocess.Popen(
@@ -122,5 +123,5 @@ def test_after_kill_9_it_resumes_without_fetching_stored_articles(site, tmp_path
     assert pages[0] == f"GET {list_path}"  # page 1 again: new articles, session and form
     assert pages[1:] == [f"POST {list_path}#page_num={n}" for n in range(done + 1, 7)]
     assert stored_urls(db_url) == {
-        "http://www.kcna.kp" + render.detail_path(rec) for rec in built.detail_records
+        "http://www.kcna.kp" + kcna.detail_path(rec) for rec in built.detail_records
     } | {url for url in before if "kcnawatch" in url}

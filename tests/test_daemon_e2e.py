@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from replica.site import BuiltSite, FixtureServer, FixtureSite, Page, build_site
+from replica.server import FixtureServer, FixtureSite, Page
+from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.storage_helpers import pg_schema_url

@@ -1,6 +1,6 @@
 """End to end: the real command line crawls a fixture site of all three layouts on 127.0.0.1.
 
-The site (scheduler/demo) carries kcna.kp /q/ articles under several URLs each, /detail/
+The site (replica/) carries kcna.kp /q/ articles under several URLs each, /detail/
 articles behind a list that pages by form POST, KCNA Watch copies of kcna.kp articles, pages
 found only on KCNA Watch, and the seed page. Every distinct article must be stored once, with
 the right fields and every URL it was seen at; a second crawl adds nothing; an edit on the
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from replica import render
-from replica.site import BuiltSite, FixtureServer, build_site
+from replica.render import kcna
+from replica.server import FixtureServer
+from replica.site import BuiltSite, build_site
 
 pytest_plugins = ["tests.storage_fixtures"]
 pytestmark = pytest.mark.e2e
@@ -122,7 +123,7 @@ def test_an_edit_on_the_site_is_stored_as_a_second_version(
     assert crawl(server, built, db_url, tmp_path).returncode == 0
     edited = dict(built.detail_records[0])
     edited["text"] = edited["text"].replace("\n", "\nThis sentence was added later.\n", 1)
-    built.site.put(render.detail_path(edited), render.render_detail_article(edited))
+    built.site.put(kcna.detail_path(edited), kcna.render_detail_article(edited))
 
     # Stored pages are not fetched again by a monitoring crawl; a full one finds the edit.
     again = crawl(server, built, db_url, tmp_path, "--set", "KCNA_MONITOR_INCREMENTAL=false")
@@ -146,7 +147,7 @@ def test_broken_pages_are_recorded_as_failures_and_the_crawl_goes_on(
     broken = built.q_articles[0]
     path = broken["url"].removeprefix("http://www.kcna.kp")
     built.site.put(path, "<html><head><title>KCNA | Article | x</title></head><body><div cl")
-    built.site.put(render.detail_path(built.detail_records[-1]), "server error", status=500)
+    built.site.put(kcna.detail_path(built.detail_records[-1]), "server error", status=500)
 
     result = crawl(server, built, db_url, tmp_path)
     assert result.returncode == 0, result.stderr

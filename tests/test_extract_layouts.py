@@ -15,7 +15,7 @@ from crawler.extract.records import (
     NotAnArticle,
     PageRequest,
 )
-from replica import render
+from replica.render import kcna, kcnawatch
 
 TODAY = date(2026, 11, 27)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -88,7 +88,7 @@ def test_detail_listing_date_is_the_nobr_holding_a_date(item: str) -> None:
 
 
 def test_detail_listing_without_paging_script_has_no_next_page() -> None:
-    page = render.render_detail_listing(
+    page = kcna.render_detail_listing(
         [("/en/article/detail/" + "2c" * 16, "T", "2026-07-19")],
         list_url_path="/en/article/list/" + "3d" * 16,
         page=1,
@@ -103,7 +103,7 @@ def test_detail_listing_without_paging_script_has_no_next_page() -> None:
 def test_q_paging_assumption_posts_the_form_with_the_next_page_number() -> None:
     """Assumed [one source]: ``javascript:page(N)`` links and a form posting to
     /en/category/articles.kcmsf; the page field is the form's first field named *page*."""
-    page = render.render_q_listing(
+    page = kcna.render_q_listing(
         [("/en/article/q/" + "4e" * 32 + ".kcmsf", "T", "2024-07-23")],
         category="World",
         page=2,
@@ -147,7 +147,7 @@ def test_kcnawatch_tolerates_missing_h1_and_foreign_original_link() -> None:
     """Assumed structure: the title may only be in og:title; a "Read original" link that does
     not point to kcna.kp leaves the page's own URL as canonical."""
     url = "https://kcnawatch.org/newstream/1700000000-42/x/"
-    page = render.render_kcnawatch_article(
+    page = kcnawatch.render_kcnawatch_article(
         REC, page_url=url, original_url="https://rodong.rep.kp/en/x", stamp=None
     ).replace('<h1 class="article-title">', '<div class="article-title">')
     page = page.replace(f"{REC['title']}</h1>", f"{REC['title']}</div>")
@@ -166,7 +166,7 @@ def test_kcnawatch_tolerates_missing_h1_and_foreign_original_link() -> None:
 def test_kcnawatch_meta_line_date_is_read_day_first_in_any_spelling(shown: str) -> None:
     """Real meta lines write DD/MM/YYYY; other spellings are assumed possible and read leniently."""
     url = "https://kcnawatch.org/newstream/1700000000-44/x/"
-    page = render.render_kcnawatch_article(REC, page_url=url, original_url=None, stamp=None)
+    page = kcnawatch.render_kcnawatch_article(REC, page_url=url, original_url=None, stamp=None)
     page = page.replace("Date: 19/07/2026<", f"Date: {shown}<")
     record = extract_page(url, page, today=TODAY)
     assert isinstance(record, ArticleRecord)
@@ -185,7 +185,7 @@ def test_kcnawatch_meta_line_date_is_read_day_first_in_any_spelling(shown: str) 
     ],
 )
 def test_kcnawatch_listing_dates_in_any_spelling(shown: str, expected: date | None) -> None:
-    page = render.render_kcnawatch_listing([("/newstream/1700000000-45/x/", "T", "2026-07-19")])
+    page = kcnawatch.render_kcnawatch_listing([("/newstream/1700000000-45/x/", "T", "2026-07-19")])
     page = page.replace(">Jul 19, 2026<", f">{shown}<")
     listing = extract_page("https://kcnawatch.org/newstream/", page, today=TODAY)
     assert isinstance(listing, Listing)
@@ -195,7 +195,7 @@ def test_kcnawatch_listing_dates_in_any_spelling(shown: str, expected: date | No
 
 def test_kcnawatch_source_is_read_from_the_meta_line() -> None:
     url = "https://kcnawatch.org/newstream/1700000000-43/x/"
-    page = render.render_kcnawatch_article(
+    page = kcnawatch.render_kcnawatch_article(
         REC, page_url=url, original_url=None, source="Rodong Sinmun", stamp=None
     )
     record = extract_page(url, page, today=TODAY)
@@ -206,8 +206,8 @@ def test_kcnawatch_source_is_read_from_the_meta_line() -> None:
 @pytest.mark.parametrize(
     ("url", "page"),
     [
-        ("http://www.kcna.kp/en/article/q/" + "ab" * 32 + ".kcmsf", render.render_q_article(REC)),
-        ("http://www.kcna.kp/en/article/detail/" + "cd" * 16, render.render_detail_article(REC)),
+        ("http://www.kcna.kp/en/article/q/" + "ab" * 32 + ".kcmsf", kcna.render_q_article(REC)),
+        ("http://www.kcna.kp/en/article/detail/" + "cd" * 16, kcna.render_detail_article(REC)),
     ],
 )
 def test_layout_is_sniffed_when_the_url_says_nothing(url: str, page: str) -> None:
@@ -222,7 +222,7 @@ def test_blocked_page_is_refused_whatever_the_url() -> None:
     urls = ("https://kcnawatch.org/newstream/", "http://www.kcna.kp/en/article/list/" + "1" * 32)
     for url in urls:
         with pytest.raises(NotAnArticle, match="Web Page Blocked"):
-            extract_page(url, render.render_blocked_page(), today=TODAY)
+            extract_page(url, kcna.render_blocked_page(), today=TODAY)
 
 
 PAGES = sorted(FIXTURES.glob("*/*/page.html"))

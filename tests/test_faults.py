@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from replica.site import BuiltSite, FixtureServer, FixtureSite, Page, build_site
+from replica.server import FixtureServer, FixtureSite, Page
+from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.test_e2e_crawl import FAST, ROOT, cli, crawl_args, totals

@@ -12,8 +12,9 @@ import pytest
 
 from crawler.extract import extract_page
 from crawler.extract.records import Listing
-from replica import render
-from replica.site import KCNAWATCH, BuiltSite, FixtureServer, build_site
+from replica.render import kcna, kcnawatch
+from replica.server import FixtureServer
+from replica.site import KCNAWATCH, BuiltSite, build_site
 from tests.test_e2e_crawl import cli, crawl, export, totals
 from tests.test_revisit import REVISIT_NOW, events
 
@@ -40,7 +41,7 @@ def test_a_deleted_article_is_marked_gone_kept_and_back_when_it_returns(
     stored = len(export(db_url, tmp_path))
     mark = max((e.id for e in events(db_url)), default=0)
     record = built.detail_records[-1]  # no KCNA Watch copy of it
-    path = render.detail_path(record)
+    path = kcna.detail_path(record)
     page = built.site.pages[path]
     built.site.remove(path)
 
@@ -88,7 +89,7 @@ def test_an_article_vanished_from_its_listing_is_marked_gone(
     kept = [(e.url.removeprefix(KCNAWATCH), e.title, e.published) for e in entries if e != victim]
     built.site.put(
         "/newstream/",
-        render.render_kcnawatch_listing(kept, next_page_path="/newstream/page/2/"),
+        kcnawatch.render_kcnawatch_listing(kept, next_page_path="/newstream/page/2/"),
     )
     mark = max((e.id for e in events(db_url)), default=0)
 
@@ -104,7 +105,7 @@ def test_an_article_vanished_from_its_listing_is_marked_gone(
     kept.insert(index, (victim.url.removeprefix(KCNAWATCH), victim.title, victim.published))
     built.site.put(
         "/newstream/",
-        render.render_kcnawatch_listing(kept, next_page_path="/newstream/page/2/"),
+        kcnawatch.render_kcnawatch_listing(kept, next_page_path="/newstream/page/2/"),
     )
     again = crawl(server, built, db_url, tmp_path)
     assert again.returncode == 0, again.stderr

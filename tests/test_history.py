@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from replica import render
-from replica.site import BuiltSite, FixtureServer, build_site
+from replica.render import kcna
+from replica.server import FixtureServer
+from replica.site import BuiltSite, build_site
 from scheduler.history import describe_history, version_diff
 from storage.records import ArticleView, EventView, VersionView
 from tests.test_e2e_crawl import FAST, cli, crawl, export
@@ -48,7 +49,7 @@ def test_recheck_finds_an_edit_that_history_shows_as_a_diff(
     assert f"edited {article['id']} version 2" in run.stdout
     with built.site.lock:  # a recheck fetches the articles it names, no listings
         assert [p for _, p in built.site.requests if p != "/robots.txt"] == [
-            render.detail_path(edited)
+            kcna.detail_path(edited)
         ]
 
     shown = cli("history", article["id"], "--db", db_url, env_home=tmp_path)
@@ -84,7 +85,7 @@ def test_recheck_by_date_notices_a_deletion(
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     assert crawl(server, built, db_url, tmp_path).returncode == 0
     record = built.detail_records[-1]
-    built.site.remove(render.detail_path(record))
+    built.site.remove(kcna.detail_path(record))
     day = record["published"]
     same_day = [r for r in export(db_url, tmp_path) if r["published"] == day]
     reset_log(built.site)

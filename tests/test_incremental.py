@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from replica import render
-from replica.site import (
-    BuiltSite,
-    FixtureServer,
-    FixtureSite,
-    build_site,
-    group_articles,
-    load_records,
-)
+from replica.corpus import group_articles, load_records
+from replica.render import kcna, kcnawatch
+from replica.server import FixtureServer, FixtureSite
+from replica.site import BuiltSite, build_site
 from tests.test_e2e_crawl import crawl, export, totals
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +80,7 @@ def test_a_run_with_k_new_articles_fetches_exactly_those(site, tmp_path: Path) -
     run = crawl(server, built, db_url, tmp_path)
     assert run.returncode == 0, run.stderr
     assert "new 2, changed 0, unchanged 0" in totals(run.stdout)
-    new_pages = {render.kcnawatch_path(rec) for rec in fresh}
+    new_pages = {kcnawatch.kcnawatch_path(rec) for rec in fresh}
     assert sorted(article_requests(built.site)) == sorted(new_pages)
     after = export(db_url, tmp_path)
     assert len(after) == len(before) + 2
@@ -105,7 +100,7 @@ def test_a_full_refetch_can_be_asked_for(site, tmp_path: Path) -> None:
 def test_an_article_that_failed_is_fetched_again_by_the_next_run(site, tmp_path: Path) -> None:
     built, server = site
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
-    missing = render.detail_path(built.detail_records[-1])  # no KCNA Watch copy of it
+    missing = kcna.detail_path(built.detail_records[-1])  # no KCNA Watch copy of it
     good = built.site.pages[missing]
     built.site.put(missing, "temporarily broken", status=500)
     first = crawl(server, built, db_url, tmp_path)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from replica import render
-from replica.site import BuiltSite, FixtureServer, build_site
+from replica.render import kcna
+from replica.server import FixtureServer
+from replica.site import BuiltSite, build_site
 from tests.monitor_helpers import WebhookReceiver, webhook_receiver
 from tests.test_daemon_e2e import OK_LINE, Daemon, repository, source_toml, write_config
 
@@ -80,7 +81,7 @@ def test_a_watch_rule_notifies_each_matching_article_edit_and_deletion_once(
     # An edit of a matching article: one more notification, for its second version.
     record = next(r for r in built.detail_records if RULE in r["text"])
     edited = {**record, "text": record["text"].replace("\n", "\nA sentence added later.\n", 1)}
-    built.site.put(render.detail_path(edited), render.render_detail_article(edited))
+    built.site.put(kcna.detail_path(edited), kcna.render_detail_article(edited))
     posts = receiver.wait_for(len(matching) + 1)
     [edit] = posts[len(matching) :]
     assert (edit["event"], edit["version"]) == ("edited", 2)
@@ -89,7 +90,7 @@ def test_a_watch_rule_notifies_each_matching_article_edit_and_deletion_once(
     removed = next(
         r for r in built.detail_records if RULE in r["text"] and r["title"] != record["title"]
     )
-    built.site.remove(render.detail_path(removed))
+    built.site.remove(kcna.detail_path(removed))
     posts = receiver.wait_for(len(matching) + 2)
     assert posts[-1]["event"] == "gone"
 

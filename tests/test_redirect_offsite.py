@@ -27,7 +27,8 @@ from crawler.middlewares.redirects import (
 )
 from crawler.spiders.kcna import KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
-from replica.site import FixtureServer, FixtureSite, build_site
+from replica.server import FixtureServer, FixtureSite
+from replica.site import build_site
 from storage.db import make_engine
 from tests.storage_helpers import last_failures
 from tests.test_e2e_crawl import cli, crawl_args, totals

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from replica import render
-from replica.site import BuiltSite, FixtureServer, FixtureSite, build_site
+from replica.render import kcna
+from replica.server import FixtureServer, FixtureSite
+from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.records import EventView
 from storage.repository import Repository
@@ -58,7 +59,7 @@ def events(db_url: str, after: int = 0) -> list[EventView]:
 def edit(built: BuiltSite, index: int = 0) -> dict:
     edited = dict(built.detail_records[index])
     edited["text"] = edited["text"].replace("\n", "\nThis sentence was added later.\n", 1)
-    built.site.put(render.detail_path(edited), render.render_detail_article(edited))
+    built.site.put(kcna.detail_path(edited), kcna.render_detail_article(edited))
     return edited
 
 

@@ -28,7 +28,8 @@ from crawler.middlewares.size import (
     size_text,
 )
 from crawler.spiders.kcna import KcnaSpider
-from replica.site import FixtureServer, Page, build_site
+from replica.server import FixtureServer, Page
+from replica.site import build_site
 from storage.db import make_engine
 from tests.storage_helpers import last_failures
 from tests.test_e2e_crawl import ROOT, cli, crawl_args, totals
