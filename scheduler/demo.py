@@ -14,14 +14,8 @@ from datetime import timedelta
 from typing import TextIO
 
 from replica.site import BuiltSite, FixtureServer, build_site
-from scheduler.config import (
-    Config,
-    ConfigError,
-    DaemonConfig,
-    SourceConfig,
-    format_duration,
-    parse_duration,
-)
+from scheduler.config import Config, DaemonConfig, SourceConfig
+from scheduler.configtypes import ConfigError, format_duration, parse_duration
 from scheduler.daemon.service import Daemon
 from scheduler.daemon.supervisor import RunReport
 from scheduler.logs import setup_logging

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from scheduler import export
 from scheduler.cli.common import open_repository
 from scheduler.cli.options import add_config, add_db, add_log_level, positive_int, whole_number
-from scheduler.config import load_config
+from scheduler.config import load
 from scheduler.daemon.service import Daemon
 from scheduler.daemon.status import status_report, status_text
 from scheduler.demo import run_demo
@@ -17,19 +17,19 @@ from scheduler.logs import setup_logging
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load(args.config)
     setup_logging(args.log_level)
     daemon = Daemon(
         config,
         db_url=config.resolve_db(args.db),
-        reload=lambda: load_config(args.config),
+        reload=lambda: load(args.config),
         log_level=args.log_level,
     )
     return daemon.run()
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load(args.config)
     db_url = config.resolve_db(args.db)
     now = datetime.now(UTC)
     report = status_report(config, db_url, open_repository(db_url), now)

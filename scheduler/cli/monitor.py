@@ -15,11 +15,11 @@ from typing import Any, TextIO
 
 from scheduler.cli.common import CommandError, open_repository, write_atomically
 from scheduler.cli.options import add_config, add_db, add_log_level, positive_int
-from scheduler.config import load_config
+from scheduler.config import MonitoringConfig, load
 from scheduler.export import printable, xml_text
 from scheduler.logs import setup_logging
 from scheduler.monitor.feed import build_feed
-from scheduler.monitor.outbox import MonitoringConfig, utc_now
+from scheduler.monitor.outbox import utc_now
 from scheduler.monitor.watch import find_rule, stored_matches
 from scheduler.web.app import WebApp
 from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, make_server
@@ -29,7 +29,7 @@ from storage.monitor import MonitorStore
 def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
     """The monitoring configuration and the archive; the whole configuration file is checked
     first, as the daemon checks it, so that a mistake anywhere in it is one line."""
-    config = load_config(args.config)
+    config = load(args.config)
     return config.monitoring, open_repository(config.resolve_db(args.db))
 
 
