@@ -1,7 +1,7 @@
 """The value types of the configuration file, its section base and its one error type.
 
 The configuration is validated by pydantic models (:mod:`scheduler.config` puts them
-together; the monitoring sections are defined next to the code that uses them). Each value
+together; each section is defined next to the code that uses it). Each value
 type here checks its value before pydantic does, so that a mistake reads the way a person
 writes the file: :func:`one_line` turns the first error of a validation into one
 :class:`ConfigError` line naming the key, e.g.
@@ -225,6 +225,11 @@ def whole(
         return value
 
     return BeforeValidator(check)
+
+
+def each_once(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The values without repeats, in their order (an ``AfterValidator`` of a list)."""
+    return tuple(dict.fromkeys(values))
 
 
 def listed(what: str, *, empty: bool = True) -> BeforeValidator:

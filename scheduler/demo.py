@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import TextIO
 
 from replica.site import BuiltSite, FixtureServer, build_site
-from scheduler.config import Config, DaemonConfig, SourceConfig
+from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration, parse_duration
 from scheduler.daemon.service import Daemon
+from scheduler.daemon.settings import DaemonConfig, SourceConfig
 from scheduler.daemon.supervisor import RunReport
 from scheduler.logs import setup_logging
 from storage.db import display_url

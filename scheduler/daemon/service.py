@@ -31,10 +31,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from crawler.sources import SOURCES
-from scheduler.config import Config, SourceConfig
+from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
 from scheduler.daemon.schedule import job_options
+from scheduler.daemon.settings import SourceConfig
 from scheduler.daemon.signals import commands_on_signals
 from scheduler.daemon.supervisor import CrawlFactory, RunReport, RunSupervisor, SourceStates
 from scheduler.monitor.outbox import DeliveryWorker, Monitor

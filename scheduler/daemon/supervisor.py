@@ -20,10 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from crawler.sources import SOURCES
-from scheduler.config import SourceConfig
 from scheduler.configtypes import format_duration
 from scheduler.daemon.child import ChildCrawl, ChildResult, crawl_command
 from scheduler.daemon.schedule import pause_for
+from scheduler.daemon.settings import SourceConfig
 from storage.db import StorageError
 from storage.records import RunView, SourceState
 from storage.repository import Repository

@@ -37,7 +37,16 @@ from typing import Annotated, Any, ClassVar, Protocol
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from crawler.sources import SOURCES, known, sources_of
-from scheduler.configtypes import ConfigError, Section, duration, listed, mistake, non_empty, show
+from scheduler.configtypes import (
+    ConfigError,
+    Section,
+    duration,
+    each_once,
+    listed,
+    mistake,
+    non_empty,
+    show,
+)
 from scheduler.monitor.backtracking import backtracking_risk
 from scheduler.monitor.notify.payloads import GonePayload, MatchPayload
 from scheduler.monitor.notify.settings import Targets
@@ -88,7 +97,7 @@ class WatchRule(Section):
     sources: Annotated[
         tuple[Annotated[str, BeforeValidator(_source)], ...],
         listed("a list of sources", empty=False),
-        AfterValidator(lambda names: tuple(dict.fromkeys(names))),
+        AfterValidator(each_once),
     ] = ()
     notify: Targets = ()
     max_age: Annotated[timedelta | None, duration(positive=True, false_is_none=True)] = (

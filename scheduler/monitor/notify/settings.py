@@ -15,6 +15,7 @@ from scheduler.configtypes import (
     Section,
     Text,
     duration,
+    each_once,
     format_duration,
     http_url,
     listed,
@@ -49,7 +50,7 @@ def _target(value: Any) -> str:
 Targets = Annotated[
     tuple[Annotated[str, BeforeValidator(_target)], ...],
     listed("a list of targets"),
-    AfterValidator(lambda targets: tuple(dict.fromkeys(targets))),  # each once, in order
+    AfterValidator(each_once),
 ]
 
 
