@@ -14,15 +14,15 @@ it into a :class:`Config`. Every mistake is one :class:`ConfigError` line naming
 what is allowed, e.g. ``sources.kcna.every: bad duration "15 minutes" (use e.g. 30s, 15m,
 2h)``; a key the model does not know is a mistake too.
 
-Every command opens the same database: :meth:`Config.resolve_db`, ``--db`` >
-``$KCNA_MONITOR_DB`` > ``[database] url`` > the default SQLite file.
+Every command opens the same database (:func:`resolve_db`): ``--db`` > ``$KCNA_MONITOR_DB`` >
+``[database] url`` > the default SQLite file.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -178,8 +178,19 @@ class Config:
         return [source for source in self.sources.values() if source.enabled]
 
     def resolve_db(self, cli_db: str | None = None) -> str:
-        """``--db`` > ``$KCNA_MONITOR_DB`` > ``[database] url`` > the default SQLite file."""
-        return cli_db or os.environ.get(ENV_DB) or self.database_url or default_database_url()
+        """The database of this configuration's commands (see :func:`resolve_db`)."""
+        return _database(cli_db, lambda: self.database_url)
+
+
+def resolve_db(cli_db: str | None = None, cli_config: str | None = None) -> str:
+    """The database every command opens: ``--db`` > ``$KCNA_MONITOR_DB`` > ``[database] url``
+    of the configuration (``--config``, else found as :func:`load` finds it; read only when
+    neither of the first two is given) > the default SQLite file."""
+    return _database(cli_db, lambda: load(cli_config).database_url)
+
+
+def _database(cli_db: str | None, configured: Callable[[], str | None]) -> str:
+    return cli_db or os.environ.get(ENV_DB) or configured() or default_database_url()
 
 
 def locate(cli_path: str | None) -> tuple[Path, bool]:

@@ -45,6 +45,7 @@ from crawler.items import (
 )
 from crawler.pipelines.spool import Spool
 from crawler.signals import archive_opened, stop_requested
+from crawler.sources import aggregator_hosts
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
 from storage.monitor import MonitorStore, RunStats
@@ -328,7 +329,7 @@ class StorePipeline:
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
         migrate(engine)
-        return Repository(engine)
+        return Repository(engine, aggregator_hosts=aggregator_hosts())
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, ArticleItem):

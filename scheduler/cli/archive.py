@@ -12,7 +12,6 @@ from typing import Any, TextIO
 from crawler.sources import SOURCES, known
 from scheduler.cli.common import (
     CommandError,
-    default_db,
     find_article,
     is_terminal,
     open_repository,
@@ -24,6 +23,7 @@ from scheduler.cli.options import (
     positive_int,
     user_date,
 )
+from scheduler.config import resolve_db
 from scheduler.crawl.options import CrawlOptions, OptionError, parse_setting, plan
 from scheduler.crawl.run import run_crawl
 from scheduler.daemon.child import exit_with_parent
@@ -43,7 +43,7 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
         start_urls=args.start_url,
         base_url=args.base_url,
         max_pages=args.max_pages,
-        db_url=args.db or default_db(),
+        db_url=resolve_db(args.db, args.config),
         settings=settings,
         log_level=args.log_level,
         run_id=args.run_id,
@@ -72,7 +72,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         start_urls=args.start_url,
         base_url=args.base_url,
         max_pages=args.pages or BACKFILL_ALL_PAGES,
-        db_url=args.db or default_db(),
+        db_url=resolve_db(args.db, args.config),
         settings=settings,
         log_level=args.log_level,
         progress=is_terminal(sys.stderr),
@@ -123,7 +123,7 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
     if args.since and args.until and args.since > args.until:
         raise OptionError(f"--since {args.since} is after --until {args.until}")
     extra = dict(parse_setting(item) for item in args.set)
-    db_url = args.db or default_db()
+    db_url = resolve_db(args.db, args.config)
     repo = open_repository(db_url)
     ids = [find_article(repo, wanted).id for wanted in args.id]
     sources = list(dict.fromkeys(args.sources)) or list(SOURCES)

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from scheduler import export
 from scheduler.cli.common import open_repository
-from scheduler.cli.options import add_config, add_db, add_log_level, positive_int, whole_number
+from scheduler.cli.options import add_db, add_log_level, positive_int, whole_number
 from scheduler.config import load
 from scheduler.daemon.service import Daemon
 from scheduler.daemon.status import status_report, status_text
@@ -62,7 +62,6 @@ def register(sub: Any) -> None:
         description="Crawl every enabled source on its schedule until stopped (Ctrl-C or"
         " SIGTERM: running crawls get a grace period; SIGHUP: reload the configuration).",
     )
-    add_config(run)
     add_db(run)
     add_log_level(run, "INFO")
     run.set_defaults(func=cmd_run)
@@ -73,7 +72,6 @@ def register(sub: Any) -> None:
         description="What the daemon did and will do; works while it runs.",
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_config(status)
     add_db(status)
     status.set_defaults(func=cmd_status)
     _add_demo(sub)

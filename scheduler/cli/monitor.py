@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scheduler.cli.common import CommandError, open_repository, write_atomically
-from scheduler.cli.options import add_config, add_db, add_log_level, positive_int
+from scheduler.cli.options import add_db, add_log_level, positive_int
 from scheduler.config import MonitoringConfig, load
 from scheduler.export import printable, xml_text
 from scheduler.logs import setup_logging
@@ -108,11 +108,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    add_config(parser)
-    add_db(parser)
-
-
 def register(subparsers: Any) -> None:
     """Add ``watch``, ``feed`` and ``serve`` to the command line's subparsers."""
     watch = subparsers.add_parser(
@@ -129,7 +124,7 @@ def register(subparsers: Any) -> None:
     )
     test.add_argument("name", metavar="NAME", help="the rule's name")
     test.add_argument("--limit", type=positive_int, metavar="N", help="show at most N articles")
-    _common(test)
+    add_db(test)
     test.set_defaults(func=cmd_watch_test)
 
     feed = subparsers.add_parser(
@@ -146,7 +141,7 @@ def register(subparsers: Any) -> None:
     feed.add_argument(
         "--self-url", metavar="URL", help="the URL the feed will be published at (rel=self)"
     )
-    _common(feed)
+    add_db(feed)
     feed.set_defaults(func=cmd_feed)
 
     serve = subparsers.add_parser(
@@ -166,5 +161,5 @@ def register(subparsers: Any) -> None:
         help=f"port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
     )
     add_log_level(serve, "INFO")
-    _common(serve)
+    add_db(serve)
     serve.set_defaults(func=cmd_serve)

@@ -30,7 +30,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from crawler.sources import SOURCES
+from crawler.sources import SOURCES, aggregator_hosts
 from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
@@ -121,7 +121,7 @@ class Daemon:
         lock = DatabaseLock(self.db_url)
         try:
             migrate(engine)
-            repo = Repository(engine)
+            repo = Repository(engine, aggregator_hosts=aggregator_hosts())
             self._take_lock(lock, repo)
             try:
                 with commands_on_signals(self._commands.put):
