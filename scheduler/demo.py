@@ -13,6 +13,8 @@ import threading
 from datetime import timedelta
 from typing import TextIO
 
+from crawler.settings import data_dir
+from crawler.sources import SOURCES
 from replica.site import BuiltSite, FixtureServer, build_site
 from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration, parse_duration
@@ -34,8 +36,7 @@ LOCAL_SETTINGS = {
 
 
 def demo_db_url() -> str:
-    from crawler.settings import data_dir
-
+    """The demo's own database: never the user's archive."""
     return f"sqlite:///{data_dir() / 'demo.db'}"
 
 
@@ -57,7 +58,7 @@ def demo_config(built: BuiltSite, site_url: str, every: timedelta, db_url: str) 
         path=None,
         database_url=db_url,
         daemon=DaemonConfig(stop_grace=timedelta(seconds=10)),
-        sources={"kcna": source("kcna"), "kcnawatch": source("kcnawatch")},
+        sources={name: source(name) for name in SOURCES},
     )
 
 
