@@ -104,8 +104,9 @@ def not_a_table(value: Any, header: str | None = None) -> PydanticCustomError:
 
 
 def one_line(error: ValidationError) -> str:
-    """The first mistake of a validation as one line naming the key."""
-    return _line(error.errors()[0])
+    """The first mistake of a validation as one line naming the key (whitespace in a quoted
+    value included)."""
+    return " ".join(_line(error.errors()[0]).split())
 
 
 def _line(detail: ErrorDetails) -> str:

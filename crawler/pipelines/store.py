@@ -221,8 +221,8 @@ class StorePipeline:
             flush_every=settings.getfloat("KCNA_MONITOR_FLUSH_SECONDS", 10.0),
         )
         if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
-            hosts = sorted(getattr(crawler.spidercls, "public_hosts", ()))
-            pipeline.site_prefixes = tuple(f"{s}://{h}/" for h in hosts for s in ("http", "https"))
+            source = getattr(crawler.spidercls, "source", None)  # a crawler.sources.Source
+            pipeline.site_prefixes = source.site_prefixes() if source is not None else ()
             pipeline.backfill = settings.getbool("KCNA_MONITOR_BACKFILL", False)
             pipeline.retry_window = timedelta(
                 days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)
