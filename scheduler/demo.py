@@ -13,17 +13,14 @@ import threading
 from datetime import timedelta
 from typing import TextIO
 
+from crawler.settings import data_dir
+from crawler.sources import SOURCES
 from replica.server import FixtureServer
 from replica.site import BuiltSite, build_site
-from scheduler.config import (
-    Config,
-    ConfigError,
-    DaemonConfig,
-    SourceConfig,
-    format_duration,
-    parse_duration,
-)
+from scheduler.config import Config
+from scheduler.configtypes import ConfigError, format_duration, parse_duration
 from scheduler.daemon.service import Daemon
+from scheduler.daemon.settings import DaemonConfig, SourceConfig
 from scheduler.daemon.supervisor import RunReport
 from scheduler.logs import setup_logging
 from storage.db import display_url
@@ -40,8 +37,7 @@ LOCAL_SETTINGS = {
 
 
 def demo_db_url() -> str:
-    from crawler.settings import data_dir
-
+    """The demo's own database: never the user's archive."""
     return f"sqlite:///{data_dir() / 'demo.db'}"
 
 
@@ -63,7 +59,7 @@ def demo_config(built: BuiltSite, site_url: str, every: timedelta, db_url: str) 
         path=None,
         database_url=db_url,
         daemon=DaemonConfig(stop_grace=timedelta(seconds=10)),
-        sources={"kcna": source("kcna"), "kcnawatch": source("kcnawatch")},
+        sources={name: source(name) for name in SOURCES},
     )
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from scheduler.monitor.outbox import parse_monitoring
+from scheduler.config import validate
 
 
 class Clock:
@@ -35,7 +35,7 @@ class Clock:
 
 
 def monitoring(rules: list[dict[str, Any]], **sections: Any) -> Any:  # a MonitoringConfig
-    return parse_monitoring({"watch": rules, **sections})
+    return validate({"watch": rules, **sections}).monitoring
 
 
 # -- webhook receiver --------------------------------------------------------------------

@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.config import (
-    ConfigError,
-    default_config_path,
-    format_duration,
-    load_config,
-    parse_config,
-    parse_duration,
-)
+from scheduler.config import default_config_path, load, parse_config
+from scheduler.configtypes import ConfigError, format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "contrib" / "config.example.toml"
@@ -48,7 +42,7 @@ def test_no_file_means_every_source_on_its_defaults(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("KCNA_MONITOR_CONFIG", raising=False)
     assert default_config_path() == tmp_path / "kcna-monitor" / "config.toml"
-    config = load_config(None)
+    config = load(None)
     assert [s.name for s in config.enabled_sources()] == ["kcna", "kcnawatch"]
     kcna = config.sources["kcna"]
     assert kcna.every == timedelta(minutes=15) and kcna.cron is None
@@ -87,7 +81,7 @@ enabled = false
 """,
         encoding="utf-8",
     )
-    config = load_config(str(path))
+    config = load(str(path))
     assert config.database_url == f"sqlite:///{tmp_path / 'archive.db'}"  # next to the file
     assert config.daemon.timezone == "Europe/Berlin"
     assert config.daemon.stop_grace == timedelta(minutes=1)
@@ -113,16 +107,16 @@ def test_the_database_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_the_example_file_is_valid() -> None:
-    config = load_config(str(EXAMPLE))
+    config = load(str(EXAMPLE))
     assert {s.name for s in config.enabled_sources()} == {"kcna", "kcnawatch"}
 
 
 def test_a_named_file_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        load_config(str(tmp_path / "nope.toml"))
+        load(str(tmp_path / "nope.toml"))
     monkeypatch.setenv("KCNA_MONITOR_CONFIG", str(tmp_path / "env.toml"))
     with pytest.raises(ConfigError, match=r"env\.toml does not exist"):
-        load_config(None)
+        load(None)
 
 
 BAD = [

@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from scheduler.configcheck import WatchConfigError
+from scheduler.config import validate
+from scheduler.configtypes import ConfigError
 from scheduler.daemon.status import alarm_lines
 from scheduler.monitor.health import (
     EMPTY_LISTINGS,
     PARSE_FAILURES,
     QUIET,
     alarms_json,
-    parse_health,
 )
 from scheduler.monitor.outbox import Monitor
 from storage.records import RunStats
@@ -162,9 +162,12 @@ def test_a_quiet_source_raises_the_quiet_alarm(repo: Repository) -> None:
 
 
 def test_health_configuration() -> None:
-    config = parse_health(
-        {"quiet_after": "12h", "min_pages": 10, "sources": {"kcnawatch": {"quiet_after": "2d"}}}
-    )
+    health = {
+        "quiet_after": "12h",
+        "min_pages": 10,
+        "sources": {"kcnawatch": {"quiet_after": "2d"}},
+    }
+    config = validate({"health": health}).monitoring.health
     assert config.of("kcna").quiet_after == timedelta(hours=12)
     assert config.of("kcnawatch").quiet_after == timedelta(days=2)
     assert config.of("kcnawatch").min_pages == 10
@@ -176,5 +179,5 @@ def test_health_configuration() -> None:
         ({"quiet_after": "soon"}, r'^health\.quiet_after: bad duration "soon"'),
         ({"notify": ["email:x@example.org"]}, r"^health\.notify\[0\]: email needs an \[smtp\]"),
     ]:
-        with pytest.raises(WatchConfigError, match=message):
-            parse_health(raw)
+        with pytest.raises(ConfigError, match=message):
+            validate({"health": raw})

@@ -10,8 +10,9 @@ from email.message import Message
 
 import pytest
 
-from scheduler.configcheck import WatchConfigError
-from scheduler.monitor.notify.settings import DeliveryPolicy, parse_notify, parse_smtp
+from scheduler.config import validate
+from scheduler.configtypes import ConfigError
+from scheduler.monitor.notify.settings import DeliveryPolicy
 from scheduler.monitor.outbox import Monitor
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, smtp_server, webhook_receiver
@@ -198,8 +199,9 @@ def test_a_refused_recipient_gives_up_and_a_down_server_retries(repo: Repository
 
 
 def test_smtp_and_notify_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert parse_smtp(None) is None
-    smtp = parse_smtp({"host": "mail.example.org", "from": "m@example.org", "starttls": True})
+    assert validate({}).monitoring.smtp is None
+    server = {"host": "mail.example.org", "from": "m@example.org", "starttls": True}
+    smtp = validate({"smtp": server}).monitoring.smtp
     assert smtp is not None and smtp.port == 587 and smtp.starttls
     for raw, message in [
         ({"from": "m@example.org"}, r"^smtp\.host: missing"),
@@ -212,12 +214,12 @@ def test_smtp_and_notify_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         ({"host": "h", "from": "m@e.org", "ssl": True, "starttls": True}, r"^smtp: give either"),
     ]:
-        with pytest.raises(WatchConfigError, match=message):
-            parse_smtp(raw)
-    assert parse_notify(None) == DeliveryPolicy()
-    policy = parse_notify({"give_up_after": "1d", "retry_first": "1m"})
+        with pytest.raises(ConfigError, match=message):
+            validate({"smtp": raw})
+    assert validate({}).monitoring.notify == DeliveryPolicy()
+    policy = validate({"notify": {"give_up_after": "1d", "retry_first": "1m"}}).monitoring.notify
     assert policy.give_up_after == timedelta(days=1) and policy.retry_delay(3) == 4 * 60 * SECOND
-    with pytest.raises(WatchConfigError, match=r"^notify\.retry_max: 10s is shorter than"):
-        parse_notify({"retry_first": "1m", "retry_max": "10s"})
-    with pytest.raises(WatchConfigError, match=r'^notify\.timeout: bad duration "soon"'):
-        parse_notify({"timeout": "soon"})
+    with pytest.raises(ConfigError, match=r"^notify\.retry_max: 10s is shorter than"):
+        validate({"notify": {"retry_first": "1m", "retry_max": "10s"}})
+    with pytest.raises(ConfigError, match=r'^notify\.timeout: bad duration "soon"'):
+        validate({"notify": {"timeout": "soon"}})

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scheduler.config import Config, DaemonConfig, SourceConfig
+from scheduler.config import Config
 from scheduler.daemon.child import ChildResult
 from scheduler.daemon.service import DELIVERY_EVERY, Daemon
+from scheduler.daemon.settings import DaemonConfig, SourceConfig
 from scheduler.daemon.supervisor import RunReport
 from scheduler.monitor.notify.delivery import DeliveryReport
 from scheduler.monitor.outbox import DeliveryWorker

@@ -12,7 +12,6 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.base import BaseScheduler
 
-from scheduler.config import DaemonConfig, SourceConfig
 from scheduler.daemon.schedule import (
     GridIntervalTrigger,
     first_run_time,
@@ -21,6 +20,7 @@ from scheduler.daemon.schedule import (
     misfire_grace,
     pause_for,
 )
+from scheduler.daemon.settings import DaemonConfig, SourceConfig
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

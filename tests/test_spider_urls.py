@@ -7,7 +7,8 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.test import get_crawler
 
 from crawler.extract.records import Listing, ListingEntry, PageRequest
-from crawler.spiders.kcna import CATEGORY_LISTS, KcnaSpider
+from crawler.sources import KCNA_CATEGORY_LISTS as CATEGORY_LISTS
+from crawler.spiders.kcna import KcnaSpider
 from crawler.spiders.kcnawatch import KcnaWatchSpider
 from crawler.state import ArchiveState
 

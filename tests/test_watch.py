@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from scheduler.configcheck import WatchConfigError
-from scheduler.monitor.outbox import Monitor, parse_monitoring
-from scheduler.monitor.watch import make_snippet, parse_watch
+from scheduler.config import validate
+from scheduler.configtypes import ConfigError
+from scheduler.monitor.outbox import Monitor
+from scheduler.monitor.watch import make_snippet
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import DAY, HOUR, T0, make_item, notifications, watch_url
@@ -68,13 +69,13 @@ def monitor(repo: Repository, clock: Clock, *rules: dict) -> Monitor:
     ],
 )
 def test_configuration_mistakes_are_one_line_naming_the_key(rules: object, message: str) -> None:
-    with pytest.raises(WatchConfigError, match=message) as caught:
-        parse_watch(rules)
+    with pytest.raises(ConfigError, match=message) as caught:
+        validate({"watch": rules})
     assert "\n" not in str(caught.value)
 
 
 def test_a_rule_with_every_key() -> None:
-    config = parse_monitoring(
+    config = validate(
         {
             "smtp": {"host": "127.0.0.1", "from": "monitor@example.org"},
             "watch": [
@@ -92,12 +93,12 @@ def test_a_rule_with_every_key() -> None:
                 }
             ],
         }
-    )
+    ).monitoring
     (rule,) = config.watch
     assert rule.notify == ("webhook:https://example.org/hook", "log", "email:someone@example.org")
     assert rule.sources == ("kcna",) and rule.max_age is None
     assert rule.pattern.search("an icbm") is not None
-    assert parse_watch(None) == []
+    assert validate({}).monitoring.watch == ()
 
 
 def test_snippets_show_the_match_in_context() -> None:
@@ -106,7 +107,7 @@ def test_snippets_show_the_match_in_context() -> None:
         + " ICBM "
         + " ".join(f"tail{n}" for n in range(100))
     )
-    (rule,) = parse_watch([MISSILES])
+    (rule,) = validate({"watch": [MISSILES]}).monitoring.watch
     snippet = rule.snippet("A title", text)
     assert snippet is not None and "ICBM" in snippet
     assert snippet.startswith("…word") and snippet.endswith("…")

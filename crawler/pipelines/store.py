@@ -45,6 +45,7 @@ from crawler.items import (
 )
 from crawler.pipelines.spool import Spool
 from crawler.signals import archive_opened, stop_requested
+from crawler.sources import aggregator_hosts
 from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
 from storage.records import ArticleInput, FailureInput, RawPage, RunStats, SaveOutcome
@@ -219,8 +220,8 @@ class StorePipeline:
             flush_every=settings.getfloat("KCNA_MONITOR_FLUSH_SECONDS", 10.0),
         )
         if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
-            hosts = sorted(getattr(crawler.spidercls, "public_hosts", ()))
-            pipeline.site_prefixes = tuple(f"{s}://{h}/" for h in hosts for s in ("http", "https"))
+            source = getattr(crawler.spidercls, "source", None)  # a crawler.sources.Source
+            pipeline.site_prefixes = source.site_prefixes() if source is not None else ()
             pipeline.backfill = settings.getbool("KCNA_MONITOR_BACKFILL", False)
             pipeline.retry_window = timedelta(
                 days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)
@@ -331,7 +332,7 @@ class StorePipeline:
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
         migrate(engine)
-        return Repository(engine)
+        return Repository(engine, aggregator_hosts=aggregator_hosts())
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, ArticleItem):

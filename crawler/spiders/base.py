@@ -43,6 +43,7 @@ from crawler.items import (
 from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
 from crawler.middlewares.refused import RequestRefused
 from crawler.progress import ListingProgress, jump
+from crawler.sources import Source
 from crawler.state import ArchiveState
 
 #: Request meta: (start listing URL, page number) of a listing page ...
@@ -81,8 +82,11 @@ def check_http_url(value: str, what: str) -> str:
 
 
 class SourceSpider(scrapy.Spider):
-    """Base class: subclasses name their public root and default start pages."""
+    """Base class: a subclass names its :class:`~crawler.sources.Source` in ``source``, and
+    the attributes below (what Scrapy and the middlewares read) are set from it."""
 
+    #: The source's record in :mod:`crawler.sources`.
+    source: ClassVar[Source]
     #: Scheme and host of the public site, e.g. ``http://www.kcna.kp``.
     public_root: ClassVar[str]
     #: Hosts that count as the source's own (the public host and its aliases).
@@ -93,6 +97,17 @@ class SourceSpider(scrapy.Spider):
     source_label: ClassVar[str]
     #: Whether a listing's name (e.g. "Top News") is a category of the articles it lists.
     listing_is_category: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        source = cls.__dict__.get("source")
+        if source is not None:
+            cls.name = source.name
+            cls.source_label = source.label
+            cls.public_root = source.public_root
+            cls.public_hosts = source.hosts
+            cls.default_start_paths = source.start_paths
+            cls.listing_is_category = source.listing_is_category
 
     def __init__(
         self,
@@ -268,6 +283,8 @@ class SourceSpider(scrapy.Spider):
     def page_request(
         self, public_url: str, *, depth: int, hint: ListingEntry | None, category: str | None = None
     ) -> scrapy.Request:
+        if category is None and depth >= 1:  # a default listing that stands for a category
+            category = self.source.categories.get(public_url.removeprefix(self.public_root))
         return self._request(public_url, depth=depth, hint=hint, category=category)
 
     def check_request(

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, TextIO
 
+from crawler.sources import SOURCES, known
 from scheduler.cli.common import (
     CommandError,
-    default_db,
     find_article,
     is_terminal,
     open_repository,
@@ -23,7 +23,8 @@ from scheduler.cli.options import (
     positive_int,
     user_date,
 )
-from scheduler.crawl.options import SPIDERS, CrawlOptions, OptionError, parse_setting, plan
+from scheduler.config import resolve_db
+from scheduler.crawl.options import CrawlOptions, OptionError, parse_setting, plan
 from scheduler.crawl.run import run_crawl
 from scheduler.daemon.child import exit_with_parent
 from storage.records import EventView
@@ -42,7 +43,7 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
         start_urls=args.start_url,
         base_url=args.base_url,
         max_pages=args.max_pages,
-        db_url=args.db or default_db(),
+        db_url=resolve_db(args.db, args.config),
         settings=settings,
         log_level=args.log_level,
         run_id=args.run_id,
@@ -71,7 +72,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         start_urls=args.start_url,
         base_url=args.base_url,
         max_pages=args.pages or BACKFILL_ALL_PAGES,
-        db_url=args.db or default_db(),
+        db_url=resolve_db(args.db, args.config),
         settings=settings,
         log_level=args.log_level,
         progress=is_terminal(sys.stderr),
@@ -79,7 +80,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     plan(options)
     repo = open_repository(options.db_url)
     if args.restart:
-        repo.crawl_state.reset_backfill_progress(SPIDERS[args.source].source_label)
+        repo.crawl_state.reset_backfill_progress(SOURCES[args.source].label)
     return _crawl_and_report(options, out)
 
 
@@ -105,12 +106,6 @@ def _crawl_and_report(options: CrawlOptions, out: TextIO) -> int:
     return 0
 
 
-def site_prefixes(source: str) -> tuple[str, ...]:
-    """The URL prefixes of a source's own pages (as the storing pipeline computes them)."""
-    hosts = sorted(SPIDERS[source].public_hosts)
-    return tuple(f"{s}://{h}/" for h in hosts for s in ("http", "https"))
-
-
 def recheck_settings(since: date | None, until: date | None, ids: Iterable[str]) -> dict[str, str]:
     """The Scrapy settings that make a crawl a recheck of these articles."""
     return {
@@ -122,20 +117,20 @@ def recheck_settings(since: date | None, until: date | None, ids: Iterable[str])
 
 
 def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
-    unknown = [name for name in args.sources if name not in SPIDERS]
+    unknown = [name for name in args.sources if name not in SOURCES]
     if unknown:
-        raise OptionError(f"unknown source {unknown[0]!r} (known: {', '.join(sorted(SPIDERS))})")
+        raise OptionError(f"unknown source {unknown[0]!r} (known: {known()})")
     if args.since and args.until and args.since > args.until:
         raise OptionError(f"--since {args.since} is after --until {args.until}")
     extra = dict(parse_setting(item) for item in args.set)
-    db_url = args.db or default_db()
+    db_url = resolve_db(args.db, args.config)
     repo = open_repository(db_url)
     ids = [find_article(repo, wanted).id for wanted in args.id]
-    sources = list(dict.fromkeys(args.sources)) or list(SPIDERS)
+    sources = list(dict.fromkeys(args.sources)) or list(SOURCES)
     counts = {
         name: len(
             repo.crawl_state.urls_for_recheck(
-                site_prefixes(name), since=args.since, until=args.until, ids=ids
+                SOURCES[name].site_prefixes(), since=args.since, until=args.until, ids=ids
             )
         )
         for name in sources
@@ -198,7 +193,7 @@ def register(sub: Any) -> None:
 def _add_crawl(sub: Any) -> None:
     crawl = sub.add_parser("crawl", help="crawl sources once and store what is new")
     crawl.add_argument(
-        "sources", nargs="*", metavar="SOURCE", help=f"sources to crawl: {', '.join(SPIDERS)}"
+        "sources", nargs="*", metavar="SOURCE", help=f"sources to crawl: {', '.join(SOURCES)}"
     )
     crawl.add_argument(
         "--start-url",
@@ -233,7 +228,7 @@ def _add_backfill(sub: Any) -> None:
         " backfill (Ctrl-C, crash, kill) resumes at the first listing page it had not finished.",
     )
     backfill.add_argument(
-        "source", choices=sorted(SPIDERS), metavar="SOURCE", help="kcna or kcnawatch"
+        "source", choices=sorted(SOURCES), metavar="SOURCE", help="kcna or kcnawatch"
     )
     reach = backfill.add_mutually_exclusive_group()
     reach.add_argument(
@@ -271,7 +266,7 @@ def _add_recheck(sub: Any) -> None:
         "sources",
         nargs="*",
         metavar="SOURCE",
-        help=f"sources whose articles to recheck: {', '.join(SPIDERS)} (default: all)",
+        help=f"sources whose articles to recheck: {', '.join(SOURCES)} (default: all)",
     )
     recheck.add_argument("--since", type=user_date, metavar="DATE", help="published on or after")
     recheck.add_argument("--until", type=user_date, metavar="DATE", help="published on or before")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from crawler.settings import default_database_url
+from crawler.sources import aggregator_hosts
 from scheduler import export
 from storage.db import make_engine, migrate
 from storage.records import ArticleView
@@ -27,14 +27,12 @@ class CommandError(Exception):
         self.code = code
 
 
-def default_db() -> str:
-    return default_database_url()
-
-
-def open_repository(db_url: str | None) -> Repository:
-    engine = make_engine(db_url or default_db())
+def open_repository(db_url: str) -> Repository:
+    """The archive at ``db_url`` (from :func:`scheduler.config.resolve_db`), its schema
+    brought up to date."""
+    engine = make_engine(db_url)
     migrate(engine)
-    return Repository(engine)
+    return Repository(engine, aggregator_hosts=aggregator_hosts())
 
 
 def is_terminal(stream: TextIO) -> bool:

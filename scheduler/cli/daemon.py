@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 from scheduler import export
 from scheduler.cli.common import open_repository
-from scheduler.cli.options import add_config, add_db, add_log_level, positive_int, whole_number
-from scheduler.config import load_config
+from scheduler.cli.options import add_db, add_log_level, positive_int, whole_number
+from scheduler.config import load
 from scheduler.daemon.service import Daemon
 from scheduler.daemon.status import status_report, status_text
 from scheduler.demo import run_demo
@@ -17,19 +17,19 @@ from scheduler.logs import setup_logging
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load(args.config)
     setup_logging(args.log_level)
     daemon = Daemon(
         config,
         db_url=config.resolve_db(args.db),
-        reload=lambda: load_config(args.config),
+        reload=lambda: load(args.config),
         log_level=args.log_level,
     )
     return daemon.run()
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load(args.config)
     db_url = config.resolve_db(args.db)
     now = datetime.now(UTC)
     report = status_report(config, db_url, open_repository(db_url), now)
@@ -62,7 +62,6 @@ def register(sub: Any) -> None:
         description="Crawl every enabled source on its schedule until stopped (Ctrl-C or"
         " SIGTERM: running crawls get a grace period; SIGHUP: reload the configuration).",
     )
-    add_config(run)
     add_db(run)
     add_log_level(run, "INFO")
     run.set_defaults(func=cmd_run)
@@ -73,7 +72,6 @@ def register(sub: Any) -> None:
         description="What the daemon did and will do; works while it runs.",
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_config(status)
     add_db(status)
     status.set_defaults(func=cmd_status)
     _add_demo(sub)

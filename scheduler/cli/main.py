@@ -19,6 +19,7 @@ from scheduler import export
 from scheduler.cli import archive, daemon, monitor, read
 from scheduler.cli.common import PROG, CommandError
 from scheduler.cli.options import OneLineParser
+from scheduler.configtypes import ConfigError
 from scheduler.crawl.options import OptionError
 from scheduler.daemon.service import DaemonError
 from storage.db import StorageError
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     try:
         return args.func(args, stream)
-    except OptionError as exc:
+    except (OptionError, ConfigError) as exc:
         _error(exc)
         return 2
     except (CommandError, StorageError, DaemonError) as exc:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scheduler.cli.common import CommandError, open_repository, write_atomically
-from scheduler.cli.options import add_config, add_db, add_log_level, positive_int
-from scheduler.config import load_config
+from scheduler.cli.options import add_db, add_log_level, positive_int
+from scheduler.config import MonitoringConfig, load
 from scheduler.export import printable, xml_text
 from scheduler.logs import setup_logging
 from scheduler.monitor.feed import build_feed
-from scheduler.monitor.outbox import MonitoringConfig, utc_now
+from scheduler.monitor.outbox import utc_now
 from scheduler.monitor.watch import find_rule, stored_matches
 from scheduler.web.app import WebApp
 from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, make_server
@@ -28,7 +28,7 @@ from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, make_server
 def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
     """The monitoring configuration and the archive; the whole configuration file is checked
     first, as the daemon checks it, so that a mistake anywhere in it is one line."""
-    config = load_config(args.config)
+    config = load(args.config)
     return config.monitoring, open_repository(config.resolve_db(args.db))
 
 
@@ -106,11 +106,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    add_config(parser)
-    add_db(parser)
-
-
 def register(subparsers: Any) -> None:
     """Add ``watch``, ``feed`` and ``serve`` to the command line's subparsers."""
     watch = subparsers.add_parser(
@@ -127,7 +122,7 @@ def register(subparsers: Any) -> None:
     )
     test.add_argument("name", metavar="NAME", help="the rule's name")
     test.add_argument("--limit", type=positive_int, metavar="N", help="show at most N articles")
-    _common(test)
+    add_db(test)
     test.set_defaults(func=cmd_watch_test)
 
     feed = subparsers.add_parser(
@@ -144,7 +139,7 @@ def register(subparsers: Any) -> None:
     feed.add_argument(
         "--self-url", metavar="URL", help="the URL the feed will be published at (rel=self)"
     )
-    _common(feed)
+    add_db(feed)
     feed.set_defaults(func=cmd_feed)
 
     serve = subparsers.add_parser(
@@ -164,5 +159,5 @@ def register(subparsers: Any) -> None:
         help=f"port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
     )
     add_log_level(serve, "INFO")
-    _common(serve)
+    add_db(serve)
     serve.set_defaults(func=cmd_serve)

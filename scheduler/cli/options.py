@@ -89,15 +89,14 @@ non_negative_int = whole_number(0)
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
+    """``--db`` and ``--config``: every command opens the database they name the same way
+    (:func:`scheduler.config.resolve_db`)."""
     parser.add_argument(
         "--db",
         metavar="URL",
         help="database URL (default: $KCNA_MONITOR_DB, else [database] url of the config file,"
         " else a SQLite file in the user's data folder)",
     )
-
-
-def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="FILE",

@@ -11,12 +11,13 @@ from typing import Any, TextIO
 from scheduler import export
 from scheduler.cli.common import CommandError, find_article, open_repository, output_file
 from scheduler.cli.options import add_db, non_negative_int, positive_int, user_date
+from scheduler.config import resolve_db
 from scheduler.history import describe_history, history_json
 from storage.records import ArticleView
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(args.db)
+    repo = open_repository(resolve_db(args.db, args.config))
     article = find_article(repo, args.id)
     if args.json:
         export.write([article], out, "jsonl")
@@ -26,7 +27,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(args.db)
+    repo = open_repository(resolve_db(args.db, args.config))
     for article in repo.articles.newest(limit=args.limit, offset=args.offset, source=args.source):
         published = article.published.isoformat() if article.published else "????-??-??"
         line = f"{article.id}  {published}  {article.source:<14}  {article.title}"
@@ -39,7 +40,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         raise CommandError(
             "--all-versions needs --format jsonl (a CSV row holds one version)", code=2
         )
-    repo = open_repository(args.db)
+    repo = open_repository(resolve_db(args.db, args.config))
     articles = repo.articles.iterate(
         since=args.since, until=args.until, source=args.source, with_history=args.all_versions
     )
@@ -64,7 +65,7 @@ def _write(articles: Iterable[ArticleView], handle: TextIO, args: argparse.Names
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(args.db)
+    repo = open_repository(resolve_db(args.db, args.config))
     article = find_article(repo, args.id)
     events = repo.articles.events_of(article.id)
     if args.json:

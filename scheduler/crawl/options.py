@@ -5,21 +5,15 @@ Scrapy settings they make."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from scrapy.settings import Settings
 
 from crawler.extract import page_kind
-from crawler.spiders.base import SourceSpider, is_http_url
-from crawler.spiders.kcna import KcnaSpider
-from crawler.spiders.kcnawatch import KcnaWatchSpider
-
-SPIDERS: dict[str, type[SourceSpider]] = {
-    KcnaSpider.name: KcnaSpider,
-    KcnaWatchSpider.name: KcnaWatchSpider,
-}
+from crawler.sources import SOURCES, allowed_hosts, known
+from crawler.spiders.base import is_http_url
 
 
 class OptionError(ValueError):
@@ -56,9 +50,9 @@ def parse_setting(text: str) -> tuple[str, str]:
 
 def plan(options: CrawlOptions) -> dict[str, list[str]]:
     """Which sources to crawl and the start URLs of each (empty: its default listings)."""
-    unknown = [name for name in options.sources if name not in SPIDERS]
+    unknown = [name for name in options.sources if name not in SOURCES]
     if unknown:
-        raise OptionError(f"unknown source {unknown[0]!r} (known: {', '.join(sorted(SPIDERS))})")
+        raise OptionError(f"unknown source {unknown[0]!r} (known: {known()})")
     if options.base_url:
         check_url(options.base_url, "--base-url")
     if options.max_pages is not None and options.max_pages < 1:
@@ -67,7 +61,7 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
         raise OptionError("--run-id needs exactly one source")
     chosen = list(dict.fromkeys(options.sources))
     starts: dict[str, list[str]] = {name: [] for name in chosen}
-    hosts = allowed_hosts(chosen or SPIDERS, options.base_url)
+    hosts = allowed_hosts(chosen or SOURCES, options.base_url)
     for url in options.start_urls:
         check_url(url, "--start-url")
         if (urlsplit(url).hostname or "").lower() not in hosts:
@@ -75,36 +69,26 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
                 f"--start-url {url}: not on an allowed host (allowed: {', '.join(sorted(hosts))};"
                 " a mirror's host with --base-url)"
             )
-        owner = source_of(url, chosen or list(SPIDERS), options.base_url)
+        owner = source_of(url, chosen or list(SOURCES))
         if owner is None:
             raise OptionError(
                 f"--start-url {url}: not a page of "
-                f"{' or '.join(chosen or sorted(SPIDERS))} (a listing or article URL is expected)"
+                f"{' or '.join(chosen or sorted(SOURCES))} (a listing or article URL is expected)"
             )
         starts.setdefault(owner, []).append(url)
     if not starts:
-        starts = {name: [] for name in SPIDERS}
+        starts = {name: [] for name in SOURCES}
     return starts
 
 
-def allowed_hosts(sources: Iterable[str], base_url: str | None) -> set[str]:
-    """The hosts a start URL of these sources may be on: theirs, and the mirror's."""
-    hosts = {host for name in sources for host in SPIDERS[name].public_hosts}
-    if base_url:
-        hosts.add((urlsplit(base_url).hostname or "").lower())
-    return hosts
-
-
-def source_of(url: str, candidates: Sequence[str], base_url: str | None) -> str | None:
+def source_of(url: str, candidates: Sequence[str]) -> str | None:
     """The source a start URL belongs to: by its host, else (a mirror's URL) by its path."""
-    host = (urlsplit(url).hostname or "").lower()
     for name in candidates:
-        if host in SPIDERS[name].public_hosts:
+        if SOURCES[name].owns(url):
             return name
+    parts = urlsplit(url)
     for name in candidates:
-        spider = SPIDERS[name]
-        path = urlsplit(url)
-        public = spider.public_root + path.path + (f"?{path.query}" if path.query else "")
+        public = SOURCES[name].public_root + parts.path + (f"?{parts.query}" if parts.query else "")
         kind = page_kind(public)
         if kind and kind.startswith(f"{name}-"):
             return name

@@ -13,7 +13,7 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from scheduler.crawl.options import SPIDERS, CrawlOptions, build_settings, plan
+from scheduler.crawl.options import CrawlOptions, build_settings, plan
 from scheduler.crawl.stopping import StopOnSignal
 from scheduler.logs import setup_logging
 
@@ -45,7 +45,7 @@ def run_crawl(options: CrawlOptions) -> list[SourceSummary]:
     setup_logging(options.log_level)
     crawlers = []
     for name, urls in starts.items():
-        crawler = process.create_crawler(SPIDERS[name])
+        crawler = process.create_crawler(name)  # the spider of that name
         kwargs: dict[str, Any] = {}
         if urls:
             kwargs["start_url"] = urls

@@ -23,7 +23,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.config import DaemonConfig, SourceConfig, cron_trigger
+from scheduler.daemon.settings import DaemonConfig, SourceConfig, cron_trigger
 
 #: A run may start this late at the least (APScheduler's loop itself takes a moment).
 MIN_MISFIRE_GRACE = timedelta(seconds=5)

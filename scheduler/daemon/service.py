@@ -30,10 +30,12 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from scheduler.config import Config, ConfigError, SourceConfig, format_duration
-from scheduler.crawl.options import SPIDERS
+from crawler.sources import SOURCES, aggregator_hosts
+from scheduler.config import Config
+from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
 from scheduler.daemon.schedule import job_options
+from scheduler.daemon.settings import SourceConfig
 from scheduler.daemon.signals import commands_on_signals
 from scheduler.daemon.supervisor import CrawlFactory, RunReport, RunSupervisor, SourceStates
 from scheduler.monitor.outbox import DeliveryWorker, Monitor
@@ -102,7 +104,7 @@ class Daemon:
         self._active: set[int] = set()  # threads inside a job
         self._skip_noted: set[str] = set()  # sources whose skipped runs were logged
         self._lock = threading.Lock()
-        self._source_locks = {name: threading.Lock() for name in SPIDERS}
+        self._source_locks = {name: threading.Lock() for name in SOURCES}
         self._scheduler: BackgroundScheduler | None = None
         self._monitor: Monitor | None = None
         self._monitor_lock = threading.Lock()  # one source's after-run work at a time
@@ -119,7 +121,7 @@ class Daemon:
         lock = DatabaseLock(self.db_url)
         try:
             migrate(engine)
-            repo = Repository(engine)
+            repo = Repository(engine, aggregator_hosts=aggregator_hosts())
             self._take_lock(lock, repo)
             try:
                 with commands_on_signals(self._commands.put):
@@ -156,7 +158,7 @@ class Daemon:
         self.states.load(repo)
         self._close_abandoned_runs(repo, now)
         config = self.config
-        workers = max(1, len(SPIDERS))
+        workers = max(1, len(SOURCES))
         scheduler = BackgroundScheduler(
             timezone=config.daemon.timezone,
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
@@ -243,7 +245,7 @@ class Daemon:
 
     def _schedule(self, source: SourceConfig, now: datetime) -> None:
         assert self._scheduler is not None
-        label = SPIDERS[source.name].source_label
+        label = SOURCES[source.name].label
         runs = self.supervisor.repo.runs.recent(limit=1, source=label)
         last_start = runs[0].started_at if runs else None
         options = job_options(source, self.config.daemon, last_start, now)

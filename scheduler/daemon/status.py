@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler.config import Config, format_duration
-from scheduler.crawl.options import SPIDERS
+from crawler.sources import SOURCES
+from scheduler.config import Config
+from scheduler.configtypes import format_duration
 from scheduler.monitor.health import alarms_json
 from storage.db import display_url
 from storage.locks import DatabaseLock
@@ -55,7 +56,7 @@ def _source_report(
     running: bool,
     now: datetime,
 ) -> dict[str, Any]:
-    label = SPIDERS[name].source_label
+    label = SOURCES[name].label
     last = next(iter(repo.runs.recent(limit=1, source=label)), None)
     # While the daemon runs, what it runs by (its configuration may not be this one).
     schedule = state.schedule if running and state and state.schedule else None

@@ -19,10 +19,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from scheduler.config import SourceConfig, format_duration
-from scheduler.crawl.options import SPIDERS
+from crawler.sources import SOURCES
+from scheduler.configtypes import format_duration
 from scheduler.daemon.child import ChildCrawl, ChildResult, crawl_command
 from scheduler.daemon.schedule import pause_for
+from scheduler.daemon.settings import SourceConfig
 from storage.db import StorageError
 from storage.records import RunView, SourceState
 from storage.repository import Repository
@@ -177,7 +178,7 @@ class RunSupervisor:
         name = source.name
         began = time.monotonic()
         try:
-            run_id = self.repo.runs.start(SPIDERS[name].source_label, self._clock())
+            run_id = self.repo.runs.start(SOURCES[name].label, self._clock())
         except StorageError as error:
             message = f"could not record the run: {error}"
             logger.error("%s: %s", name, message)

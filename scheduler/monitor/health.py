@@ -31,22 +31,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from scheduler.configcheck import (
-    WatchConfigError,
-    boolean,
-    check_keys,
-    duration,
-    format_duration,
-    show,
-    whole,
-)
+from pydantic import BeforeValidator, Field, ValidationInfo
+
+from crawler.sources import SOURCES, known
+from scheduler.configtypes import Flag, Section, duration, format_duration, mistake, show, whole
 from scheduler.monitor.notify.payloads import AlarmPayload
-from scheduler.monitor.notify.settings import parse_targets
-from scheduler.monitor.watch import source_hosts
+from scheduler.monitor.notify.settings import Targets
 from storage.alarms import Alarms
 from storage.outbox import Outbox
 from storage.records import AlarmView, RunStats, RunView, utc_iso
@@ -58,82 +52,52 @@ QUIET = "quiet"
 EMPTY_LISTINGS = "empty-listings"
 PARSE_FAILURES = "parse-failures"
 
-HEALTH_KEYS = (
-    "empty_listings",
-    "min_pages",
-    "notify",
-    "parse_failure_share",
-    "quiet_after",
-    "sources",
-)
-SOURCE_KEYS = ("empty_listings", "min_pages", "parse_failure_share", "quiet_after")
 DEFAULT_QUIET_AFTER = timedelta(days=1)
 #: Runs of a source looked at for the layout alarms.
 HISTORY_RUNS = 20
 
 
-@dataclass(frozen=True)
-class SourceHealth:
-    quiet_after: timedelta | None = DEFAULT_QUIET_AFTER  # None: never quiet
-    parse_failure_share: float = 0.5
-    min_pages: int = 5
-    empty_listings: bool = True
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise mistake(f"expected a number above 0 and at most 1 (e.g. 0.5), got {show(value)}")
+    return float(value)
 
 
-@dataclass(frozen=True)
-class HealthConfig:
-    default: SourceHealth = field(default_factory=SourceHealth)
-    sources: dict[str, SourceHealth] = field(default_factory=dict)
-    notify: tuple[str, ...] = ()
+class SourceHealth(Section):
+    """The thresholds of one source (``[health]``, or ``[health.sources.NAME]``)."""
+
+    quiet_after: Annotated[timedelta | None, duration(positive=True, false_is_none=True)] = (
+        DEFAULT_QUIET_AFTER  # None: never quiet
+    )
+    parse_failure_share: Annotated[float, BeforeValidator(_share)] = 0.5
+    min_pages: Annotated[int, whole()] = 5
+    empty_listings: Flag = True
+
+
+def _inherit(value: Any, info: ValidationInfo) -> Any:
+    """``[health.sources.NAME]`` tables, each completed with the ``[health]`` thresholds."""
+    if not isinstance(value, dict):
+        raise mistake(f"expected tables, got {show(value)}")
+    inherited = {key: info.data[key] for key in SourceHealth.model_fields if key in info.data}
+    tables = {}
+    for name, table in value.items():
+        if name not in SOURCES:
+            raise mistake(f"unknown source (known: {known()})", at=name)
+        tables[name] = {**inherited, **table} if isinstance(table, dict) else table
+    return tables
+
+
+class HealthConfig(SourceHealth):
+    """The ``[health]`` table (defaults when absent): thresholds for every source, unless
+    ``[health.sources.NAME]`` sets some of them for that source."""
+
+    sources: Annotated[dict[str, SourceHealth], BeforeValidator(_inherit)] = Field(
+        default_factory=dict
+    )
+    notify: Targets = ()
 
     def of(self, source: str) -> SourceHealth:
-        return self.sources.get(source, self.default)
-
-
-def _source_values(table: dict[str, Any], where: str) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if "quiet_after" in table:
-        raw = table["quiet_after"]
-        values["quiet_after"] = None if raw is False else duration(raw, f"{where}.quiet_after")
-    if "parse_failure_share" in table:
-        share = table["parse_failure_share"]
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
-            raise WatchConfigError(
-                f"{where}.parse_failure_share: expected a number above 0 and at most 1"
-                f" (e.g. 0.5), got {show(share)}"
-            )
-        values["parse_failure_share"] = float(share)
-    if "min_pages" in table:
-        values["min_pages"] = whole(table["min_pages"], f"{where}.min_pages")
-    if "empty_listings" in table:
-        values["empty_listings"] = boolean(table["empty_listings"], f"{where}.empty_listings")
-    return values
-
-
-def parse_health(raw: Any, *, smtp: bool = False) -> HealthConfig:
-    """The ``[health]`` table (defaults when absent). Raises :class:`WatchConfigError`."""
-    from scheduler.crawl.options import SPIDERS
-
-    if raw is None:
-        return HealthConfig()
-    if not isinstance(raw, dict):
-        raise WatchConfigError(f"health: expected a table ([health]), got {show(raw)}")
-    check_keys(raw, "health", HEALTH_KEYS)
-    default = replace(SourceHealth(), **_source_values(raw, "health"))
-    sources: dict[str, SourceHealth] = {}
-    tables = raw.get("sources", {})
-    if not isinstance(tables, dict):
-        raise WatchConfigError(f"health.sources: expected tables, got {show(tables)}")
-    for name, table in tables.items():
-        where = f"health.sources.{name}"
-        if name not in SPIDERS:
-            raise WatchConfigError(f"{where}: unknown source (known: {', '.join(sorted(SPIDERS))})")
-        if not isinstance(table, dict):
-            raise WatchConfigError(f"{where}: expected a table ([{where}])")
-        check_keys(table, where, SOURCE_KEYS)
-        sources[name] = replace(default, **_source_values(table, where))
-    notify = parse_targets(raw.get("notify", []), "health.notify", smtp=smtp)
-    return HealthConfig(default=default, sources=sources, notify=notify)
+        return self.sources.get(source, self)
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -237,11 +201,10 @@ def check_health(
 ) -> list[AlarmChange]:
     """Run every check on each source; raise and clear alarms, log and queue notifications
     of the changes, and return them."""
-    hosts = source_hosts()
     changes: list[AlarmChange] = []
     for source in sources:
         settings = config.of(source)
-        prefixes = [f"{s}://{h}/" for h in sorted(hosts.get(source, ())) for s in ("http", "https")]
+        prefixes = SOURCES[source].site_prefixes() if source in SOURCES else ()
         stored = (
             repo.articles.last_url_first_seen(prefixes),
             repo.runs.last_new_article_at(source),

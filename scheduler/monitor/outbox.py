@@ -4,118 +4,26 @@ it delivers them, on a thread of its own (:class:`DeliveryWorker`) so that a slo
 hanging receiver never holds up a crawl.
 
 The configuration sections it reads (``[[watch]]``, ``[smtp]``, ``[notify]``,
-``[health]``) are parsed by :func:`parse_monitoring` from the TOML document.
+``[health]``) are :class:`scheduler.config.MonitoringConfig`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
-from scheduler.configcheck import WatchConfigError
-from scheduler.monitor.health import AlarmChange, HealthConfig, check_health, parse_health
+from scheduler.config import MonitoringConfig
+from scheduler.monitor.health import AlarmChange, check_health
 from scheduler.monitor.notify.delivery import DeliveryReport, Notifier, deliver_due
-from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig, parse_notify, parse_smtp
-from scheduler.monitor.watch import WatchRule, evaluate, parse_watch
+from scheduler.monitor.watch import evaluate
 from storage.errors import StorageError
 from storage.records import MatchView
 from storage.repository import Repository
 
 logger = logging.getLogger("monitor")
-
-#: The top-level keys of the configuration this module reads.
-SECTIONS = ("health", "notify", "smtp", "watch")
-
-
-@dataclass(frozen=True)
-class MonitoringConfig:
-    watch: tuple[WatchRule, ...] = ()
-    smtp: SmtpConfig | None = None
-    notify: DeliveryPolicy = field(default_factory=DeliveryPolicy)
-    health: HealthConfig = field(default_factory=HealthConfig)
-
-    def rule(self, name: str) -> WatchRule | None:
-        return next((r for r in self.watch if r.name == name), None)
-
-
-def parse_monitoring(data: Mapping[str, Any]) -> MonitoringConfig:
-    """The monitoring sections of a parsed configuration document (other keys ignored)."""
-    smtp = parse_smtp(data.get("smtp"))
-    return MonitoringConfig(
-        watch=tuple(parse_watch(data.get("watch"), smtp=smtp is not None)),
-        smtp=smtp,
-        notify=parse_notify(data.get("notify")),
-        health=parse_health(data.get("health"), smtp=smtp is not None),
-    )
-
-
-@dataclass(frozen=True)
-class LoadedMonitoring:
-    config: MonitoringConfig
-    path: Path | None
-    database_url: str | None  # ``[database] url`` of the file, relative paths resolved
-
-
-def load_monitoring(cli_path: str | None = None) -> LoadedMonitoring:
-    """Read the monitoring sections of the configuration file (found as the daemon finds
-    it; no file: defaults, no rules)."""
-    from scheduler.config import locate
-
-    path, required = locate(cli_path)
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        if required:
-            raise WatchConfigError(f"config file {path} does not exist") from None
-        return LoadedMonitoring(MonitoringConfig(), None, None)
-    except OSError as error:
-        raise WatchConfigError(
-            f"cannot read config file {path}: {error.strerror or error}"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise WatchConfigError(f"{path}: not valid TOML: {error}") from None
-    database = data.get("database")
-    url = database.get("url") if isinstance(database, dict) else None
-    url = _relative_to(url, path.resolve().parent) if isinstance(url, str) else None
-    return LoadedMonitoring(parse_monitoring(data), path, url)
-
-
-def _relative_to(value: str, base_dir: Path) -> str:
-    """A SQLite URL with a relative path is taken relative to the configuration file."""
-    try:
-        url = make_url(value)
-    except ArgumentError:
-        return value  # the daemon's configuration check names the mistake
-    database = url.database or ""
-    if (
-        url.get_backend_name() == "sqlite"
-        and database not in ("", ":memory:")
-        and not database.startswith(("file:", "~"))
-        and not Path(database).is_absolute()
-    ):
-        return url.set(database=str(base_dir / database)).render_as_string(hide_password=False)
-    return value
-
-
-def resolve_db(cli_db: str | None, loaded: LoadedMonitoring) -> str:
-    """``--db`` > ``$KCNA_MONITOR_DB`` > ``[database] url`` > the default SQLite file."""
-    from crawler.settings import default_database_url
-
-    return (
-        cli_db or os.environ.get("KCNA_MONITOR_DB") or loaded.database_url or default_database_url()
-    )
 
 
 def utc_now() -> datetime:

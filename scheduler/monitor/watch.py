@@ -30,27 +30,29 @@ quantifier (``a++``) or an atomic group (``(?>...)``) says the same without the 
 from __future__ import annotations
 
 import re
-import re._constants as sre
-import re._parser as sre_parse
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Annotated, Any, ClassVar
 
-from scheduler.configcheck import (
-    WatchConfigError,
-    check_keys,
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+
+from crawler.sources import SOURCES, known, sources_of
+from scheduler.configtypes import (
+    ConfigError,
+    Section,
     duration,
+    each_once,
+    listed,
+    mistake,
+    non_empty,
     show,
-    string,
 )
+from scheduler.monitor.backtracking import backtracking_risk
 from scheduler.monitor.notify.payloads import GonePayload, MatchPayload
-from scheduler.monitor.notify.settings import parse_targets
+from scheduler.monitor.notify.settings import Targets
 from storage.records import ArticleView, MatchInput, MatchView
 from storage.repository import Repository
 
-RULE_KEYS = ("match", "max_age", "name", "notify", "sources")
 DEFAULT_MAX_AGE = timedelta(days=7)
 CURSOR = "watch"
 #: Characters of context on each side of the match in a snippet.
@@ -58,13 +60,63 @@ SNIPPET_CONTEXT = 80
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
-@dataclass(frozen=True)
-class WatchRule:
-    name: str
-    pattern: re.Pattern[str]
-    sources: tuple[str, ...] = ()  # crawl sources (kcna, kcnawatch); empty: any
-    notify: tuple[str, ...] = ()
-    max_age: timedelta | None = DEFAULT_MAX_AGE
+def _rule_name(value: Any) -> str:
+    name = non_empty(value)
+    if not _NAME_RE.fullmatch(name):
+        raise mistake(
+            f'"{name}" is not a rule name (letters, digits, "_", "-" and ".",'
+            " starting with a letter or digit, at most 100)"
+        )
+    return name
+
+
+def _source(value: Any) -> str:
+    if value not in SOURCES:
+        raise mistake(f"unknown source {show(value)} (known: {known()})")
+    return str(value)
+
+
+class WatchRule(Section):
+    """A ``[[watch]]`` table: which articles to tell about, and whom."""
+
+    header: ClassVar[str] = "[[watch]]"
+    needs: ClassVar[str] = "every rule needs name and match"
+
+    name: Annotated[str, BeforeValidator(_rule_name)]
+    #: Case-insensitive, on title and text.
+    pattern: re.Pattern[str] = Field(alias="match")
+    #: Crawl sources (kcna, kcnawatch), each once; empty: any.
+    sources: Annotated[
+        tuple[Annotated[str, BeforeValidator(_source)], ...],
+        listed("a list of sources", empty=False),
+        AfterValidator(each_once),
+    ] = ()
+    notify: Targets = ()
+    max_age: Annotated[timedelta | None, duration(positive=True, false_is_none=True)] = (
+        DEFAULT_MAX_AGE
+    )
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _expression(cls, value: Any, info: ValidationInfo) -> re.Pattern[str]:
+        if isinstance(value, re.Pattern):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise mistake(f"expected a regular expression, got {show(value)}")
+        try:
+            pattern = re.compile(value, re.IGNORECASE)
+        except re.error as error:
+            raise mistake(f'bad regular expression "{value}": {error}') from None
+        if pattern.search("") is not None:
+            raise mistake(f'"{value}" matches the empty text, so every article')
+        risk = backtracking_risk(value)
+        if risk is not None:
+            raise mistake(
+                f'rule "{info.data.get("name", "?")}": "{value}" can take exponential time on'
+                f" some texts ({risk}); rewrite it, e.g. with a possessive quantifier (a++)"
+                " or an atomic group (?>...)"
+            )
+        return pattern
 
     def snippet(self, title: str, text: str) -> str | None:
         """The matching passage (the title when only the title matches); None: no match."""
@@ -94,168 +146,9 @@ def make_snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT
     return ("…" if left > 0 else "") + passage + ("…" if right < len(text) else "")
 
 
-def source_hosts() -> dict[str, frozenset[str]]:
-    from scheduler.crawl.options import SPIDERS
-
-    return {name: spider.public_hosts for name, spider in SPIDERS.items()}
-
-
 def article_sources(article: ArticleView) -> set[str]:
     """The crawl sources whose sites the article was seen on."""
-    hosts = {(urlsplit(u.url).hostname or "").lower() for u in article.urls}
-    hosts.add((urlsplit(article.url).hostname or "").lower())
-    return {name for name, own in source_hosts().items() if hosts & own}
-
-
-# -- configuration -----------------------------------------------------------------------
-
-_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
-#: Character ranges wider than this count as "any character" when alternatives are compared.
-_SMALL_RANGE = 256
-
-
-def backtracking_risk(pattern: str) -> str | None:
-    """Why ``pattern`` can take exponential time on some texts, or None.
-
-    Refused: inside a part repeated without bound (``+``, ``*``, ``{n,}``), a quantifier of
-    variable count (``(a+)+``, ``(a*)*``, ``(\\w+\\s?)+``) or alternatives that can start
-    with the same character or match nothing (``(a|aa)+``). Possessive quantifiers and atomic
-    groups are never backtracked into, so they are accepted anywhere. The check is cautious:
-    a few harmless expressions are refused too, and a possessive rewrite makes them pass.
-    """
-    return _risk(sre_parse.parse(pattern, re.IGNORECASE), repeated=False)
-
-
-def _risk(items: Any, *, repeated: bool) -> str | None:
-    for op, av in items:
-        found: str | None = None
-        if op in _REPEATS:
-            low, high, body = av
-            if repeated and high != low:
-                return "a repeated group contains a quantifier (nested quantifiers)"
-            found = _risk(body, repeated=repeated or high == sre.MAXREPEAT)
-        elif op is sre.SUBPATTERN:
-            found = _risk(av[3], repeated=repeated)
-        elif op is sre.BRANCH:
-            if repeated and _alternatives_overlap(av[1]):
-                return "a repeated group has alternatives that can match the same text"
-            found = next((r for alt in av[1] if (r := _risk(alt, repeated=repeated))), None)
-        elif op in (sre.ASSERT, sre.ASSERT_NOT):
-            found = _risk(av[1], repeated=False)
-        elif op is sre.GROUPREF_EXISTS:
-            branches = [b for b in av[1:] if b is not None]
-            found = next((r for b in branches if (r := _risk(b, repeated=repeated))), None)
-        if found:
-            return found
-    return None
-
-
-def _alternatives_overlap(alternatives: Sequence[Any]) -> bool:
-    seen: set[str] = set()
-    for alternative in alternatives:
-        first = _first_chars(alternative)
-        if first is None or first & seen:
-            return True
-        seen |= first
-    return False
-
-
-def _first_chars(items: Any) -> set[str] | None:
-    """The (case-folded) characters a match of ``items`` can start with; None: any, or it
-    can match the empty text."""
-    if not len(items):
-        return None
-    op, av = items[0]
-    if op is sre.LITERAL:
-        return {chr(av).casefold()}
-    if op is sre.IN:
-        chars: set[str] = set()
-        for kind, value in av:
-            if kind is sre.LITERAL:
-                chars.add(chr(value).casefold())
-            elif kind is sre.RANGE and value[1] - value[0] <= _SMALL_RANGE:
-                chars |= {chr(c).casefold() for c in range(value[0], value[1] + 1)}
-            else:
-                return None
-        return chars
-    if op is sre.SUBPATTERN:
-        return _first_chars(av[3])
-    if op in (*_REPEATS, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
-        return _first_chars(av[2])
-    return None
-
-
-def parse_watch(raw: Any, *, smtp: bool = False) -> list[WatchRule]:
-    """The rules of the ``[[watch]]`` tables; ``smtp`` says whether ``[smtp]`` is set (an
-    ``email:`` target needs it). Raises :class:`WatchConfigError`."""
-    from scheduler.crawl.options import SPIDERS
-
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise WatchConfigError(f"watch: expected [[watch]] tables, got {show(raw)}")
-    rules: list[WatchRule] = []
-    seen: set[str] = set()
-    for index, table in enumerate(raw):
-        where = f"watch[{index}]"
-        if not isinstance(table, dict):
-            raise WatchConfigError(f"{where}: expected a table ([[watch]]), got {show(table)}")
-        check_keys(table, where, RULE_KEYS)
-        for key in ("name", "match"):
-            if key not in table:
-                raise WatchConfigError(f"{where}.{key}: missing (every rule needs name and match)")
-        name = string(table["name"], f"{where}.name")
-        if not _NAME_RE.fullmatch(name):
-            raise WatchConfigError(
-                f'{where}.name: "{name}" is not a rule name (letters, digits, "_", "-" and ".",'
-                " starting with a letter or digit, at most 100)"
-            )
-        if name in seen:
-            raise WatchConfigError(f'{where}.name: another rule is named "{name}" already')
-        seen.add(name)
-        pattern_text = table["match"]
-        if not isinstance(pattern_text, str) or not pattern_text.strip():
-            raise WatchConfigError(
-                f"{where}.match: expected a regular expression, got {show(pattern_text)}"
-            )
-        try:
-            pattern = re.compile(pattern_text, re.IGNORECASE)
-        except re.error as error:
-            raise WatchConfigError(
-                f'{where}.match: bad regular expression "{pattern_text}": {error}'
-            ) from None
-        if pattern.search("") is not None:
-            raise WatchConfigError(
-                f'{where}.match: "{pattern_text}" matches the empty text, so every article'
-            )
-        risk = backtracking_risk(pattern_text)
-        if risk is not None:
-            raise WatchConfigError(
-                f'{where}.match: rule "{name}": "{pattern_text}" can take exponential time on'
-                f" some texts ({risk}); rewrite it, e.g. with a possessive quantifier (a++)"
-                " or an atomic group (?>...)"
-            )
-        sources: tuple[str, ...] = ()
-        if "sources" in table:
-            value = table["sources"]
-            if not isinstance(value, list) or not value:
-                raise WatchConfigError(
-                    f"{where}.sources: expected a list of sources, got {show(value)}"
-                )
-            for position, source in enumerate(value):
-                if source not in SPIDERS:
-                    raise WatchConfigError(
-                        f"{where}.sources[{position}]: unknown source {show(source)}"
-                        f" (known: {', '.join(sorted(SPIDERS))})"
-                    )
-            sources = tuple(dict.fromkeys(value))
-        notify = parse_targets(table.get("notify", []), f"{where}.notify", smtp=smtp)
-        max_age: timedelta | None = DEFAULT_MAX_AGE
-        if "max_age" in table:
-            value = table["max_age"]
-            max_age = None if value is False else duration(value, f"{where}.max_age")
-        rules.append(WatchRule(name, pattern, sources, notify, max_age))
-    return rules
+    return sources_of([article.url, *(u.url for u in article.urls)])
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -437,5 +330,5 @@ def find_rule(rules: Sequence[WatchRule], name: str) -> WatchRule:
     for rule in rules:
         if rule.name == name:
             return rule
-    known = ", ".join(r.name for r in rules) or "none configured"
-    raise WatchConfigError(f'no watch rule named "{name}" (rules: {known})')
+    names = ", ".join(r.name for r in rules) or "none configured"
+    raise ConfigError(f'no watch rule named "{name}" (rules: {names})')

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from scheduler.config import MonitoringConfig
 from scheduler.monitor.feed import ATOM_TYPE, build_feed
 from scheduler.monitor.health import alarms_json
-from scheduler.monitor.outbox import MonitoringConfig, utc_now
+from scheduler.monitor.outbox import utc_now
 from scheduler.web.metrics import METRICS_TYPE, render
 from storage.db import ping
 from storage.errors import StorageError

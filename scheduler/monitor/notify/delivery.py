@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.configcheck import format_duration
+from scheduler.configtypes import format_duration
 from scheduler.monitor.notify.common import DeliveryError
 from scheduler.monitor.notify.log import LogChannel
 from scheduler.monitor.notify.mail import MailChannel

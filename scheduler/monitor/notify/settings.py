@@ -5,49 +5,123 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from scheduler.configcheck import (
-    WatchConfigError,
-    boolean,
-    check_keys,
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from scheduler.configtypes import (
+    Flag,
+    Section,
+    Text,
     duration,
+    each_once,
     format_duration,
     http_url,
-    show,
-    string,
+    listed,
+    mistake,
+    non_empty,
     whole,
 )
 
-SMTP_KEYS = ("from", "host", "password_env", "port", "ssl", "starttls", "timeout", "username")
-NOTIFY_KEYS = ("give_up_after", "retry_first", "retry_max", "timeout")
 _EMAIL_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    sender: str
-    port: int = 25
-    username: str | None = None
-    password_env: str | None = None  # the environment variable holding the password
-    starttls: bool = False
-    ssl: bool = False  # SMTP over TLS from the start (port 465)
-    timeout: timedelta = timedelta(seconds=30)
+def _target(value: Any) -> str:
+    """``log``, ``webhook:URL`` or ``email:ADDRESS``. That an email target needs ``[smtp]``
+    is checked with the whole file (:class:`scheduler.config.ConfigFile`)."""
+    text = non_empty(value)
+    if text == "log":
+        return text
+    kind, _, rest = text.partition(":")
+    if kind == "webhook":
+        return "webhook:" + http_url(rest)
+    if kind == "email":
+        address = rest.strip()
+        if not _EMAIL_RE.fullmatch(address):
+            raise mistake(f'not an email address: "{address}"')
+        return "email:" + address
+    raise mistake(
+        f'unknown target "{text}" (use "log", "webhook:https://..." or "email:someone@example.org")'
+    )
+
+
+#: Where notifications go, each target once (``notify = ["log", "webhook:..."]``).
+Targets = Annotated[
+    tuple[Annotated[str, BeforeValidator(_target)], ...],
+    listed("a list of targets"),
+    AfterValidator(each_once),
+]
+
+
+def _sender(value: Any) -> str:
+    sender = non_empty(value)
+    if not _EMAIL_RE.search(sender):
+        raise mistake(f'not an email address: "{sender}"')
+    return sender
+
+
+def _environment_variable(value: Any) -> str:
+    name = non_empty(value)
+    if name not in os.environ:
+        raise mistake(f"the environment variable {name} is not set")
+    return name
+
+
+class SmtpConfig(Section):
+    """The ``[smtp]`` table. The password is never in the file: ``password_env`` names the
+    environment variable that holds it."""
+
+    needs: ClassVar[str] = "[smtp] needs host and from"
+
+    host: Text
+    sender: Annotated[str, BeforeValidator(_sender)] = Field(alias="from")
+    #: None (not given): 465 with ``ssl``, 587 with ``starttls``, else 25.
+    port: Annotated[int | None, whole(maximum=65535)] = None
+    username: Text | None = None
+    #: The environment variable holding the password.
+    password_env: Annotated[str | None, BeforeValidator(_environment_variable)] = None
+    starttls: Flag = False
+    ssl: Flag = False  # SMTP over TLS from the start (port 465)
+    timeout: Annotated[timedelta, duration(positive=True)] = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmtpConfig:
+        if self.ssl and self.starttls:
+            raise mistake("give either ssl or starttls, not both")
+        if self.password_env and not self.username:
+            raise mistake("set smtp.username too", at="password_env")
+        if self.port is None:
+            return self.model_copy(
+                update={"port": 465 if self.ssl else 587 if self.starttls else 25}
+            )
+        return self
 
     def password(self) -> str | None:
         return os.environ.get(self.password_env) if self.password_env else None
 
 
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    retry_first: timedelta = timedelta(seconds=30)
-    retry_max: timedelta = timedelta(hours=1)
-    give_up_after: timedelta = timedelta(days=2)
-    timeout: timedelta = timedelta(seconds=10)  # of one webhook request
-    batch: int = 50
+class DeliveryPolicy(Section):
+    """The ``[notify]`` table: how failed notifications are retried (all optional)."""
+
+    #: Notifications claimed at a time.
+    batch: ClassVar[int] = 50
+
+    retry_first: Annotated[timedelta, duration(positive=True)] = timedelta(seconds=30)
+    retry_max: Annotated[timedelta, duration(positive=True)] = timedelta(hours=1)
+    give_up_after: Annotated[timedelta, duration(positive=True)] = timedelta(days=2)
+    #: Of one webhook request.
+    timeout: Annotated[timedelta, duration(positive=True)] = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeliveryPolicy:
+        if self.retry_max < self.retry_first:
+            raise mistake(
+                f"{format_duration(self.retry_max)} is shorter than"
+                f" retry_first ({format_duration(self.retry_first)})",
+                at="retry_max",
+            )
+        return self
 
     @property
     def lease(self) -> timedelta:
@@ -58,91 +132,3 @@ class DeliveryPolicy:
         """The pause after the ``attempts``-th failed attempt (1, 2, ...)."""
         factor = 2 ** min(max(attempts - 1, 0), 30)
         return min(self.retry_first * factor, self.retry_max)
-
-
-def parse_target(value: Any, name: str, *, smtp: bool) -> str:
-    text = string(value, name)
-    if text == "log":
-        return text
-    kind, _, rest = text.partition(":")
-    if kind == "webhook":
-        return "webhook:" + http_url(rest, name)
-    if kind == "email":
-        address = rest.strip()
-        if not _EMAIL_RE.fullmatch(address):
-            raise WatchConfigError(f'{name}: not an email address: "{address}"')
-        if not smtp:
-            raise WatchConfigError(f"{name}: email needs an [smtp] section (host, from)")
-        return "email:" + address
-    raise WatchConfigError(
-        f'{name}: unknown target "{text}" (use "log", "webhook:https://..." or'
-        ' "email:someone@example.org")'
-    )
-
-
-def parse_targets(raw: Any, name: str, *, smtp: bool) -> tuple[str, ...]:
-    if not isinstance(raw, list):
-        raise WatchConfigError(f"{name}: expected a list of targets, got {show(raw)}")
-    targets = [parse_target(value, f"{name}[{i}]", smtp=smtp) for i, value in enumerate(raw)]
-    return tuple(dict.fromkeys(targets))
-
-
-def parse_smtp(raw: Any) -> SmtpConfig | None:
-    """The ``[smtp]`` table (None when absent). The password is never in the file: name the
-    environment variable that holds it with ``password_env``."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise WatchConfigError(f"smtp: expected a table ([smtp]), got {show(raw)}")
-    check_keys(raw, "smtp", SMTP_KEYS)
-    for key in ("host", "from"):
-        if key not in raw:
-            raise WatchConfigError(f"smtp.{key}: missing ([smtp] needs host and from)")
-    sender = string(raw["from"], "smtp.from")
-    if not _EMAIL_RE.search(sender):
-        raise WatchConfigError(f'smtp.from: not an email address: "{sender}"')
-    use_ssl = boolean(raw.get("ssl", False), "smtp.ssl")
-    starttls = boolean(raw.get("starttls", False), "smtp.starttls")
-    if use_ssl and starttls:
-        raise WatchConfigError("smtp: give either ssl or starttls, not both")
-    default_port = 465 if use_ssl else 587 if starttls else 25
-    port = whole(raw.get("port", default_port), "smtp.port", maximum=65535)
-    username = string(raw["username"], "smtp.username") if "username" in raw else None
-    password_env = None
-    if "password_env" in raw:
-        password_env = string(raw["password_env"], "smtp.password_env")
-        if password_env not in os.environ:
-            raise WatchConfigError(
-                f"smtp.password_env: the environment variable {password_env} is not set"
-            )
-    if password_env and not username:
-        raise WatchConfigError("smtp.password_env: set smtp.username too")
-    timeout = duration(raw.get("timeout", "30s"), "smtp.timeout")
-    return SmtpConfig(
-        host=string(raw["host"], "smtp.host"),
-        sender=sender,
-        port=port,
-        username=username,
-        password_env=password_env,
-        starttls=starttls,
-        ssl=use_ssl,
-        timeout=timeout,
-    )
-
-
-def parse_notify(raw: Any) -> DeliveryPolicy:
-    """The ``[notify]`` table: how failed notifications are retried (all optional)."""
-    if raw is None:
-        return DeliveryPolicy()
-    if not isinstance(raw, dict):
-        raise WatchConfigError(f"notify: expected a table ([notify]), got {show(raw)}")
-    check_keys(raw, "notify", NOTIFY_KEYS)
-    policy = DeliveryPolicy()
-    values = {key: duration(raw[key], f"notify.{key}") for key in NOTIFY_KEYS if key in raw}
-    policy = DeliveryPolicy(**{**policy.__dict__, **values})
-    if policy.retry_max < policy.retry_first:
-        raise WatchConfigError(
-            f"notify.retry_max: {format_duration(policy.retry_max)} is shorter than"
-            f" retry_first ({format_duration(policy.retry_first)})"
-        )
-    return policy
