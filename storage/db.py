@@ -11,16 +11,16 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import StaticPool
 
 from storage.errors import DatabaseUnavailable, SchemaMissing, StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: Execution option naming the BEGIN statement SQLite transactions start with.
 SQLITE_BEGIN_OPTION = "storage_sqlite_begin"
@@ -211,7 +211,12 @@ def _busy_timeout(engine: Engine) -> float | None:
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
-    """An Alembic configuration for the migrations shipped in this package (no ini file)."""
+    """An Alembic configuration for the migrations shipped in this package (no ini file).
+
+    Alembic is imported here and in :func:`migrate`, not with this module: a command that
+    never touches the schema (``--help``, a config check) does not pay for loading it."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
@@ -224,6 +229,8 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest revision. Idempotent; safe when several processes start
     at once (SQLite: the write lock is held for the whole upgrade; PostgreSQL: an advisory lock)."""
+    from alembic import command
+
     config = alembic_config()
     with translate_errors(engine), writer(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -236,5 +243,7 @@ def migrate(engine: Engine) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at (None when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     with translate_errors(engine), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -154,8 +154,9 @@ def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(tmp_path: 
                     "Missile test 1",
                     "Missile test 2",
                 ]
-                assert daemon._monitor_lock.acquire(blocking=False)  # not held while sending
-                daemon._monitor_lock.release()
+                lock = daemon.monitoring._lock
+                assert lock.acquire(blocking=False)  # not held while sending
+                lock.release()
             finally:
                 hanging.release()  # the daemon stops at once; the attempts become retries
     # The hanging attempt failed when the connection closed: tried again later. The second

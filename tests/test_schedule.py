@@ -19,6 +19,7 @@ from scheduler.daemon.schedule import (
     make_trigger,
     misfire_grace,
     pause_for,
+    reload_changes,
 )
 from scheduler.daemon.settings import DaemonConfig, SourceConfig
 
@@ -279,3 +280,34 @@ def test_the_daemon_skips_runs_of_a_paused_source_and_resumes() -> None:
     now[0] = T0 + 16 * MIN
     daemon._run_job("kcna")
     assert ran == [T0 + 16 * MIN]
+
+
+# -- what a reload changes ------------------------------------------------------------------
+
+
+def _config(daemon: DaemonConfig = DAEMON, **sources: SourceConfig) -> Any:
+    from scheduler.config import Config
+
+    return Config(path=None, database_url=None, daemon=daemon, sources=sources)
+
+
+def test_a_reload_reschedules_disables_or_only_notes_new_settings() -> None:
+    every_30 = SourceConfig(name="kcna", every=30 * MIN, jitter=timedelta(0))
+    watch = SourceConfig(name="kcnawatch", every=15 * MIN, jitter=timedelta(0))
+    off = SourceConfig(name="kcnawatch", every=15 * MIN, enabled=False)
+    slower = SourceConfig(name="kcna", every=15 * MIN, jitter=timedelta(0), max_pages=3)
+    old = _config(kcna=EVERY_15, kcnawatch=watch)
+    assert reload_changes(old, old) == []
+    assert reload_changes(old, _config(kcna=every_30, kcnawatch=off)) == [
+        ("kcna", "rescheduled"),
+        ("kcnawatch", "disabled"),
+    ]
+    assert reload_changes(_config(kcna=EVERY_15, kcnawatch=off), old) == [
+        ("kcnawatch", "rescheduled")
+    ]
+    assert reload_changes(old, _config(kcna=slower, kcnawatch=watch)) == [("kcna", "settings")]
+    other_zone = DaemonConfig(timezone="Asia/Pyongyang")
+    assert reload_changes(old, _config(other_zone, kcna=EVERY_15, kcnawatch=watch)) == [
+        ("kcna", "rescheduled"),
+        ("kcnawatch", "rescheduled"),
+    ]

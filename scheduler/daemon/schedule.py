@@ -23,6 +23,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scheduler.config import Config
 from scheduler.daemon.settings import DaemonConfig, SourceConfig, cron_trigger
 
 #: A run may start this late at the least (APScheduler's loop itself takes a moment).
@@ -136,3 +137,22 @@ def pause_for(failures_in_row: int, source: SourceConfig) -> timedelta | None:
     interval = source.every or timedelta(minutes=15)
     doublings = min(failures_in_row - source.pause_after, 30)
     return min(source.pause_max, interval * 2**doublings)
+
+
+def reload_changes(old: Config, new: Config) -> list[tuple[str, str]]:
+    """What a reload from ``old`` to ``new`` changes per source: ``disabled``,
+    ``rescheduled`` (enabled, or its schedule or the daemon's settings changed) or
+    ``settings`` (only what its crawls run with); unchanged sources are left out."""
+    changes: list[tuple[str, str]] = []
+    daemon_changed = old.daemon != new.daemon
+    for name, source in new.sources.items():
+        before = old.sources[name]
+        if before.enabled and not source.enabled:
+            changes.append((name, "disabled"))
+        elif source.enabled and (
+            not before.enabled or daemon_changed or before.schedule_key() != source.schedule_key()
+        ):
+            changes.append((name, "rescheduled"))
+        elif source.enabled and before != source:
+            changes.append((name, "settings"))
+    return changes

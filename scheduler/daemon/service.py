@@ -34,11 +34,11 @@ from crawler.sources import SOURCES, aggregator_hosts
 from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
-from scheduler.daemon.schedule import job_options
+from scheduler.daemon.schedule import job_options, reload_changes
 from scheduler.daemon.settings import SourceConfig
 from scheduler.daemon.signals import commands_on_signals
 from scheduler.daemon.supervisor import CrawlFactory, RunReport, RunSupervisor, SourceStates
-from scheduler.monitor.outbox import DeliveryWorker, Monitor
+from scheduler.monitor.outbox import DaemonMonitoring
 from storage.db import StorageError, display_url, make_engine, migrate
 from storage.locks import DatabaseLock, LockHeld
 from storage.repository import Repository
@@ -106,9 +106,7 @@ class Daemon:
         self._lock = threading.Lock()
         self._source_locks = {name: threading.Lock() for name in SOURCES}
         self._scheduler: BackgroundScheduler | None = None
-        self._monitor: Monitor | None = None
-        self._monitor_lock = threading.Lock()  # one source's after-run work at a time
-        self._delivery: DeliveryWorker | None = None  # sends notifications; holds no lock
+        self.monitoring = DaemonMonitoring(every=DELIVERY_EVERY, clock=clock)
         self.started = threading.Event()
 
     # -- life cycle ----------------------------------------------------------------------
@@ -169,12 +167,10 @@ class Daemon:
         self._scheduler = scheduler
         for source in config.enabled_sources():
             self._schedule(source, now)
-        self._monitor = self._make_monitor(repo, config)
         # Notifications are sent on a thread of their own, never in a source's job: a
         # receiver that hangs must not delay a crawl. It is woken after each run, and
         # retries failed notifications on its own clock.
-        self._delivery = DeliveryWorker(lambda: self._monitor, every=DELIVERY_EVERY)
-        self._delivery.start()
+        self.monitoring.start(repo, config.monitoring, _enabled(config))
         for name, source in config.sources.items():
             if not source.enabled:
                 self.states.save(name, next_run_at=None, current_run_id=None, schedule="disabled")
@@ -190,33 +186,10 @@ class Daemon:
             ),
         )
 
-    def _make_monitor(self, repo: Repository, config: Config) -> Monitor:
-        return Monitor(
-            repo,
-            config.monitoring,
-            sources=[source.name for source in config.enabled_sources()],
-            clock=self._clock,
-        )
-
-    def _after_run(self) -> None:
-        """Watch rules and source health once a run has ended (never raises). They only
-        queue notifications: the delivery thread, woken here, sends them."""
-        if self._monitor is None:
-            return
-        with self._monitor_lock:
-            try:
-                self._monitor.check()
-            except Exception as error:
-                logger.error("after-run monitoring failed: %s", error)
-        if self._delivery is not None:
-            self._delivery.wake()
-
     def _stop_delivery(self) -> None:
         """Stop the delivery thread, waiting a little for a notification being sent."""
-        if self._delivery is None:
-            return
         wait = min(self.config.monitoring.notify.timeout, self.config.daemon.stop_grace)
-        if not self._delivery.stop(wait.total_seconds()):
+        if not self.monitoring.stop(wait.total_seconds()):
             logger.info(
                 "stopping without waiting for the notification being sent: the next daemon"
                 " sends it again once its lease has passed"
@@ -319,26 +292,20 @@ class Daemon:
             )
         old, self.config = self.config, new
         if self.states.repo is not None:
-            with self._monitor_lock:
-                self._monitor = self._make_monitor(self.states.repo, new)
+            self.monitoring.configure(self.states.repo, new.monitoring, _enabled(new))
         now = self._clock()
         assert self._scheduler is not None
         changes = []
-        daemon_changed = old.daemon != new.daemon
-        for name, source in new.sources.items():
-            before = old.sources[name]
-            if before.enabled and not source.enabled:
+        for name, change in reload_changes(old, new):
+            source = new.sources[name]
+            if change == "disabled":
                 self._scheduler.remove_job(name)
                 self.states.save(name, next_run_at=None, schedule="disabled")
                 changes.append(f"{name} disabled")
-            elif source.enabled and (
-                not before.enabled
-                or daemon_changed
-                or before.schedule_key() != source.schedule_key()
-            ):
+            elif change == "rescheduled":
                 self._schedule(source, now)
                 changes.append(f"{name} {source.describe_schedule()} (next {self._when(name)})")
-            elif source.enabled and before != source:
+            else:
                 changes.append(f"{name} settings")
         logger.info(
             "configuration reloaded%s: %s",
@@ -383,7 +350,7 @@ class Daemon:
 
     def _finish(self, name: str, report: RunReport) -> None:
         self.supervisor.conclude(report, self.config.sources[name], self._next_run(name))
-        self._after_run()
+        self.monitoring.after_run()
         if self._on_run is not None:
             try:
                 self._on_run(report)
@@ -427,3 +394,7 @@ class Daemon:
             "%s: the previous run is still going; runs due meanwhile are skipped",
             name,
         )
+
+
+def _enabled(config: Config) -> list[str]:
+    return [source.name for source in config.enabled_sources()]

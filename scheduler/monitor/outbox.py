@@ -171,12 +171,40 @@ class DeliveryWorker:
                 logger.error("delivering notifications failed: %s", error)
 
 
-def after_run(
-    repo: Repository,
-    config: MonitoringConfig,
-    clock: Callable[[], datetime] = utc_now,
-    *,
-    sources: Sequence[str] = (),
-) -> MonitorReport:
-    """One-shot form of :meth:`Monitor.after_run`."""
-    return Monitor(repo, config, sources=sources, clock=clock).after_run()
+class DaemonMonitoring:
+    """The daemon's monitoring: after each run, watch rules and health checks (one run's at a
+    time, never raising), then a wake-up of the delivery thread, which alone sends."""
+
+    def __init__(self, *, every: float, clock: Callable[[], datetime] = utc_now) -> None:
+        self._clock = clock
+        self._monitor: Monitor | None = None
+        self._lock = threading.Lock()  # one source's after-run work at a time
+        # Sends notifications; holds no lock, so a receiver that hangs delays no crawl.
+        self._delivery = DeliveryWorker(lambda: self._monitor, every=every)
+
+    def start(self, repo: Repository, config: MonitoringConfig, sources: Sequence[str]) -> None:
+        """Check with this configuration, and start delivering (what is due goes at once)."""
+        self.configure(repo, config, sources)
+        self._delivery.start()
+
+    def configure(self, repo: Repository, config: MonitoringConfig, sources: Sequence[str]) -> None:
+        """From now on, check with this configuration (``sources``: the enabled ones)."""
+        monitor = Monitor(repo, config, sources=sources, clock=self._clock)
+        with self._lock:
+            self._monitor = monitor
+
+    def after_run(self) -> None:
+        """Evaluate the rules and check health; a failure is logged, never raised."""
+        with self._lock:
+            if self._monitor is None:
+                return
+            try:
+                self._monitor.check()
+            except Exception as error:
+                logger.error("after-run monitoring failed: %s", error)
+        self._delivery.wake()
+
+    def stop(self, wait: float) -> bool:
+        """Stop delivering, waiting at most ``wait`` seconds for a notification being sent;
+        False when it was still being sent (the next daemon sends it after its lease)."""
+        return self._delivery.stop(wait)
