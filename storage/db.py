@@ -239,11 +239,3 @@ def migrate(engine: Engine) -> None:
             )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def current_revision(engine: Engine) -> str | None:
-    """The schema revision the database is at (None when it was never migrated)."""
-    from alembic.runtime.migration import MigrationContext
-
-    with translate_errors(engine), engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()

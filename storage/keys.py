@@ -135,16 +135,10 @@ def input_fingerprint(item: ArticleInput) -> str:
     return fingerprint(item.title, item.published, item.text)
 
 
-def identity_keys(item: ArticleInput) -> list[str]:
-    """The keys that recognise an input's article, strongest first, without duplicates.
-
-    ``src:<source_key>`` (the site's own id), ``url:<canonical_url>``, ``url:<url>`` and
-    ``fp:<fingerprint>``.
-    """
-    return _identity_keys(item, input_fingerprint(item))
-
-
 def _identity_keys(item: ArticleInput, item_fingerprint: str) -> list[str]:
+    """The keys that recognise an input's article, strongest first, without duplicates:
+    ``src:<source_key>`` (the site's own id), ``url:<canonical_url>``, ``url:<url>`` and
+    ``fp:<fingerprint>``."""
     keys = []
     if item.source_key:
         keys.append(f"src:{item.source_key}")
@@ -156,7 +150,7 @@ def _identity_keys(item: ArticleInput, item_fingerprint: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """What recognises one input, computed once: :func:`identity_keys`, the fingerprint
+    """What recognises one input, computed once: its identity keys, the fingerprint
     (:func:`input_fingerprint`) and the :func:`content_hash` of its title and text."""
 
     keys: list[str]

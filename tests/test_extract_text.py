@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from parsel import Selector
 
-from crawler.extract.text import clean_paragraphs, find_dateline, inline_text, paragraphs_of
+from crawler.extract.text import (
+    clean,
+    find_dateline,
+    finish_paragraphs,
+    inline_text,
+    paragraphs_of,
+)
 
 
 def first(html: str) -> Selector:
@@ -49,7 +55,7 @@ def test_inline_text(html: str, expected: str) -> None:
     ],
 )
 def test_clean_paragraphs(paragraphs: list[str], expected: list[str]) -> None:
-    assert clean_paragraphs(paragraphs) == expected
+    assert finish_paragraphs(clean(p) for p in paragraphs) == expected
 
 
 def test_paragraphs_of_keeps_spaces_around_markup() -> None:

@@ -11,13 +11,19 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from storage.db import alembic_config, current_revision, make_engine, migrate, writer
+from storage.db import alembic_config, make_engine, migrate, translate_errors, writer
 from storage.errors import DatabaseUnavailable, SchemaMissing
 from storage.models import Base
 from storage.repository import Repository
 from tests.storage_helpers import make_item, require_pg
 
 pytest_plugins = ["tests.storage_fixtures"]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None when it was never migrated)."""
+    with translate_errors(engine), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from storage.keys import (
     article_id,
     content_hash,
     fingerprint,
-    identity_keys,
+    identify,
     input_fingerprint,
     normalise,
 )
@@ -56,14 +56,14 @@ def test_identity_keys_strongest_first() -> None:
     copy = make_item(
         1, url=watch_url(1), canonical_url=q_url(1), source_key="kcnawatch:1700000001-1"
     )
-    assert identity_keys(copy) == [
+    assert identify(copy).keys == [
         "src:kcnawatch:1700000001-1",
         f"url:{q_url(1)}",
         f"url:{watch_url(1)}",
         f"fp:{input_fingerprint(copy)}",
     ]
     original = make_item(1)
-    assert identity_keys(original) == [f"url:{q_url(1)}", f"fp:{input_fingerprint(original)}"]
+    assert identify(original).keys == [f"url:{q_url(1)}", f"fp:{input_fingerprint(original)}"]
 
 
 def test_records_reject_naive_times_and_unknown_date_origins() -> None:

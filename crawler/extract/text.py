@@ -96,23 +96,14 @@ def inline_text(node: Selector | Any) -> str:
     return clean("".join(parts))
 
 
-def strip_stamp(text: str) -> str:
-    """Remove any ``www.kcna.kp (Juche112.12.4.)`` stamp from a paragraph."""
-    return _without_stamp(clean(text))
-
-
 def _without_stamp(text: str) -> str:
-    """:func:`strip_stamp` for a text that is clean already."""
+    """A clean paragraph without any ``www.kcna.kp (Juche112.12.4.)`` stamp."""
     return clean(STAMP_RE.sub(" ", text)) if has_stamp(text) else text
 
 
-def clean_paragraphs(paragraphs: Iterable[str]) -> list[str]:
-    """Normalise paragraphs: drop empty ones and stamps, and remove the ``-0-`` end marker."""
-    return finish_paragraphs(clean(p) for p in paragraphs)
-
-
 def finish_paragraphs(paragraphs: Iterable[str]) -> list[str]:
-    """:func:`clean_paragraphs` for paragraphs that are clean already (:func:`inline_text`'s)."""
+    """Clean paragraphs (:func:`clean`'s, :func:`inline_text`'s) finished: empty ones and
+    stamps dropped, the ``-0-`` end marker removed."""
     result = [p for p in map(_without_stamp, paragraphs) if p]
     while result:
         last = _END_RE.sub("", result[-1])
