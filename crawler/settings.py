@@ -37,15 +37,12 @@ KCNA_MONITOR_FLUSH_SECONDS = 10.0
 KCNA_MONITOR_KEEP_PAGES = True
 # Where articles go when the database refuses them; the next crawl stores them first.
 KCNA_MONITOR_SPOOL_DIR = str(data_dir() / "spool")
-# Incremental crawling: skip article pages already stored, revalidate listing pages with
-# their ETag/Last-Modified, and stop paging at the first listing page of known articles.
-KCNA_MONITOR_INCREMENTAL = True
+# What a run does (crawl, refetch, backfill or recheck; see crawler.plan): a crawl by default.
+# The command line sets it (``--refetch``, ``kcna-monitor backfill``, ``kcna-monitor recheck``).
+KCNA_MONITOR_PLAN = ""
+# Revalidate listing and revisited article pages with the ETag/Last-Modified of their last
+# fetch (a crawl and a recheck do; a refetch and a backfill read every page in full).
 KCNA_MONITOR_CONDITIONAL = True
-KCNA_MONITOR_STOP_AT_KNOWN = True
-# Backfills (set by ``kcna-monitor backfill``): walk listings back, record how far they got
-# so that an interrupted one resumes; KCNA_MONITOR_SINCE (YYYY-MM-DD) stops them at a date.
-KCNA_MONITOR_BACKFILL = False
-KCNA_MONITOR_SINCE = ""
 # Article pages that failed within this many days and are still not stored are tried again.
 KCNA_MONITOR_RETRY_FAILED_DAYS = 7
 # Revisits: stored articles younger than this many days (by publication date; 0: none) are
@@ -56,13 +53,6 @@ KCNA_MONITOR_REVISIT_EVERY = 24
 # An article that vanished from a listing page while older ones are still listed is marked
 # gone (what each listing page showed is remembered from one crawl to the next).
 KCNA_MONITOR_VANISHED = True
-# A recheck (set by ``kcna-monitor recheck``): fetch again the stored articles published
-# from SINCE to UNTIL (YYYY-MM-DD) and/or with the given ids (comma-separated), whatever
-# their age, instead of crawling listings.
-KCNA_MONITOR_RECHECK = False
-KCNA_MONITOR_RECHECK_SINCE = ""
-KCNA_MONITOR_RECHECK_UNTIL = ""
-KCNA_MONITOR_RECHECK_IDS = ""
 # Listing pages followed per start page (1 = the start pages only).
 KCNA_MONITOR_MAX_PAGES = 3
 # Who to tell when the crawler misbehaves (an e-mail or URL); added to the user agent.
@@ -116,6 +106,12 @@ DOWNLOADER_MIDDLEWARES = {
     # Nearer the downloader than RetryMiddleware (550): it reads a 429 before the retry.
     "crawler.middlewares.backoff.RetryBackoffMiddleware": 555,
 }
+# The crawler's doors to storage: the archive's state is loaded when the spider opens, items
+# are stored in batches, and the stats collector records the run.
+EXTENSIONS = {
+    "crawler.extensions.archive.ArchiveLoader": 100,
+}
+STATS_CLASS = "crawler.statscollectors.RunStatsCollector"
 ITEM_PIPELINES = {
     "crawler.pipelines.validate.ValidatePipeline": 100,
     "crawler.pipelines.store.StorePipeline": 800,

@@ -1,11 +1,11 @@
 """What a crawl knows of the archive before it fetches anything.
 
-The storing pipeline loads it when the spider opens (it is the crawler's one door to the
-database) and announces it with :data:`crawler.signals.archive_opened`; the spider skips
+The archive-state extension (:mod:`crawler.extensions.archive`) loads it when the spider
+opens and announces it with :data:`crawler.signals.archive_opened`; the spider skips
 article pages already stored (but for those due for a revisit, and those of articles marked
 gone, which it fetches again), and the conditional-request middleware revalidates listing
 pages and revisited article pages with the validators of their last fetch. Validators learnt
-during the crawl are kept here until the pipeline writes them back.
+during the crawl are kept here until the extension writes them back.
 """
 
 from __future__ import annotations

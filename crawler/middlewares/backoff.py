@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
 
+from crawler import stats as keys
+
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -88,7 +90,7 @@ class RetryBackoffMiddleware:
         delay = self.delay_for(request)
         if delay:
             if self.stats is not None:
-                self.stats.inc_value("kcna_monitor/backoff_seconds", delay)
+                self.stats.inc_value(keys.BACKOFF_SECONDS, delay)
             await self._sleep(delay)
 
     def process_response(self, request: Request, response: Response) -> Response:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 
 from crawler import signals
+from crawler import stats as keys
+from crawler.plan import CrawlPlan
 from crawler.state import ArchiveState, Validators
 
 if TYPE_CHECKING:
@@ -39,10 +41,9 @@ class ConditionalRequestMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
         settings = crawler.settings
-        if not (
-            settings.getbool("KCNA_MONITOR_INCREMENTAL", True)
-            and settings.getbool("KCNA_MONITOR_CONDITIONAL", True)
-        ):
+        if not CrawlPlan.from_settings(settings).conditional:
+            raise NotConfigured  # a refetch or a backfill reads every page in full
+        if not settings.getbool("KCNA_MONITOR_CONDITIONAL", True):
             raise NotConfigured
         middleware = cls(crawler.stats)
         crawler.signals.connect(middleware.archive_opened, signal=signals.archive_opened)
@@ -79,7 +80,7 @@ class ConditionalRequestMiddleware:
             return response
         if response.status == 304:
             if self.stats is not None:
-                self.stats.inc_value("kcna_monitor/not_modified")
+                self.stats.inc_value(keys.NOT_MODIFIED)
             return response
         if response.status == 200:
             etag = response.headers.get(b"ETag")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured
 
+from crawler import stats as keys
 from crawler.middlewares.refused import RequestRefused
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class PageSizeMiddleware:
 
     def too_large(self, request: Request, what: str = "") -> PageTooLarge:
         if self.stats is not None:
-            self.stats.inc_value("kcna_monitor/pages_too_large")
+            self.stats.inc_value(keys.PAGES_TOO_LARGE)
         cap = size_text(_cap(request, self.max_size))
         return PageTooLarge(f"page larger than {cap}{what}: not stored")
 
@@ -88,7 +89,7 @@ class CappedCompressionMiddleware(HttpCompressionMiddleware):
             return super().process_response(request, response)  # type: ignore[return-value]
         except IgnoreRequest as exc:  # raised only for a body decompressing past the cap
             if self.stats is not None:
-                self.stats.inc_value("kcna_monitor/pages_too_large")
+                self.stats.inc_value(keys.PAGES_TOO_LARGE)
             cap = _cap(request, self.max_size)
             raise PageTooLarge(
                 f"page larger than {size_text(cap)} once decompressed: not stored"

@@ -1,4 +1,6 @@
-"""Store articles, raw pages and failures; record the crawl run. The crawler's one door to storage.
+"""Store articles, raw pages and failures in batches; also revisit marks and what listings
+showed. One of the crawler's three doors to storage, with the archive-state extension
+(:mod:`crawler.extensions.archive`) and the stats collector (:mod:`crawler.statscollectors`).
 
 Items are buffered and written in batches, each batch one transaction of
 ``INSERT ... ON CONFLICT`` statements, off the reactor thread: when a batch is full, every
@@ -7,34 +9,36 @@ Items are buffered and written in batches, each batch one transaction of
 time limit, by the daemon or by Ctrl-C keeps what it had parsed, and one killed outright loses
 at most a few seconds of work. A batch the database refuses (locked, unreachable, disk full)
 stays in the buffer and is tried again; what still cannot be written at the end goes to a
-spool file that the next crawl loads first. An article neither stored nor spooled fails the
-run, loudly.
+spool file (:mod:`crawler.pipelines.spool`) that the next crawl loads first. An article
+neither stored nor spooled fails the run, loudly.
 
-Nothing is remembered as seen before what it vouches for is stored: the ETag/Last-Modified
-of listing pages and what the listings showed are written only at the end of a crawl that
-finished with every article stored. A crawl that did not finish (killed, stopped, failed)
-makes the next one read its listings again in full (see :attr:`ArchiveState.recovering`).
+What it stored is counted in the crawl's stats (:mod:`crawler.stats`), and each batch written
+is announced (:data:`crawler.signals.batch_stored`), so that the stats collector keeps the
+run's record current; why the run must count as failed although it ran (articles spooled or
+lost) is the stat :data:`crawler.stats.STORE_TROUBLE`. Failures are recorded against the run
+the stats name (:data:`crawler.stats.RUN_ID`).
 
-It also writes what revisits found (a page re-checked, an article gone: marked, never
-deleted). These are not spooled: the next revisit finds them again.
+Nothing is remembered as seen before what it vouches for is stored: what the listings showed
+is written only at the end of a crawl that finished with every article stored. Revisit marks
+(a page re-checked, an article gone: marked, never deleted) are not spooled: the next revisit
+finds them again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured, UsageError
+from scrapy.exceptions import NotConfigured
 
+from crawler import stats as keys
 from crawler.items import (
     ArticleItem,
     CheckedItem,
@@ -44,16 +48,16 @@ from crawler.items import (
     ProgressItem,
 )
 from crawler.pipelines.spool import Spool
-from crawler.signals import archive_opened, stop_requested
+from crawler.signals import batch_stored, stop_requested, stop_stored
 from crawler.sources import aggregator_hosts
-from crawler.state import ArchiveState, Validators
 from storage.db import StorageError, make_engine, migrate
-from storage.records import ArticleInput, FailureInput, RawPage, RunStats, SaveOutcome
+from storage.records import ArticleInput, FailureInput, RawPage, SaveOutcome
 from storage.repository import Repository
 
 logger = logging.getLogger(__name__)
 
-STAT_PREFIX = "kcna_monitor/"
+#: What the pipeline announces: a signal of :mod:`crawler.signals`, sent and awaited.
+Notify = Callable[[object], Awaitable[Any]]
 
 
 def to_input(item: ArticleItem, keep_page: bool) -> ArticleInput:
@@ -96,38 +100,6 @@ class Counts:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Recheck:
-    """Which stored articles a recheck fetches again: published from ``since`` to ``until``
-    (inclusive) and/or with one of ``ids``; all of the source's when nothing is given."""
-
-    since: date | None = None
-    until: date | None = None
-    ids: tuple[str, ...] = ()
-
-
-def recheck_from_settings(settings: Any) -> Recheck | None:
-    """The recheck the settings ask for (``KCNA_MONITOR_RECHECK``), or None."""
-    if not settings.getbool("KCNA_MONITOR_RECHECK", False):
-        return None
-
-    def day(name: str) -> date | None:
-        value = settings.get(name)
-        if not value:
-            return None
-        try:
-            return value if isinstance(value, date) else date.fromisoformat(str(value))
-        except ValueError:
-            raise UsageError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
-
-    ids = settings.getlist("KCNA_MONITOR_RECHECK_IDS")
-    return Recheck(
-        since=day("KCNA_MONITOR_RECHECK_SINCE"),
-        until=day("KCNA_MONITOR_RECHECK_UNTIL"),
-        ids=tuple(i.strip().lower() for i in ids if i.strip()),
-    )
-
-
 class StorePipeline:
     def __init__(
         self,
@@ -137,17 +109,10 @@ class StorePipeline:
         batch_size: int = 50,
         keep_pages: bool = True,
         spool_dir: Path | None = None,
-        site_prefixes: tuple[str, ...] = (),
-        announce: Callable[[ArchiveState], None] | None = None,
-        retry_window: timedelta = timedelta(days=7),
-        backfill: bool = False,
-        revisit_days: float = 7.0,
-        revisit_every: timedelta = timedelta(hours=24),
-        recheck: Recheck | None = None,
-        clock: Callable[[], datetime] | None = None,
         flush_every: float = 10.0,
-        pid: int | None = None,
-        host: str | None = None,
+        stats: Any = None,
+        notify: Notify | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -156,28 +121,14 @@ class StorePipeline:
         self.batch_size = batch_size
         self.keep_pages = keep_pages
         self.spool = Spool(spool_dir, source) if spool_dir is not None else None
-        # Incremental crawling: what is stored under these URL prefixes is loaded when the
-        # spider opens and handed to ``announce`` (the spider and middlewares listen).
-        self.site_prefixes = site_prefixes
-        self.announce = announce
-        self.retry_window = retry_window
-        self.backfill = backfill
         # A batch waits at most this long (seconds), items or not: a crawl killed hard loses
         # little. 0 turns the timer off (batches are then written when full and at the end).
         self.flush_every = flush_every
         self._flushed_at = time.monotonic()
-        # Revisits: articles younger than ``revisit_days`` (0: none) are fetched again once
-        # per ``revisit_every``; a recheck fetches again the articles it names instead.
-        self.revisit_days = revisit_days
-        self.revisit_every = revisit_every
-        self.recheck = recheck
+        self.stats = stats
+        self.notify = notify
         self.clock = clock or _now
-        # The process that records this run's outcome; runs of dead ones are settled.
-        self.pid = pid if pid is not None else os.getpid()
-        self.host = host or socket.gethostname()
-        self.state: ArchiveState | None = None
         self.repo: Repository | None = None
-        self.run_id: int | None = None
         self.counts = Counts()
         self._articles: list[ArticleInput] = []
         self._failures: list[FailureInput] = []
@@ -187,7 +138,6 @@ class StorePipeline:
         self._listings: dict[str, tuple[str, ...] | None] = {}  # written at the close
         self._later_pages: set[str] = set()  # listing pages past a listing's first
         self._lock = asyncio.Lock()
-        self._stats: Any = None
         self._timer: asyncio.Task[None] | None = None
         #: Why the last write failed (None once a write succeeds again).
         self._write_error: str | None = None
@@ -195,14 +145,6 @@ class StorePipeline:
         self._lost: str | None = None
         self._spooled = 0
         self._stopping = False  # a stop was requested: each item is written as it comes
-        self._finished = False  # the run's outcome is recorded (a stop request came first)
-
-    @property
-    def kind(self) -> str:
-        """What kind of run this is: a ``crawl``, a ``backfill`` or a ``recheck``."""
-        if self.recheck is not None:
-            return "recheck"
-        return "backfill" if self.backfill else "crawl"
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -218,27 +160,9 @@ class StorePipeline:
             keep_pages=settings.getbool("KCNA_MONITOR_KEEP_PAGES", True),
             spool_dir=Path(spool) if spool else None,
             flush_every=settings.getfloat("KCNA_MONITOR_FLUSH_SECONDS", 10.0),
+            stats=crawler.stats,
+            notify=lambda signal: crawler.signals.send_catch_log_async(signal=signal),
         )
-        if settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
-            source = getattr(crawler.spidercls, "source", None)  # a crawler.sources.Source
-            pipeline.site_prefixes = source.site_prefixes() if source is not None else ()
-            pipeline.backfill = settings.getbool("KCNA_MONITOR_BACKFILL", False)
-            pipeline.retry_window = timedelta(
-                days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)
-            )
-            pipeline.revisit_days = settings.getfloat("KCNA_MONITOR_REVISIT_DAYS", 7.0)
-            pipeline.revisit_every = timedelta(
-                hours=settings.getfloat("KCNA_MONITOR_REVISIT_EVERY", 24.0)
-            )
-            pipeline.recheck = recheck_from_settings(settings)
-            pipeline.announce = lambda state: crawler.signals.send_catch_log(
-                signal=archive_opened, state=state
-            )
-        else:
-            pipeline.backfill = settings.getbool("KCNA_MONITOR_BACKFILL", False)
-        # A run the caller recorded already (the daemon does, to finish it if the crawl dies).
-        pipeline.run_id = settings.getint("KCNA_MONITOR_RUN_ID", 0) or None
-        pipeline._stats = crawler.stats
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.stop_requested, signal=stop_requested)
@@ -248,86 +172,9 @@ class StorePipeline:
 
     async def open_spider(self) -> None:
         self.repo = await asyncio.to_thread(self._open_repository)
-        await asyncio.to_thread(self._settle_dead_runs)
-        if self.run_id is None:
-            self.run_id = await asyncio.to_thread(
-                self.repo.runs.start,
-                self.source,
-                _now(),
-                kind=self.kind,
-                pid=self.pid,
-                host=self.host,
-            )
-        else:
-            await asyncio.to_thread(
-                self.repo.runs.claim, self.run_id, kind=self.kind, pid=self.pid, host=self.host
-            )
-        self._set_stat("run_id", self.run_id)
-        if self.announce is not None:
-            self.state = await asyncio.to_thread(self._load_state)
-            self.announce(self.state)
         await self._load_spool()
         if self.flush_every > 0:
             self._timer = asyncio.get_running_loop().create_task(self._flush_timer())
-
-    def _settle_dead_runs(self) -> None:
-        assert self.repo is not None
-        for run in self.repo.runs.settle_dead(host=self.host, is_alive=_pid_alive, at=_now()):
-            logger.warning(
-                "%s: run %d (started %s) was left unfinished by a crawl that died;"
-                " recorded as interrupted (new %d, changed %d kept)",
-                run.source,
-                run.id,
-                run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                run.new,
-                run.changed,
-            )
-
-    def _load_state(self) -> ArchiveState:
-        assert self.repo is not None
-        now = self.clock()
-        known = self.repo.crawl_state.known_urls(self.site_prefixes)
-        revisit = self._revisit_urls(now)
-        stored = self.repo.crawl_state.validators(self.site_prefixes, listings_only=True)
-        stored.update(self.repo.crawl_state.validators((), urls=revisit))
-        failed = self.repo.crawl_state.failed_urls(
-            self.site_prefixes, since=now - self.retry_window
-        )
-        state = ArchiveState.of(
-            known, {url: Validators(*pair) for url, pair in stored.items()}, failed
-        )
-        state.revisit_urls = revisit
-        state.gone_urls = self.repo.crawl_state.gone_urls(self.site_prefixes)
-        self._set_stat("revisits_due", len(revisit))
-        if self.backfill:
-            progress = self.repo.crawl_state.backfill_progress(self.source)
-            state.pages_done = {url: done for url, (done, _count) in progress.items()}
-        elif self.recheck is None:
-            state.recovering = self.repo.runs.last_crawl_unfinished(
-                self.source, before_run=self.run_id
-            )
-            if state.recovering:
-                self._set_stat("recovering", 1)
-                logger.info(
-                    "%s: the last crawl did not finish: its listings are read again in full",
-                    self.source,
-                )
-        return state
-
-    def _revisit_urls(self, now: datetime) -> dict[str, date | None]:
-        assert self.repo is not None
-        if self.recheck is not None:
-            recheck = self.recheck
-            return self.repo.crawl_state.urls_for_recheck(
-                self.site_prefixes, since=recheck.since, until=recheck.until, ids=recheck.ids
-            )
-        if self.revisit_days <= 0:
-            return {}
-        return self.repo.crawl_state.due_for_revisit(
-            self.site_prefixes,
-            young_since=now - timedelta(days=self.revisit_days),
-            checked_before=now - self.revisit_every,
-        )
 
     def _open_repository(self) -> Repository:
         engine = make_engine(self.db_url)
@@ -345,7 +192,7 @@ class StorePipeline:
                 FailureInput(url=item.url, reason=item.reason, at=item.at, listed_on=item.listed_on)
             )
             self.counts.failures += 1
-            self._inc_stat("failures")
+            self._inc_stat(keys.FAILURES)
         elif isinstance(item, GoneItem):
             self._gone.append(item)
         elif isinstance(item, CheckedItem):
@@ -367,7 +214,7 @@ class StorePipeline:
 
     async def _flush_timer(self) -> None:
         """Write what waits once it has waited ``flush_every`` seconds, items or not."""
-        while not self._finished:
+        while self._timer is not None:
             waited = time.monotonic() - self._flushed_at
             await asyncio.sleep(max(self.flush_every - waited, 0.05))
             if self._pending() and time.monotonic() - self._flushed_at >= self.flush_every:
@@ -383,23 +230,24 @@ class StorePipeline:
         reason = str(exception) or type(exception).__name__
         self._failures.append(FailureInput(url=url, reason=f"dropped: {reason}", at=_now()))
         self.counts.failures += 1
-        self._inc_stat("failures")
+        self._inc_stat(keys.FAILURES)
 
     async def stop_requested(self) -> None:
-        """The crawl is asked to stop: store everything parsed so far and record the run as
-        interrupted now, before in-flight downloads are abandoned."""
-        if self._finished:
+        """The crawl is asked to stop: store everything parsed so far now, before in-flight
+        downloads are abandoned, and say so (the run is then recorded as interrupted)."""
+        if self._stopping:
             return
         self._stopping = True
         await self._store_everything()
-        await self._record_end("shutdown")
+        if self.notify is not None:
+            await self.notify(stop_stored)
 
     async def close_spider(self) -> None:
         await self._store_everything()  # after a stop request too: what it abandoned failed
 
     async def _store_everything(self) -> None:
         """Write all that waits, what arrives meanwhile included; spool what the database
-        refuses."""
+        refuses. The stats then say whether everything reached the database."""
         self._stop_timer()
         await self.flush()
         # Arrived while it was writing (revisit marks that fail wait for the next revisit).
@@ -407,52 +255,17 @@ class StorePipeline:
             await self.flush()
         if self._articles:
             await self._write_spool()
+        trouble = self._trouble()
+        if trouble is not None:
+            self._set_stat(keys.STORE_TROUBLE, trouble)
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
-        if self._finished:
-            return
-        if reason == "finished" and self._all_stored():
+        if reason == "finished" and not self._stopping and self._all_stored():
             # Only now is what the listings showed vouched for by stored articles.
             await self._record_listings()
-            await self._save_validators()
-        await self._record_end(reason)
 
     def _all_stored(self) -> bool:
         return not (self._articles or self._failures or self._spooled or self._lost)
-
-    async def _record_end(self, reason: str) -> None:
-        """Record the run's outcome (once)."""
-        self._finished = True
-        if self.repo is None or self.run_id is None:
-            return
-        pages = int(self._stat("downloader/response_count", 0, prefixed=False))
-        status = run_status(reason, pages)
-        error = self._trouble()
-        if error is not None:
-            status = "failed"
-        else:
-            error = "; ".join(self.counts.errors[-3:]) or (None if reason == "finished" else reason)
-        self._set_stat("run_status", status)
-        if error:
-            self._set_stat("run_error", error)
-        try:
-            await asyncio.to_thread(
-                self.repo.runs.finish,
-                self.run_id,
-                finished_at=_now(),
-                status=status,
-                pages=pages,
-                new=self.counts.new,
-                changed=self.counts.changed,
-                unchanged=self.counts.unchanged,
-                failures=self.counts.failures,
-                error=error,
-            )
-            # What the source's health checks read: listing pages, empty ones, parse failures.
-            stats = run_stats(self._stats.get_stats() if self._stats else {})
-            await asyncio.to_thread(self.repo.runs.save_stats, self.run_id, stats, _now())
-        except StorageError as exc:
-            logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
 
     def _trouble(self) -> str | None:
         """Why this run must count as failed although it ran: articles not stored."""
@@ -488,11 +301,7 @@ class StorePipeline:
                 self._progress = {**progress, **self._progress}
                 self._gone[:0] = gone
                 self._checked[:0] = checked
-                message = f"could not store {len(articles)} articles: {exc}"
-                if str(exc) != self._write_error:  # one line per kind of trouble, not per try
-                    self.counts.errors.append(message)
-                    logger.error(message)
-                self._write_error = str(exc)
+                self._refused(f"could not store {len(articles)} articles: {exc}", str(exc))
                 return
             self._write_error = None
             try:
@@ -509,25 +318,17 @@ class StorePipeline:
                     self.counts.changed += 1
                 else:
                     self.counts.unchanged += 1
-                self._inc_stat(outcome.value)
-            await self._save_counts()
+                self._inc_stat(keys.PREFIX + outcome.value)
+            if self.notify is not None:
+                await self.notify(batch_stored)
 
-    async def _save_counts(self) -> None:
-        """Keep the run's row current: a crawl that dies leaves its counters."""
-        if self.repo is None or self.run_id is None or self._finished:
-            return
-        try:
-            await asyncio.to_thread(
-                self.repo.runs.update_counts,
-                self.run_id,
-                pages=int(self._stat("downloader/response_count", 0, prefixed=False)),
-                new=self.counts.new,
-                changed=self.counts.changed,
-                unchanged=self.counts.unchanged,
-                failures=self.counts.failures,
-            )
-        except StorageError as exc:  # the end of the run records them again
-            logger.debug("could not update the counters of run %s: %s", self.run_id, exc)
+    def _refused(self, message: str, error: str) -> None:
+        """A batch the database refused: one line per kind of trouble, not per try."""
+        if error != self._write_error:
+            self.counts.errors.append(message)
+            self._set_stat(keys.STORE_ERRORS, "; ".join(self.counts.errors[-3:]))
+            logger.error(message)
+        self._write_error = error
 
     def _write_checks(self, gone: Sequence[GoneItem], checked: Sequence[CheckedItem]) -> None:
         """Mark gone what answered so, then record the checks (a 304 brings one back)."""
@@ -535,16 +336,14 @@ class StorePipeline:
         for item in gone:
             marked = self.repo.crawl_state.mark_gone([item.url], at=item.at, reason=item.reason)
             self.counts.gone += len(marked)
-            for _ in marked:
-                self._inc_stat("gone")
+            self._inc_stat(keys.GONE, len(marked))
         for still_there in (False, True):
             urls = [c.url for c in checked if c.still_there is still_there]
             if urls:
                 at = max(c.at for c in checked if c.still_there is still_there)
                 back = self.repo.crawl_state.mark_checked(urls, at, still_there=still_there)
                 self.counts.back += len(back)
-                for _ in back:
-                    self._inc_stat("back")
+                self._inc_stat(keys.BACK, len(back))
 
     async def _record_listings(self) -> None:
         """Write what the listing pages showed; the archive marks gone what vanished."""
@@ -562,22 +361,9 @@ class StorePipeline:
             logger.warning("could not record what %d listing pages showed: %s", len(pages), exc)
             return
         self.counts.gone += len(marked)
-        for _ in marked:
-            self._inc_stat("gone")
+        self._inc_stat(keys.GONE, len(marked))
         if marked:
             logger.info("%d articles vanished from their listings: marked gone", len(marked))
-
-    async def _save_validators(self) -> None:
-        if self.state is None or self.repo is None:
-            return
-        learnt = self.state.take_learnt()
-        if not learnt:
-            return
-        pairs = {url: (v.etag, v.last_modified) for url, v in learnt.items()}
-        try:
-            await asyncio.to_thread(self.repo.crawl_state.save_validators, pairs, _now())
-        except StorageError as exc:  # only costs a full fetch of those pages next time
-            logger.warning("could not store the validators of %d pages: %s", len(pairs), exc)
 
     def _write(
         self,
@@ -588,7 +374,7 @@ class StorePipeline:
         assert self.repo is not None
         results = self.repo.articles.save(articles) if articles else []
         if failures:
-            self.repo.runs.record_failures(self.run_id, failures)
+            self.repo.runs.record_failures(self._stat(keys.RUN_ID), failures)
         if progress:
             self.repo.crawl_state.save_backfill_progress(self.source, progress, _now())
         return results
@@ -654,56 +440,17 @@ class StorePipeline:
 
     # -- stats --------------------------------------------------------------------------
 
-    def _inc_stat(self, name: str) -> None:
-        if self._stats is not None:
-            self._stats.inc_value(STAT_PREFIX + name)
+    def _inc_stat(self, key: str, count: int = 1) -> None:
+        if self.stats is not None and count:
+            self.stats.inc_value(key, count)
 
-    def _set_stat(self, name: str, value: Any) -> None:
-        if self._stats is not None:
-            self._stats.set_value(STAT_PREFIX + name, value)
+    def _set_stat(self, key: str, value: Any) -> None:
+        if self.stats is not None:
+            self.stats.set_value(key, value)
 
-    def _stat(self, name: str, default: Any, prefixed: bool = True) -> Any:
-        if self._stats is None:
-            return default
-        return self._stats.get_value((STAT_PREFIX if prefixed else "") + name, default)
-
-
-def run_status(reason: str, pages: int) -> str:
-    """The stored status of a run from Scrapy's close reason and the pages it fetched."""
-    if reason == "shutdown":
-        return "interrupted"
-    if reason != "finished":
-        return "failed"
-    return "ok" if pages else "failed"
-
-
-def run_stats(stats: Mapping[str, Any]) -> RunStats:
-    """What the run parsed, from the crawl's Scrapy stats (``kcna_monitor/listing_pages``
-    ...): the figures the source's health checks read."""
-
-    def value(name: str) -> int:
-        return int(stats.get(STAT_PREFIX + name) or 0)
-
-    return RunStats(
-        listing_pages=value("listing_pages"),
-        empty_listings=value("empty_listings"),
-        articles_parsed=value("articles_parsed"),
-        parse_failures=value("parse_failures"),
-        not_articles=value("not_an_article"),
-        fetch_failures=value("fetch_failures"),
-    )
+    def _stat(self, key: str) -> Any:
+        return self.stats.get_value(key) if self.stats is not None else None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -23,6 +23,8 @@ from scrapy.http import FormRequest, Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler import signals
+from crawler import stats as keys
+from crawler.backfill import ListingProgress, jump
 from crawler.extract import PARSER_VERSION, extract_page, page_kind
 from crawler.extract.records import (
     ArticleRecord,
@@ -42,7 +44,7 @@ from crawler.items import (
 )
 from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
 from crawler.middlewares.refused import RequestRefused
-from crawler.progress import ListingProgress, jump
+from crawler.plan import CrawlPlan
 from crawler.sources import Source
 from crawler.state import ArchiveState
 
@@ -148,19 +150,14 @@ class SourceSpider(scrapy.Spider):
             raise UsageError(f"max_pages must be a whole number, got {max_pages!r}") from None
         if spider.max_pages < 1:
             raise UsageError(f"max_pages must be at least 1, got {spider.max_pages}")
-        # Incremental by default: skip stored articles, stop paging at a page of known ones.
-        if crawler.settings.getbool("KCNA_MONITOR_INCREMENTAL", True):
-            crawler.signals.connect(spider.archive_opened, signal=signals.archive_opened)
-        spider.stop_at_known = crawler.settings.getbool("KCNA_MONITOR_STOP_AT_KNOWN", True)
-        since = crawler.settings.get("KCNA_MONITOR_SINCE")
-        if since:
-            try:
-                spider.since = since if isinstance(since, date) else date.fromisoformat(since)
-            except ValueError:
-                raise UsageError(f"KCNA_MONITOR_SINCE must be a date, got {since!r}") from None
-        if crawler.settings.getbool("KCNA_MONITOR_BACKFILL", False):
+        plan = CrawlPlan.from_settings(crawler.settings)
+        # Skip stored articles, stop paging at a page of known ones (when the archive is read).
+        crawler.signals.connect(spider.archive_opened, signal=signals.archive_opened)
+        spider.stop_at_known = plan.stops_at_known
+        if plan.kind == "backfill":
+            spider.since = plan.since
             spider.progress = ListingProgress()
-        spider.recheck = crawler.settings.getbool("KCNA_MONITOR_RECHECK", False)
+        spider.recheck = not plan.reads_listings
         spider.report_listings = crawler.settings.getbool("KCNA_MONITOR_VANISHED", True)
         contact = crawler.settings.get("KCNA_MONITOR_CONTACT")
         if contact:
@@ -224,7 +221,7 @@ class SourceSpider(scrapy.Spider):
             for url, listed_on in sorted(retry.items()):
                 if self.is_own(url) and (page_kind(url) or "").endswith("-article"):
                     self._requested.add(url)  # a listing showing it need not ask again
-                    self.crawler.stats.inc_value("kcna_monitor/failed_retried")
+                    self.crawler.stats.inc_value(keys.FAILED_RETRIED)
                     hint = (
                         ListingEntry(url=url, title="", published=listed_on) if listed_on else None
                     )
@@ -237,7 +234,7 @@ class SourceSpider(scrapy.Spider):
             if not (page_kind(url) or "").endswith("-article"):
                 continue
             self._requested.add(url)
-            self.crawler.stats.inc_value("kcna_monitor/revisited")
+            self.crawler.stats.inc_value(keys.REVISITED)
             hint = ListingEntry(url=url, title="", published=published) if published else None
             yield self.check_request(url, hint=hint)
 
@@ -348,11 +345,11 @@ class SourceSpider(scrapy.Spider):
         try:
             page = extract_page(public_url, response.text, hint=hint, today=self.today())
         except NotAnArticle as exc:
-            stats.inc_value("kcna_monitor/not_an_article")
+            stats.inc_value(keys.NOT_AN_ARTICLE)
             self.logger.info("skipped %s: %s", public_url, exc.reason)
             return
         except ExtractionError as exc:
-            stats.inc_value("kcna_monitor/parse_failures")
+            stats.inc_value(keys.PARSE_FAILURES)
             self.logger.warning("could not parse %s: %s", public_url, exc.reason)
             yield self.failure(public_url, exc.reason, hint)
             return
@@ -361,7 +358,7 @@ class SourceSpider(scrapy.Spider):
             if position is not None and _past_the_end(
                 page, position[1], response.meta.get(ASKED_PAGE)
             ):
-                self.crawler.stats.inc_value("kcna_monitor/listing_ends")
+                self.crawler.stats.inc_value(keys.LISTING_ENDS)
                 self.logger.info(
                     "%s: asked for page %d, got %s: the end of the list",
                     position[0],
@@ -403,9 +400,9 @@ class SourceSpider(scrapy.Spider):
         pages they have finished by it, and resume past them.
         """
         stats = self.crawler.stats
-        stats.inc_value("kcna_monitor/listing_pages")
+        stats.inc_value(keys.LISTING_PAGES)
         if not listing.entries:
-            stats.inc_value("kcna_monitor/empty_listings")
+            stats.inc_value(keys.EMPTY_LISTINGS)
             self.logger.warning("listing %s has no entries", listing.url)
         requests = list(self.follow_entries(listing.entries, category))
         for request in requests:
@@ -427,7 +424,7 @@ class SourceSpider(scrapy.Spider):
             return
         recovering = self.archive is not None and self.archive.recovering
         if not requests and self.stop_at_known and not recovering:
-            stats.inc_value("kcna_monitor/paging_stopped_at_known")
+            stats.inc_value(keys.PAGING_STOPPED_AT_KNOWN)
             self.logger.debug("every entry of %s is stored already: not paging on", listing.url)
             return
         if self.since and _all_older(listing, self.since):
@@ -478,14 +475,14 @@ class SourceSpider(scrapy.Spider):
             if entry.url in self._requested:
                 continue
             if not self.is_own(entry.url):
-                stats.inc_value("kcna_monitor/offsite_links")
+                stats.inc_value(keys.OFFSITE_LINKS)
                 continue
             gone = self.archive is not None and self.archive.is_gone(entry.url)
             if self.archive is not None and self.archive.knows(entry.url) and not gone:
-                stats.inc_value("kcna_monitor/known_skipped")
+                stats.inc_value(keys.KNOWN_SKIPPED)
                 continue
             if self.since and entry.published and entry.published < self.since:
-                stats.inc_value("kcna_monitor/older_than_since")
+                stats.inc_value(keys.OLDER_THAN_SINCE)
                 continue
             self._requested.add(entry.url)
             # An article marked gone is listed again: is its page back?
@@ -499,7 +496,7 @@ class SourceSpider(scrapy.Spider):
     ) -> Iterator[Any]:
         if category and category not in record.categories:
             record = replace(record, categories=(*record.categories, category))
-        self.crawler.stats.inc_value("kcna_monitor/articles_parsed")
+        self.crawler.stats.inc_value(keys.ARTICLES_PARSED)
         yield ArticleItem(
             record=record,
             seen_at=datetime.now(UTC),
@@ -525,11 +522,11 @@ class SourceSpider(scrapy.Spider):
         checked = bool(request.meta.get(CHECK))
         if checked and response is not None and response.status in GONE_STATUSES:
             # A stored article's page says it is gone: mark it, do not retry it as a failure.
-            self.crawler.stats.inc_value("kcna_monitor/gone_pages")
+            self.crawler.stats.inc_value(keys.GONE_PAGES)
             self.logger.info("gone: %s (%s)", public_url, reason)
             yield GoneItem(url=public_url, reason=reason, at=datetime.now(UTC))
         else:
-            self.crawler.stats.inc_value("kcna_monitor/fetch_failures")
+            self.crawler.stats.inc_value(keys.FETCH_FAILURES)
             if request.meta.get(ABANDONED):  # the crawl is stopping: retried next time
                 self.logger.info("abandoned at the stop: %s", public_url)
                 reason = "abandoned: the crawl was stopped"

@@ -17,10 +17,10 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-STAT_PREFIX = "kcna_monitor/"
+from crawler import stats as keys
 
 
-class ProgressReport:
+class ProgressLine:
     def __init__(self, stats: Any, stream: TextIO, interval: float = 1.0) -> None:
         self.stats = stats
         self.stream = stream
@@ -30,7 +30,7 @@ class ProgressReport:
         self.started = time.monotonic()
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> ProgressReport:
+    def from_crawler(cls, crawler: Any) -> ProgressLine:
         if not crawler.settings.getbool("KCNA_MONITOR_PROGRESS", False):
             raise NotConfigured
         report = cls(crawler.stats, sys.stderr)
@@ -40,15 +40,15 @@ class ProgressReport:
 
     def line(self) -> str:
         def stat(key: str) -> int:
-            return int(self.stats.get_value(STAT_PREFIX + key, 0) or 0)
+            return int(self.stats.get_value(key, 0) or 0)
 
-        pages = int(self.stats.get_value("downloader/response_count", 0) or 0)
+        pages = stat(keys.RESPONSES)
         elapsed = int(time.monotonic() - self.started)
         minutes, seconds = divmod(elapsed, 60)
         took = f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
         return (
-            f"{self.name}: {took}, pages {pages}, new {stat('new')}, changed {stat('changed')},"
-            f" unchanged {stat('unchanged')}, failed {stat('failures')}"
+            f"{self.name}: {took}, pages {pages}, new {stat(keys.NEW)}, changed {stat(keys.CHANGED)},"
+            f" unchanged {stat(keys.UNCHANGED)}, failed {stat(keys.FAILURES)}"
         )
 
     def draw(self) -> None:
