@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from crawler.plan import CrawlPlan
 from scheduler.cli.main import build_parser, main
 from scheduler.cli.options import user_date
 from scheduler.crawl.options import CrawlOptions, OptionError, build_settings, plan
@@ -64,29 +65,17 @@ def test_run_id_needs_one_source_and_reaches_the_store_pipeline() -> None:
     settings = build_settings(CrawlOptions(sources=["kcna"], run_id=3, db_url="sqlite://"))
     assert settings.getint("KCNA_MONITOR_RUN_ID") == 3
     assert "crawler.pipelines.store.StorePipeline" in settings.getdict("ITEM_PIPELINES")
+    assert settings.get("STATS_CLASS") == "crawler.statscollectors.RunStatsCollector"
 
 
-def test_the_store_pipeline_adopts_a_run_recorded_by_the_daemon(tmp_path) -> None:
-    import asyncio
-
-    from scrapy.utils.test import get_crawler
-
-    from crawler.pipelines.store import StorePipeline
-    from crawler.spiders.kcna import KcnaSpider
-    from storage.db import make_engine, migrate
-    from storage.repository import Repository
-    from tests.storage_helpers import T0
-
-    db_url = f"sqlite:///{tmp_path / 'a.db'}"
-    engine = make_engine(db_url)
-    migrate(engine)
-    repo = Repository(engine)
-    run_id = repo.runs.start("kcna", T0)
-    crawler = get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": db_url, "KCNA_MONITOR_RUN_ID": run_id})
-    pipeline = StorePipeline.from_crawler(crawler)
-    asyncio.run(pipeline.open_spider())
-    assert pipeline.run_id == run_id
-    assert [r.id for r in repo.runs.recent()] == [run_id]  # no second run was started
+def test_the_crawl_plan_is_parsed_once_and_a_bad_one_is_one_line() -> None:
+    told = CrawlOptions(sources=["kcna"], settings={"KCNA_MONITOR_PLAN": "refetch"})
+    assert build_settings(told).get("KCNA_MONITOR_PLAN") == CrawlPlan("refetch")
+    recheck = CrawlPlan("recheck", ids=("3f2a",))
+    assert build_settings(CrawlOptions(plan=recheck)).get("KCNA_MONITOR_PLAN") is recheck
+    for settings in ({"KCNA_MONITOR_PLAN": "sideways"}, {"KCNA_MONITOR_INCREMENTAL": "false"}):
+        with pytest.raises(OptionError, match="KCNA_MONITOR_"):
+            plan(CrawlOptions(sources=["kcna"], settings=settings))
 
 
 def test_settings_do_not_depend_on_the_working_folder(tmp_path, monkeypatch) -> None:

@@ -126,7 +126,7 @@ def test_an_edit_on_the_site_is_stored_as_a_second_version(
     built.site.put(kcna.detail_path(edited), kcna.render_detail_article(edited))
 
     # Stored pages are not fetched again by a monitoring crawl; a full one finds the edit.
-    again = crawl(server, built, db_url, tmp_path, "--set", "KCNA_MONITOR_INCREMENTAL=false")
+    again = crawl(server, built, db_url, tmp_path, "--refetch")
     assert again.returncode == 0, again.stderr
     assert "new 0, changed 1" in totals(again.stdout)
 

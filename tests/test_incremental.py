@@ -91,7 +91,7 @@ def test_a_full_refetch_can_be_asked_for(site, tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
     assert crawl(server, built, db_url, tmp_path).returncode == 0
     reset_log(built.site)
-    again = crawl(server, built, db_url, tmp_path, "--set", "KCNA_MONITOR_INCREMENTAL=false")
+    again = crawl(server, built, db_url, tmp_path, "--refetch")
     assert again.returncode == 0, again.stderr
     assert "new 0, changed 0" in totals(again.stdout)
     assert len(article_requests(built.site)) >= len(built.articles)

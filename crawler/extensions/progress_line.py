@@ -47,8 +47,9 @@ class ProgressLine:
         minutes, seconds = divmod(elapsed, 60)
         took = f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
         return (
-            f"{self.name}: {took}, pages {pages}, new {stat(keys.NEW)}, changed {stat(keys.CHANGED)},"
-            f" unchanged {stat(keys.UNCHANGED)}, failed {stat(keys.FAILURES)}"
+            f"{self.name}: {took}, pages {pages}, new {stat(keys.NEW)},"
+            f" changed {stat(keys.CHANGED)}, unchanged {stat(keys.UNCHANGED)},"
+            f" failed {stat(keys.FAILURES)}"
         )
 
     def draw(self) -> None:

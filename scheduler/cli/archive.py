@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Iterable
-from datetime import date
 from typing import Any, TextIO
 
+from crawler.plan import CrawlPlan
 from crawler.sources import SOURCES, known
 from scheduler.cli.common import (
     CommandError,
@@ -36,8 +35,6 @@ BACKFILL_ALL_PAGES = 100_000
 
 def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
     settings = dict(parse_setting(item) for item in args.set)
-    if args.refetch:
-        settings.setdefault("KCNA_MONITOR_INCREMENTAL", "false")
     options = CrawlOptions(
         sources=args.sources,
         start_urls=args.start_url,
@@ -48,6 +45,7 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
         log_level=args.log_level,
         run_id=args.run_id,
         progress=args.run_id is None and is_terminal(sys.stderr),
+        plan=CrawlPlan("refetch") if args.refetch else CrawlPlan(),
     )
     plan(options)  # a bad option is one line before anything starts
     open_repository(options.db_url)  # fail early, in one line, if the database is unusable
@@ -57,16 +55,7 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
-    settings = {
-        # Walk the listings back past stored articles (they are not fetched again), without
-        # conditional requests, recording how far it got so that a later backfill resumes.
-        "KCNA_MONITOR_BACKFILL": "true",
-        "KCNA_MONITOR_STOP_AT_KNOWN": "false",
-        "KCNA_MONITOR_CONDITIONAL": "false",
-        **dict(parse_setting(item) for item in args.set),
-    }
-    if args.since:
-        settings["KCNA_MONITOR_SINCE"] = args.since.isoformat()
+    settings = dict(parse_setting(item) for item in args.set)
     options = CrawlOptions(
         sources=[args.source],
         start_urls=args.start_url,
@@ -76,6 +65,9 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         settings=settings,
         log_level=args.log_level,
         progress=is_terminal(sys.stderr),
+        # Walk the listings back past stored articles (they are not fetched again), without
+        # conditional requests, recording how far it got so that a later backfill resumes.
+        plan=CrawlPlan("backfill", since=args.since),
     )
     plan(options)
     repo = open_repository(options.db_url)
@@ -104,16 +96,6 @@ def _crawl_and_report(options: CrawlOptions, out: TextIO) -> int:
     if unstored:
         raise CommandError("; ".join(f"{s.source}: {s.error}" for s in unstored))
     return 0
-
-
-def recheck_settings(since: date | None, until: date | None, ids: Iterable[str]) -> dict[str, str]:
-    """The Scrapy settings that make a crawl a recheck of these articles."""
-    return {
-        "KCNA_MONITOR_RECHECK": "true",
-        "KCNA_MONITOR_RECHECK_SINCE": since.isoformat() if since else "",
-        "KCNA_MONITOR_RECHECK_UNTIL": until.isoformat() if until else "",
-        "KCNA_MONITOR_RECHECK_IDS": ",".join(ids),
-    }
 
 
 def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
@@ -145,8 +127,9 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
             sources=chosen,
             base_url=args.base_url,
             db_url=db_url,
-            settings={**recheck_settings(args.since, args.until, ids), **extra},
+            settings=extra,
             log_level=args.log_level,
+            plan=CrawlPlan("recheck", since=args.since, until=args.until, ids=tuple(ids)),
         )
     )
     for summary in summaries:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from scrapy.settings import Settings
 
 from crawler.extract import page_kind
+from crawler.plan import SETTING as PLAN_SETTING
+from crawler.plan import CrawlPlan, PlanError
 from crawler.sources import SOURCES, allowed_hosts, known
 from crawler.spiders.base import is_http_url
 
@@ -33,6 +35,9 @@ class CrawlOptions:
     run_id: int | None = None
     #: Redraw a one-line progress report on stderr (for a terminal).
     progress: bool = False
+    #: What the run does (a crawl, refetch, backfill or recheck); ``--set KCNA_MONITOR_PLAN``
+    #: overrides it.
+    plan: CrawlPlan = field(default_factory=CrawlPlan)
 
 
 def check_url(value: str, what: str) -> str:
@@ -59,6 +64,7 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
         raise OptionError(f"--max-pages must be at least 1, got {options.max_pages}")
     if options.run_id is not None and len(set(options.sources)) != 1:
         raise OptionError("--run-id needs exactly one source")
+    crawl_plan(options)
     chosen = list(dict.fromkeys(options.sources))
     starts: dict[str, list[str]] = {name: [] for name in chosen}
     hosts = allowed_hosts(chosen or SOURCES, options.base_url)
@@ -97,7 +103,16 @@ def source_of(url: str, candidates: Sequence[str]) -> str | None:
     return None
 
 
-PROGRESS_EXTENSION = "crawler.extensions.progress.ProgressReport"
+def crawl_plan(options: CrawlOptions) -> CrawlPlan:
+    """What the crawl does: ``options.plan``, unless ``--set KCNA_MONITOR_PLAN`` says."""
+    try:
+        told = CrawlPlan.from_settings(options.settings)  # a retired mode setting is an error
+    except PlanError as exc:
+        raise OptionError(str(exc)) from None
+    return told if PLAN_SETTING in options.settings else options.plan
+
+
+PROGRESS_EXTENSION = "crawler.extensions.progress_line.ProgressLine"
 
 
 def build_settings(options: CrawlOptions) -> Settings:
@@ -118,4 +133,10 @@ def build_settings(options: CrawlOptions) -> Settings:
         settings.set("EXTENSIONS", extensions, priority="cmdline")
     for name, value in options.settings.items():
         settings.set(name, value, priority="cmdline")
+    # Parsed once, here: the crawler's components take the plan as it is.
+    settings.set(PLAN_SETTING, crawl_plan(options), priority="cmdline")
+    try:
+        CrawlPlan.from_settings(settings)  # no retired setting asks for another mode
+    except PlanError as exc:
+        raise OptionError(str(exc)) from None
     return settings

@@ -1,7 +1,7 @@
 """Run one crawl of one or more sources in this process: the code path of ``kcna-monitor crawl``.
 
-Each source's run is recorded in ``crawl_runs`` by the storing pipeline and summarised here
-from its stats. The daemon runs the very same command in a child process
+Each source's run is recorded in ``crawl_runs`` by the crawler's stats collector and
+summarised here from its stats. The daemon runs the very same command in a child process
 (:mod:`scheduler.daemon.child`).
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
+from crawler import stats as keys
 from scheduler.crawl.options import CrawlOptions, build_settings, plan
 from scheduler.crawl.stopping import StopOnSignal
 from scheduler.logs import setup_logging
@@ -62,20 +63,20 @@ def run_crawl(options: CrawlOptions) -> list[SourceSummary]:
 
 def summarise(source: str, stats: Mapping[str, Any]) -> SourceSummary:
     def count(key: str) -> int:
-        return int(stats.get(f"kcna_monitor/{key}", 0))
+        return int(stats.get(key, 0))
 
-    pages = int(stats.get("downloader/response_count", 0))
-    status = stats.get("kcna_monitor/run_status")
+    pages = count(keys.RESPONSES)
+    status = stats.get(keys.RUN_STATUS)
     if status is None:
         status = "failed" if stats.get("finish_reason") != "finished" or not pages else "ok"
     return SourceSummary(
         source=source,
         status=str(status),
         pages=pages,
-        new=count("new"),
-        changed=count("changed"),
-        unchanged=count("unchanged"),
-        failures=count("failures"),
-        run_id=stats.get("kcna_monitor/run_id"),
-        error=stats.get("kcna_monitor/run_error"),
+        new=count(keys.NEW),
+        changed=count(keys.CHANGED),
+        unchanged=count(keys.UNCHANGED),
+        failures=count(keys.FAILURES),
+        run_id=stats.get(keys.RUN_ID),
+        error=stats.get(keys.RUN_ERROR),
     )
