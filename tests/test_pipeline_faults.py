@@ -1,4 +1,4 @@
-"""The storing pipeline under faults, built without a crawler: a disk that is full for the
+"""The storing components under faults, built without a crawler: a disk that is full for the
 database and for the spool, a spool load cut short, a stop request, the flush timer, and runs
 left ``running`` by crawls that died."""
 
@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from crawler.pipelines.spool import encode
-from crawler.pipelines.store import StorePipeline, to_input
-from crawler.state import ArchiveState, Validators
+from crawler.pipelines.store import to_input
+from crawler.state import Validators
 from storage.db import make_engine, migrate
 from storage.errors import DatabaseUnavailable
 from storage.repository import Repository
+from tests.crawl_storing import Storing
 from tests.test_pipeline_store import articles_in, item
 
 LISTING = "http://www.kcna.kp/en/category/articles/q/top.kcmsf"
@@ -67,20 +68,16 @@ def db_url(tmp_path: Path) -> str:
     return url
 
 
-def pipeline(db_url: str, spool: Path | None, **kwargs) -> StorePipeline:
-    states: list[ArchiveState] = []
-    built = StorePipeline(
+def pipeline(db_url: str, spool: Path | None, **kwargs) -> Storing:
+    return Storing(
         db_url,
         source="kcna",
         batch_size=2,
         spool_dir=spool,
         site_prefixes=KCNA,
-        announce=states.append,
         flush_every=0,
         **kwargs,
     )
-    built.announced = states  # type: ignore[attr-defined]
-    return built
 
 
 def test_a_full_disk_fails_the_run_and_vouches_for_nothing(db_url: str, tmp_path: Path) -> None:
@@ -91,15 +88,15 @@ def test_a_full_disk_fails_the_run_and_vouches_for_nothing(db_url: str, tmp_path
     built = pipeline(db_url, full)
 
     async def go() -> None:
-        await built.open_spider()
+        await built.open()
         (full / "kcna.jsonl").symlink_to("/dev/full")  # writes fail with ENOSPC
-        built.repo = FullDisk(built.repo)  # type: ignore[assignment,arg-type]
+        built.pipeline.repo = FullDisk(built.pipeline.repo)  # type: ignore[assignment,arg-type]
         built.state.learn(LISTING, Validators('"v1"', None))  # type: ignore[union-attr]
         for n in (1, 2, 3):
-            await built.process_item(item(n))
-        await built.close_spider()
-        built.repo.freed = True  # type: ignore[attr-defined]  # to read the run's end back
-        await built.spider_closed(None, "finished")
+            await built.pipeline.process_item(item(n))
+        await built.pipeline.close_spider()
+        built.pipeline.repo.freed = True  # type: ignore[attr-defined]  # to read the run's end back
+        await built.closed("finished")
 
     asyncio.run(go())
     assert articles_in(db_url) == []
@@ -116,23 +113,18 @@ def test_a_full_disk_fails_the_run_and_vouches_for_nothing(db_url: str, tmp_path
     assert len(articles_in(db_url)) == 3
 
 
-async def _crawl(built: StorePipeline, items: list) -> None:
-    await built.open_spider()
-    for it in items:
-        await built.process_item(it)
-    await built.close_spider()
-    await built.spider_closed(None, "finished")
+async def _crawl(built: Storing, items: list) -> None:
+    await built.crawl(items, "finished")
 
 
 def test_validators_are_kept_only_when_every_article_is_stored(db_url: str) -> None:
     built = pipeline(db_url, None)
 
     async def go() -> None:
-        await built.open_spider()
+        await built.open()
         built.state.learn(LISTING, Validators('"v1"', None))  # type: ignore[union-attr]
-        await built.process_item(item(1))
-        await built.close_spider()
-        await built.spider_closed(None, "finished")
+        await built.pipeline.process_item(item(1))
+        await built.close("finished")
 
     asyncio.run(go())
     stored = Repository(make_engine(db_url)).crawl_state.validators(KCNA, listings_only=True)
@@ -165,8 +157,8 @@ def test_a_spool_load_the_database_refuses_stays_for_the_next_crawl(
     spool.mkdir()
     (spool / "kcna.jsonl").write_text(json.dumps(encode(to_input(item(1), True))) + "\n")
     built = pipeline(db_url, spool)
-    real_open = built._open_repository
-    built._open_repository = lambda: FullDisk(real_open())  # type: ignore[method-assign]
+    real_open = built.pipeline._open_repository
+    built.pipeline._open_repository = lambda: FullDisk(real_open())  # type: ignore[method-assign]
     asyncio.run(_crawl(built, []))
     assert articles_in(db_url) == []
     assert [p.name for p in spool.iterdir()] == ["kcna.loading"]  # kept, not spooled twice
@@ -177,17 +169,16 @@ def test_a_spool_load_the_database_refuses_stays_for_the_next_crawl(
 
 
 def test_a_stop_request_stores_what_was_parsed_and_records_the_run(db_url: str) -> None:
-    built = StorePipeline(db_url, source="kcna", batch_size=1000, flush_every=0)
+    built = Storing(db_url, source="kcna", batch_size=1000, flush_every=0)
 
     async def go() -> None:
-        await built.open_spider()
+        await built.open()
         for n in (1, 2, 3):
-            await built.process_item(item(n))
+            await built.pipeline.process_item(item(n))
         assert articles_in(db_url) == []
-        await built.stop_requested()
+        await built.stop()
         assert len(articles_in(db_url)) == 3
-        await built.close_spider()
-        await built.spider_closed(None, "shutdown")
+        await built.close("shutdown")
 
     asyncio.run(go())
     [run] = Repository(make_engine(db_url)).runs.recent(limit=1)
@@ -195,11 +186,11 @@ def test_a_stop_request_stores_what_was_parsed_and_records_the_run(db_url: str) 
 
 
 def test_the_timer_flushes_without_new_items(db_url: str) -> None:
-    built = StorePipeline(db_url, source="kcna", batch_size=1000, flush_every=0.05)
+    built = Storing(db_url, source="kcna", batch_size=1000, flush_every=0.05)
 
     async def go() -> None:
-        await built.open_spider()
-        await built.process_item(item(1))
+        await built.open()
+        await built.pipeline.process_item(item(1))
         for _ in range(200):  # the timer's own clock: wait for it, not for a fixed time
             if articles_in(db_url):
                 break
@@ -207,7 +198,7 @@ def test_the_timer_flushes_without_new_items(db_url: str) -> None:
         assert len(articles_in(db_url)) == 1
         [run] = Repository(make_engine(db_url)).runs.recent(limit=1)
         assert (run.status, run.new) == ("running", 1)  # counters kept current
-        await built.close_spider()
+        await built.pipeline.close_spider()
 
     asyncio.run(go())
 

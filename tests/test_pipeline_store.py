@@ -1,5 +1,5 @@
 """The storing pipeline, built without a crawler: batching, outcomes, failures, and no loss
-when the database refuses a batch."""
+when the database refuses a batch. (How the run is recorded: test_run_record.py.)"""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from scrapy.statscollectors import MemoryStatsCollector
-from scrapy.utils.test import get_crawler
 
 from crawler.extract.records import ArticleRecord
 from crawler.items import ArticleItem, FailureItem
-from crawler.pipelines.store import StorePipeline, run_stats, run_status
 from crawler.pipelines.validate import ValidatePipeline
 from storage.articles import Articles
 from storage.db import make_engine
 from storage.errors import DatabaseUnavailable
-from storage.records import RunStats
 from storage.repository import Repository
+from tests.crawl_storing import Storing
 from tests.storage_helpers import count_pages, last_failures, latest_page
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -53,22 +50,21 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'archive.db'}"
 
 
-def crawl_once(pipeline: StorePipeline, items: list) -> None:
+def crawl_once(pipeline: Storing, items: list) -> None:
     async def go() -> None:
-        await pipeline.open_spider()
-        for it in items:
-            await pipeline.process_item(it)
-        await pipeline.close_spider()
+        await pipeline.open()
+        await pipeline.process(items)
+        await pipeline.pipeline.close_spider()
 
     run(go())
 
 
 def test_items_are_stored_in_batches_with_their_outcomes(db_url: str, tmp_path: Path) -> None:
-    first = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=tmp_path / "spool")
+    first = Storing(db_url, source="kcna", batch_size=2, spool_dir=tmp_path / "spool")
     crawl_once(first, [item(1), item(2), item(3)])
     assert (first.counts.new, first.counts.unchanged) == (3, 0)
 
-    second = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=tmp_path / "spool")
+    second = Storing(db_url, source="kcna", batch_size=2, spool_dir=tmp_path / "spool")
     crawl_once(second, [item(1), item(2, text="Pyongyang, May 1 (KCNA) -- Edited."), item(3)])
     assert (second.counts.new, second.counts.changed, second.counts.unchanged) == (0, 1, 2)
     assert len(articles_in(db_url)) == 3
@@ -76,7 +72,7 @@ def test_items_are_stored_in_batches_with_their_outcomes(db_url: str, tmp_path: 
 
 
 def test_failures_are_recorded_against_the_run(db_url: str) -> None:
-    pipeline = StorePipeline(db_url, source="kcna", batch_size=10)
+    pipeline = Storing(db_url, source="kcna", batch_size=10)
     failure = FailureItem(url="http://www.kcna.kp/en/article/q/ab.kcmsf", reason="no body", at=T0)
     crawl_once(pipeline, [failure, item(1)])
     [recorded] = last_failures(make_engine(db_url))
@@ -91,12 +87,12 @@ def test_a_dropped_article_becomes_a_failure_not_a_silent_loss(db_url: str) -> N
     bad = item(7, published=None)
     with pytest.raises(Exception, match="no publication date") as dropped:
         run(ValidatePipeline().process_item(bad))
-    pipeline = StorePipeline(db_url, source="kcna")
+    pipeline = Storing(db_url, source="kcna")
 
     async def go() -> None:
-        await pipeline.open_spider()
-        pipeline.item_dropped(bad, None, dropped.value, None)
-        await pipeline.close_spider()
+        await pipeline.open()
+        pipeline.pipeline.item_dropped(bad, None, dropped.value, None)
+        await pipeline.pipeline.close_spider()
 
     run(go())
     [recorded] = last_failures(make_engine(db_url))
@@ -121,18 +117,18 @@ class FlakyArticles:
 
 
 def test_a_refused_batch_is_kept_and_written_when_the_database_is_back(db_url: str) -> None:
-    pipeline = StorePipeline(db_url, source="kcna", batch_size=2)
+    pipeline = Storing(db_url, source="kcna", batch_size=2)
 
     async def go() -> None:
-        await pipeline.open_spider()
-        assert pipeline.repo is not None
-        flaky = FlakyArticles(pipeline.repo.articles)
-        pipeline.repo.articles = flaky  # type: ignore[assignment]
+        await pipeline.open()
+        assert pipeline.pipeline.repo is not None
+        flaky = FlakyArticles(pipeline.pipeline.repo.articles)
+        pipeline.pipeline.repo.articles = flaky  # type: ignore[assignment]
         for n in (1, 2, 3):
-            await pipeline.process_item(item(n))
+            await pipeline.pipeline.process_item(item(n))
         assert articles_in(db_url) == []
         flaky.down = False
-        await pipeline.close_spider()
+        await pipeline.pipeline.close_spider()
 
     run(go())
     assert len(articles_in(db_url)) == 3
@@ -144,22 +140,23 @@ def test_articles_the_database_never_took_are_spooled_and_loaded_next_time(
     db_url: str, tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool"
-    pipeline = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=spool)
+    pipeline = Storing(db_url, source="kcna", batch_size=2, spool_dir=spool)
 
     async def outage() -> None:
-        await pipeline.open_spider()
-        assert pipeline.repo is not None
-        pipeline.repo.articles = FlakyArticles(pipeline.repo.articles)  # type: ignore[assignment]
+        await pipeline.open()
+        repo = pipeline.pipeline.repo
+        assert repo is not None
+        repo.articles = FlakyArticles(repo.articles)  # type: ignore[assignment]
         for n in (1, 2, 3):
-            await pipeline.process_item(item(n))
-        await pipeline.close_spider()
+            await pipeline.pipeline.process_item(item(n))
+        await pipeline.pipeline.close_spider()
 
     run(outage())
     assert articles_in(db_url) == []
     assert pipeline.counts.unsaved == 3
     assert len((spool / "kcna.jsonl").read_text().splitlines()) == 3
 
-    later = StorePipeline(db_url, source="kcna", batch_size=2, spool_dir=spool)
+    later = Storing(db_url, source="kcna", batch_size=2, spool_dir=spool)
     crawl_once(later, [item(3)])
     stored = articles_in(db_url)
     assert sorted(a.title for a in stored) == [
@@ -170,51 +167,3 @@ def test_articles_the_database_never_took_are_spooled_and_loaded_next_time(
     assert not any(spool.iterdir())
     page = latest_page(make_engine(db_url), item(1).record.url)
     assert page is not None and page.body == b"<html>page</html>"
-
-
-@pytest.mark.parametrize(
-    ("reason", "pages", "status"),
-    [
-        ("finished", 12, "ok"),
-        ("finished", 0, "failed"),
-        ("shutdown", 3, "interrupted"),
-        ("closespider_timeout", 3, "failed"),
-    ],
-)
-def test_run_status(reason: str, pages: int, status: str) -> None:
-    assert run_status(reason, pages) == status
-
-
-def test_the_run_is_finished_with_its_counts_and_parse_statistics(db_url: str) -> None:
-    stats = MemoryStatsCollector(get_crawler())
-    for name, value in [
-        ("downloader/response_count", 4),
-        ("kcna_monitor/listing_pages", 2),
-        ("kcna_monitor/empty_listings", 1),
-        ("kcna_monitor/parse_failures", 1),
-    ]:
-        stats.set_value(name, value)
-    pipeline = StorePipeline(db_url, source="kcna")
-    pipeline._stats = stats
-    crawl_once(pipeline, [item(1)])
-    run(pipeline.spider_closed(None, "finished"))
-
-    repo = Repository(make_engine(db_url))
-    [last] = repo.runs.recent(limit=1)
-    assert (last.status, last.pages, last.new) == ("ok", 4, 1)
-    saved = repo.runs.stats([last.id])[last.id]
-    assert saved == RunStats(listing_pages=2, empty_listings=1, parse_failures=1)
-
-
-def test_run_stats_from_scrapy_counters() -> None:
-    stats = run_stats(
-        {
-            "kcna_monitor/listing_pages": 3,
-            "kcna_monitor/empty_listings": 1,
-            "kcna_monitor/articles_parsed": 20,
-            "kcna_monitor/parse_failures": 2,
-            "kcna_monitor/not_an_article": 1,
-            "downloader/response_count": 30,
-        }
-    )
-    assert stats == RunStats(3, 1, 20, 2, 1, 0)

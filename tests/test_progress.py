@@ -2,9 +2,9 @@
 
 import pytest
 
+from crawler.backfill import ListingProgress, jump
 from crawler.extract.records import PageRequest
 from crawler.items import ProgressItem
-from crawler.progress import ListingProgress, jump
 
 LIST = "http://www.kcna.kp/en/article/list/a666dda1282180e0ee1b4427b0574ae7"
 

@@ -1,6 +1,6 @@
-"""Revisits without a crawler: what the storing pipeline loads for the spider (with an injected
-clock), what it writes for checked, gone and listed pages, and the conditional requests of
-revisited article pages."""
+"""Revisits without a crawler: what the archive-state extension loads for the spider (with an
+injected clock), what the storing pipeline writes for checked, gone and listed pages, and the
+conditional requests of revisited article pages."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from scrapy.http import HtmlResponse
 
 from crawler.items import CheckedItem, GoneItem, ListingItem
 from crawler.middlewares.conditional import ConditionalRequestMiddleware
-from crawler.pipelines.store import Recheck, StorePipeline
+from crawler.plan import CrawlPlan
 from crawler.state import ArchiveState, Validators
 from storage.db import make_engine, migrate
 from storage.repository import Repository
+from tests.crawl_storing import Storing
 from tests.storage_helpers import make_item, q_url
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -40,26 +41,14 @@ def repo(tmp_path: Path) -> Repository:
     return repository
 
 
-def pipeline(repo: Repository, now: datetime, **kwargs) -> StorePipeline:
+def pipeline(repo: Repository, now: datetime, **kwargs) -> Storing:
     url = repo.engine.url.render_as_string(hide_password=False)
-    states: list[ArchiveState] = []
-    built = StorePipeline(
-        url, source="kcna", site_prefixes=KCNA, announce=states.append, clock=lambda: now, **kwargs
-    )
-    built.announced = states  # type: ignore[attr-defined]
-    return built
+    return Storing(url, source="kcna", site_prefixes=KCNA, clock=lambda: now, **kwargs)
 
 
-def run(built: StorePipeline, items: list) -> ArchiveState:
-    async def go() -> None:
-        await built.open_spider()
-        for item in items:
-            await built.process_item(item)
-        await built.close_spider()
-        await built.spider_closed(None, "finished")
-
-    asyncio.run(go())
-    return built.announced[0]  # type: ignore[attr-defined]
+def run(built: Storing, items: list) -> ArchiveState:
+    asyncio.run(built.crawl(items, "finished"))
+    return built.announced[0]
 
 
 def test_young_articles_are_due_once_per_interval(repo: Repository) -> None:
@@ -75,8 +64,8 @@ def test_young_articles_are_due_once_per_interval(repo: Repository) -> None:
 
 
 def test_a_recheck_takes_the_articles_it_names_whatever_their_age(repo: Repository) -> None:
-    spring = Recheck(since=date(2025, 1, 1), until=date(2025, 12, 31))
-    state = run(pipeline(repo, T0, recheck=spring), [])
+    spring = CrawlPlan("recheck", since=date(2025, 1, 1), until=date(2025, 12, 31))
+    state = run(pipeline(repo, T0, plan=spring), [])
     assert state.revisit_urls == {q_url(2): date(2025, 3, 1)}
 
 

@@ -109,7 +109,7 @@ def test_paging_stops_at_a_listing_page_of_known_articles():
 
 
 def test_backfill_pages_on_past_known_articles():
-    crawler = get_crawler(KcnaWatchSpider, {"KCNA_MONITOR_STOP_AT_KNOWN": False})
+    crawler = get_crawler(KcnaWatchSpider, {"KCNA_MONITOR_PLAN": "backfill"})
     spider = KcnaWatchSpider.from_crawler(crawler)
     listing = listing_with_next_page()
     spider.archive_opened(ArchiveState.of(entry.url for entry in listing.entries))
