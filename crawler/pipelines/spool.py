@@ -1,4 +1,5 @@
-"""The spool: articles the database would not take, kept in a file for the next crawl.
+"""The spool: articles the database would not take, kept in a file for the next crawl (the
+storing pipeline's, :mod:`crawler.pipelines.store`).
 
 One JSON Lines file per source (``<source>.jsonl``). Appends are fsynced before they count,
 and start on a new line after a line that an earlier write left cut short. A crawl loads the
@@ -10,15 +11,19 @@ is harmless (the archive recognises it), so a line may be loaded more than once,
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from storage.records import ArticleInput, RawPage
+
+logger = logging.getLogger(__name__)
 
 
 class Spool:
@@ -49,6 +54,56 @@ class Spool:
     def loaded(self) -> None:
         """The articles :meth:`take` gave are stored: forget them."""
         self.loading.unlink(missing_ok=True)
+
+
+async def keep(
+    spool: Spool | None, articles: Sequence[ArticleInput], error: str | None
+) -> str | None:
+    """Append articles the database refused (``error`` says why) to ``spool``, durably and off
+    the reactor thread. None when they are spooled; else why they are lost: the run fails, and
+    the next crawl fetches them again."""
+    count = len(articles)
+    if spool is None:
+        why = "no spool folder is set (KCNA_MONITOR_SPOOL_DIR)"
+    else:
+        try:
+            await asyncio.to_thread(spool.append, articles)
+        except OSError as exc:
+            why = f"could not spool them to {spool.path}: {exc.strerror or exc}"
+        else:
+            logger.error(
+                "the database refused %d articles (%s): kept in %s for the next crawl",
+                count,
+                error or "not written in time",
+                spool.path,
+            )
+            return None
+    lost = (
+        f"{count} articles could not be stored ({error}) and {why}; the next crawl fetches"
+        " them again"
+    )
+    logger.error("%s", lost)
+    return lost
+
+
+async def load(spool: Spool, store: Callable[[list[ArticleInput]], Awaitable[bool]]) -> None:
+    """Store what earlier crawls spooled with ``store`` (True: all of it stored); when the
+    database refuses them, they stay in the file for the next crawl."""
+    try:
+        taken = await asyncio.to_thread(spool.take)
+    except OSError as exc:
+        logger.error("could not read the spool %s: %s", spool.path, exc)
+        return
+    if taken is None:
+        return
+    articles, bad = taken
+    if bad:
+        logger.warning("%s: skipped %d unreadable lines (a write cut short)", spool.loading, bad)
+    logger.info("loading %d spooled articles from %s", len(articles), spool.loading)
+    if await store(articles):
+        spool.loaded()
+    else:
+        logger.error("database unavailable: the spooled articles stay in %s", spool.loading)
 
 
 def _append_lines(path: Path, lines: Sequence[str]) -> None:

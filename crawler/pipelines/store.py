@@ -12,16 +12,12 @@ stays in the buffer and is tried again; what still cannot be written at the end 
 spool file (:mod:`crawler.pipelines.spool`) that the next crawl loads first. An article
 neither stored nor spooled fails the run, loudly.
 
-What it stored is counted in the crawl's stats (:mod:`crawler.stats`), and each batch written
-is announced (:data:`crawler.signals.batch_stored`), so that the stats collector keeps the
-run's record current; why the run must count as failed although it ran (articles spooled or
-lost) is the stat :data:`crawler.stats.STORE_TROUBLE`. Failures are recorded against the run
-the stats name (:data:`crawler.stats.RUN_ID`).
-
-Nothing is remembered as seen before what it vouches for is stored: what the listings showed
-is written only at the end of a crawl that finished with every article stored. Revisit marks
-(a page re-checked, an article gone: marked, never deleted) are not spooled: the next revisit
-finds them again.
+What it stored is counted in the crawl's stats (:mod:`crawler.stats`; articles not stored:
+:data:`~crawler.stats.STORE_TROUBLE`), and each batch written is announced
+(:data:`crawler.signals.batch_stored`) for the stats collector, which records the run.
+Failures are recorded against the run the stats name. What the listings showed is written only
+at the end of a crawl that finished with every article stored; revisit marks (a page
+re-checked, an article gone: never deleted) are not spooled: the next revisit finds them again.
 """
 
 from __future__ import annotations
@@ -47,7 +43,7 @@ from crawler.items import (
     ListingItem,
     ProgressItem,
 )
-from crawler.pipelines.spool import Spool
+from crawler.pipelines import spool
 from crawler.signals import batch_stored, stop_requested, stop_stored
 from crawler.sources import aggregator_hosts
 from storage.db import StorageError, make_engine, migrate
@@ -110,7 +106,7 @@ class StorePipeline:
         keep_pages: bool = True,
         spool_dir: Path | None = None,
         flush_every: float = 10.0,
-        stats: Any = None,
+        stats: Any,
         notify: Notify | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -120,12 +116,12 @@ class StorePipeline:
         self.source = source
         self.batch_size = batch_size
         self.keep_pages = keep_pages
-        self.spool = Spool(spool_dir, source) if spool_dir is not None else None
+        self.spool = spool.Spool(spool_dir, source) if spool_dir is not None else None
         # A batch waits at most this long (seconds), items or not: a crawl killed hard loses
         # little. 0 turns the timer off (batches are then written when full and at the end).
         self.flush_every = flush_every
         self._flushed_at = time.monotonic()
-        self.stats = stats
+        self.stats = stats  # Scrapy's stats collector: what was stored is counted there
         self.notify = notify
         self.clock = clock or _now
         self.repo: Repository | None = None
@@ -152,13 +148,13 @@ class StorePipeline:
         db_url = settings.get("KCNA_MONITOR_DB")
         if not db_url:
             raise NotConfigured("KCNA_MONITOR_DB is not set: articles are not stored")
-        spool = settings.get("KCNA_MONITOR_SPOOL_DIR")
+        spool_dir = settings.get("KCNA_MONITOR_SPOOL_DIR")
         pipeline = cls(
             db_url,
             source=getattr(crawler.spidercls, "source_label", crawler.spidercls.name),
             batch_size=settings.getint("KCNA_MONITOR_BATCH_SIZE", 50),
             keep_pages=settings.getbool("KCNA_MONITOR_KEEP_PAGES", True),
-            spool_dir=Path(spool) if spool else None,
+            spool_dir=Path(spool_dir) if spool_dir else None,
             flush_every=settings.getfloat("KCNA_MONITOR_FLUSH_SECONDS", 10.0),
             stats=crawler.stats,
             notify=lambda signal: crawler.signals.send_catch_log_async(signal=signal),
@@ -172,7 +168,8 @@ class StorePipeline:
 
     async def open_spider(self) -> None:
         self.repo = await asyncio.to_thread(self._open_repository)
-        await self._load_spool()
+        if self.spool is not None:
+            await spool.load(self.spool, self._store_spooled)
         if self.flush_every > 0:
             self._timer = asyncio.get_running_loop().create_task(self._flush_timer())
 
@@ -192,7 +189,7 @@ class StorePipeline:
                 FailureInput(url=item.url, reason=item.reason, at=item.at, listed_on=item.listed_on)
             )
             self.counts.failures += 1
-            self._inc_stat(keys.FAILURES)
+            self._count(keys.FAILURES)
         elif isinstance(item, GoneItem):
             self._gone.append(item)
         elif isinstance(item, CheckedItem):
@@ -230,7 +227,7 @@ class StorePipeline:
         reason = str(exception) or type(exception).__name__
         self._failures.append(FailureInput(url=url, reason=f"dropped: {reason}", at=_now()))
         self.counts.failures += 1
-        self._inc_stat(keys.FAILURES)
+        self._count(keys.FAILURES)
 
     async def stop_requested(self) -> None:
         """The crawl is asked to stop: store everything parsed so far now, before in-flight
@@ -257,7 +254,7 @@ class StorePipeline:
             await self._write_spool()
         trouble = self._trouble()
         if trouble is not None:
-            self._set_stat(keys.STORE_TROUBLE, trouble)
+            self.stats.set_value(keys.STORE_TROUBLE, trouble)
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
         if reason == "finished" and not self._stopping and self._all_stored():
@@ -318,7 +315,7 @@ class StorePipeline:
                     self.counts.changed += 1
                 else:
                     self.counts.unchanged += 1
-                self._inc_stat(keys.PREFIX + outcome.value)
+                self._count(keys.PREFIX + outcome.value)
             if self.notify is not None:
                 await self.notify(batch_stored)
 
@@ -326,7 +323,7 @@ class StorePipeline:
         """A batch the database refused: one line per kind of trouble, not per try."""
         if error != self._write_error:
             self.counts.errors.append(message)
-            self._set_stat(keys.STORE_ERRORS, "; ".join(self.counts.errors[-3:]))
+            self.stats.set_value(keys.STORE_ERRORS, "; ".join(self.counts.errors[-3:]))
             logger.error(message)
         self._write_error = error
 
@@ -336,14 +333,14 @@ class StorePipeline:
         for item in gone:
             marked = self.repo.crawl_state.mark_gone([item.url], at=item.at, reason=item.reason)
             self.counts.gone += len(marked)
-            self._inc_stat(keys.GONE, len(marked))
+            self._count(keys.GONE, len(marked))
         for still_there in (False, True):
             urls = [c.url for c in checked if c.still_there is still_there]
             if urls:
                 at = max(c.at for c in checked if c.still_there is still_there)
                 back = self.repo.crawl_state.mark_checked(urls, at, still_there=still_there)
                 self.counts.back += len(back)
-                self._inc_stat(keys.BACK, len(back))
+                self._count(keys.BACK, len(back))
 
     async def _record_listings(self) -> None:
         """Write what the listing pages showed; the archive marks gone what vanished."""
@@ -361,7 +358,7 @@ class StorePipeline:
             logger.warning("could not record what %d listing pages showed: %s", len(pages), exc)
             return
         self.counts.gone += len(marked)
-        self._inc_stat(keys.GONE, len(marked))
+        self._count(keys.GONE, len(marked))
         if marked:
             logger.info("%d articles vanished from their listings: marked gone", len(marked))
 
@@ -374,7 +371,7 @@ class StorePipeline:
         assert self.repo is not None
         results = self.repo.articles.save(articles) if articles else []
         if failures:
-            self.repo.runs.record_failures(self._stat(keys.RUN_ID), failures)
+            self.repo.runs.record_failures(self.stats.get_value(keys.RUN_ID), failures)
         if progress:
             self.repo.crawl_state.save_backfill_progress(self.source, progress, _now())
         return results
@@ -382,74 +379,26 @@ class StorePipeline:
     # -- spool: articles the database would not take ------------------------------------
 
     async def _write_spool(self) -> None:
-        """Append the articles the database refused to the spool, durably; when that fails
-        too, the run fails and says so (the next crawl fetches them again)."""
         articles, self._articles = self._articles, []
-        count = len(articles)
-        if self.spool is None:
-            self._lose(count, "no spool folder is set (KCNA_MONITOR_SPOOL_DIR)")
-            return
-        try:
-            await asyncio.to_thread(self.spool.append, articles)
-        except OSError as exc:
-            self._lose(count, f"could not spool them to {self.spool.path}: {exc.strerror or exc}")
-            return
-        self._spooled += count
-        self.counts.unsaved += count
-        logger.error(
-            "the database refused %d articles (%s): kept in %s for the next crawl",
-            count,
-            self._write_error or "not written in time",
-            self.spool.path,
-        )
+        self.counts.unsaved += len(articles)
+        lost = await spool.keep(self.spool, articles, self._write_error)
+        if lost is None:
+            self._spooled += len(articles)
+        else:
+            self._lost = lost
 
-    def _lose(self, count: int, why: str) -> None:
-        self.counts.unsaved += count
-        self._lost = (
-            f"{count} articles could not be stored ({self._write_error}) and {why}; the next"
-            " crawl fetches them again"
-        )
-        logger.error("%s", self._lost)
-
-    async def _load_spool(self) -> None:
-        """Store what earlier crawls spooled (see :mod:`crawler.pipelines.spool`)."""
-        if self.spool is None:
-            return
-        try:
-            taken = await asyncio.to_thread(self.spool.take)
-        except OSError as exc:
-            logger.error("could not read the spool %s: %s", self.spool.path, exc)
-            return
-        if taken is None:
-            return
-        articles, bad = taken
-        if bad:
-            logger.warning(
-                "%s: skipped %d unreadable lines (a write cut short)", self.spool.loading, bad
-            )
-        logger.info("loading %d spooled articles from %s", len(articles), self.spool.loading)
+    async def _store_spooled(self, articles: list[ArticleInput]) -> bool:
+        """Store articles an earlier crawl spooled; False when the database refuses them."""
         self._articles.extend(articles)
         await self.flush()
         if self._articles:  # still no database: they stay in the file for the next crawl
             self._articles = []
-            logger.error(
-                "database unavailable: the spooled articles stay in %s", self.spool.loading
-            )
-            return
-        self.spool.loaded()
+            return False
+        return True
 
-    # -- stats --------------------------------------------------------------------------
-
-    def _inc_stat(self, key: str, count: int = 1) -> None:
-        if self.stats is not None and count:
+    def _count(self, key: str, count: int = 1) -> None:
+        if count:
             self.stats.inc_value(key, count)
-
-    def _set_stat(self, key: str, value: Any) -> None:
-        if self.stats is not None:
-            self.stats.set_value(key, value)
-
-    def _stat(self, key: str) -> Any:
-        return self.stats.get_value(key) if self.stats is not None else None
 
 
 def _now() -> datetime:

@@ -31,10 +31,10 @@ class StopOnSignal:
     """How a crawl in this process stops on SIGTERM, SIGINT or Ctrl-C.
 
     The first signal asks every crawler's components to write what they hold
-    (:data:`crawler.signals.stop_requested`: the storing pipeline stores every parsed article
-    and records the run as interrupted), then abandons the downloads in flight (their
-    connections are aborted, so they end as failures the next crawl retries) instead of
-    waiting up to a download timeout for them, and stops the crawlers. A second signal
+    (:data:`crawler.signals.stop_requested`: the storing pipeline stores every parsed article,
+    then the stats collector records the run as interrupted), then abandons the downloads in
+    flight (their connections are aborted, so they end as failures the next crawl retries)
+    instead of waiting up to a download timeout for them, and stops the crawlers. A second signal
     stops at once.
     """
 
