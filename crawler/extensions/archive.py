@@ -72,11 +72,9 @@ class ArchiveLoader:
     def from_crawler(cls, crawler: Any) -> ArchiveLoader:
         settings = crawler.settings
         db_url = settings.get("KCNA_MONITOR_DB")
-        if not db_url:
-            raise NotConfigured("KCNA_MONITOR_DB is not set: there is no archive")
         plan = CrawlPlan.from_settings(settings)
-        if not plan.uses_archive:
-            raise NotConfigured(f"a {plan.kind} uses no archive")
+        if not db_url or not plan.uses_archive:
+            raise NotConfigured  # silently: no archive (the pipeline says so), or a refetch
         spidercls = crawler.spidercls
         source = getattr(spidercls, "source", None)  # a crawler.sources.Source
         loader = cls(
