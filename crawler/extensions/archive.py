@@ -76,11 +76,11 @@ class ArchiveLoader:
         if not db_url or not plan.uses_archive:
             raise NotConfigured  # silently: no archive (the pipeline says so), or a refetch
         spidercls = crawler.spidercls
-        source = getattr(spidercls, "source", None)  # a crawler.sources.Source
+        registered = getattr(spidercls, "source", None)  # a crawler.sources.Source
         loader = cls(
             db_url,
             source=getattr(spidercls, "source_label", spidercls.name),
-            site_prefixes=source.site_prefixes() if source is not None else (),
+            site_prefixes=registered.site_prefixes() if registered is not None else (),
             plan=plan,
             retry_window=timedelta(days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)),
             revisit_days=settings.getfloat("KCNA_MONITOR_REVISIT_DAYS", 7.0),
