@@ -94,6 +94,12 @@ KCNAWATCH = Source(
 SOURCES: Mapping[str, Source] = MappingProxyType({s.name: s for s in (KCNA, KCNAWATCH)})
 
 
+def is_http_url(value: str) -> bool:
+    """Whether ``value`` is an absolute http(s) URL with a host."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def known() -> str:
     """The known source names, for messages: ``kcna, kcnawatch``."""
     return ", ".join(sorted(SOURCES))

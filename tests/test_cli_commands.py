@@ -10,7 +10,8 @@ import pytest
 from crawler.plan import CrawlPlan
 from scheduler.cli.main import build_parser, main
 from scheduler.cli.options import user_date
-from scheduler.crawl.options import CrawlOptions, OptionError, build_settings, plan
+from scheduler.crawl.options import CrawlOptions, OptionError, plan
+from scheduler.crawl.run import build_settings
 from scheduler.daemon.child import crawl_command
 
 

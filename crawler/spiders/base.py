@@ -45,7 +45,7 @@ from crawler.items import (
 from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
 from crawler.middlewares.refused import RequestRefused
 from crawler.plan import CrawlPlan
-from crawler.sources import Source
+from crawler.sources import Source, is_http_url
 from crawler.state import ArchiveState
 
 #: Request meta: (start listing URL, page number) of a listing page ...
@@ -70,11 +70,6 @@ def split_option(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return [str(part).strip() for part in value if str(part).strip()]
-
-
-def is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def check_http_url(value: str, what: str) -> str:

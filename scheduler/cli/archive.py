@@ -24,13 +24,21 @@ from scheduler.cli.options import (
 )
 from scheduler.config import resolve_db
 from scheduler.crawl.options import CrawlOptions, OptionError, parse_setting, plan
-from scheduler.crawl.run import run_crawl
+from scheduler.crawl.summary import SourceSummary
 from scheduler.daemon.child import exit_with_parent
 from storage.records import EventView
 from storage.repository import Repository
 
 #: Listing pages a backfill walks when not told how many: all of them, in practice.
 BACKFILL_ALL_PAGES = 100_000
+
+
+def _run_crawl(options: CrawlOptions) -> list[SourceSummary]:
+    """:func:`scheduler.crawl.run.run_crawl`, imported here: Scrapy and Twisted load when a
+    crawl starts, so that ``--help`` and every command that does not crawl start quickly."""
+    from scheduler.crawl.run import run_crawl
+
+    return run_crawl(options)
 
 
 def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
@@ -77,7 +85,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _crawl_and_report(options: CrawlOptions, out: TextIO) -> int:
-    summaries = run_crawl(options)
+    summaries = _run_crawl(options)
     for summary in summaries:
         print(summary.line(), file=out)
     total_pages = sum(s.pages for s in summaries)
@@ -122,7 +130,7 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
         print("no stored articles to recheck", file=out)
         return 0
     before = repo.articles.latest_event_id()
-    summaries = run_crawl(
+    summaries = _run_crawl(
         CrawlOptions(
             sources=chosen,
             base_url=args.base_url,

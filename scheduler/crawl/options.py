@@ -1,21 +1,18 @@
 """What one crawl is asked to do: its options, checked before anything starts (so a bad value
-is one clear line, not a half-started crawl), the sources and start URLs they plan, and the
-Scrapy settings they make."""
+is one clear line, not a half-started crawl), the sources and start URLs they plan, and its
+crawl plan. Loads no Scrapy: the command line checks a crawl's options before it pays for
+loading the crawler (:mod:`scheduler.crawl.run`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from scrapy.settings import Settings
-
 from crawler.extract import page_kind
 from crawler.plan import SETTING as PLAN_SETTING
 from crawler.plan import CrawlPlan, PlanError
-from crawler.sources import SOURCES, allowed_hosts, known
-from crawler.spiders.base import is_http_url
+from crawler.sources import SOURCES, allowed_hosts, is_http_url, known
 
 
 class OptionError(ValueError):
@@ -110,33 +107,3 @@ def crawl_plan(options: CrawlOptions) -> CrawlPlan:
     except PlanError as exc:
         raise OptionError(str(exc)) from None
     return told if PLAN_SETTING in options.settings else options.plan
-
-
-PROGRESS_EXTENSION = "crawler.extensions.progress_line.ProgressLine"
-
-
-def build_settings(options: CrawlOptions) -> Settings:
-    # The project's settings module by name, not found through scrapy.cfg: the command must
-    # work from any folder (a service's working directory is rarely the source tree).
-    settings = Settings()
-    settings.setmodule(os.environ.get("SCRAPY_SETTINGS_MODULE") or "crawler.settings", "project")
-    if options.db_url:
-        settings.set("KCNA_MONITOR_DB", options.db_url, priority="cmdline")
-    settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
-    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # see scheduler.logs
-    if options.run_id is not None:
-        settings.set("KCNA_MONITOR_RUN_ID", options.run_id, priority="cmdline")
-    if options.progress:
-        settings.set("KCNA_MONITOR_PROGRESS", True, priority="cmdline")
-        extensions = settings.getdict("EXTENSIONS")
-        extensions.setdefault(PROGRESS_EXTENSION, 900)
-        settings.set("EXTENSIONS", extensions, priority="cmdline")
-    for name, value in options.settings.items():
-        settings.set(name, value, priority="cmdline")
-    # Parsed once, here: the crawler's components take the plan as it is.
-    settings.set(PLAN_SETTING, crawl_plan(options), priority="cmdline")
-    try:
-        CrawlPlan.from_settings(settings)  # no retired setting asks for another mode
-    except PlanError as exc:
-        raise OptionError(str(exc)) from None
-    return settings

@@ -1,41 +1,24 @@
 """Run one crawl of one or more sources in this process: the code path of ``kcna-monitor crawl``.
 
 Each source's run is recorded in ``crawl_runs`` by the crawler's stats collector and
-summarised here from its stats. The daemon runs the very same command in a child process
-(:mod:`scheduler.daemon.child`).
+summarised from its stats (:mod:`scheduler.crawl.summary`). The daemon runs the very same
+command in a child process (:mod:`scheduler.daemon.child`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import os
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
 
-from crawler import stats as keys
-from scheduler.crawl.options import CrawlOptions, build_settings, plan
+from crawler.plan import SETTING as PLAN_SETTING
+from crawler.plan import CrawlPlan, PlanError
+from scheduler.crawl.options import CrawlOptions, OptionError, crawl_plan, plan
 from scheduler.crawl.stopping import StopOnSignal
+from scheduler.crawl.summary import SourceSummary, summarise
 from scheduler.logs import setup_logging
-
-
-@dataclass
-class SourceSummary:
-    source: str
-    status: str
-    pages: int
-    new: int
-    changed: int
-    unchanged: int
-    failures: int
-    run_id: int | None
-    error: str | None = None  # why the run failed or was interrupted, when it says
-
-    def line(self) -> str:
-        return (
-            f"{self.source:<10} {self.status:<11} pages {self.pages:>5}  new {self.new:>5}"
-            f"  changed {self.changed:>4}  unchanged {self.unchanged:>5}  failed {self.failures:>4}"
-        )
 
 
 def run_crawl(options: CrawlOptions) -> list[SourceSummary]:
@@ -61,22 +44,31 @@ def run_crawl(options: CrawlOptions) -> list[SourceSummary]:
     return [summarise(name, crawler.stats.get_stats()) for name, crawler in crawlers]
 
 
-def summarise(source: str, stats: Mapping[str, Any]) -> SourceSummary:
-    def count(key: str) -> int:
-        return int(stats.get(key, 0))
+PROGRESS_EXTENSION = "crawler.extensions.progress_line.ProgressLine"
 
-    pages = count(keys.RESPONSES)
-    status = stats.get(keys.RUN_STATUS)
-    if status is None:
-        status = "failed" if stats.get("finish_reason") != "finished" or not pages else "ok"
-    return SourceSummary(
-        source=source,
-        status=str(status),
-        pages=pages,
-        new=count(keys.NEW),
-        changed=count(keys.CHANGED),
-        unchanged=count(keys.UNCHANGED),
-        failures=count(keys.FAILURES),
-        run_id=stats.get(keys.RUN_ID),
-        error=stats.get(keys.RUN_ERROR),
-    )
+
+def build_settings(options: CrawlOptions) -> Settings:
+    # The project's settings module by name, not found through scrapy.cfg: the command must
+    # work from any folder (a service's working directory is rarely the source tree).
+    settings = Settings()
+    settings.setmodule(os.environ.get("SCRAPY_SETTINGS_MODULE") or "crawler.settings", "project")
+    if options.db_url:
+        settings.set("KCNA_MONITOR_DB", options.db_url, priority="cmdline")
+    settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # see scheduler.logs
+    if options.run_id is not None:
+        settings.set("KCNA_MONITOR_RUN_ID", options.run_id, priority="cmdline")
+    if options.progress:
+        settings.set("KCNA_MONITOR_PROGRESS", True, priority="cmdline")
+        extensions = settings.getdict("EXTENSIONS")
+        extensions.setdefault(PROGRESS_EXTENSION, 900)
+        settings.set("EXTENSIONS", extensions, priority="cmdline")
+    for name, value in options.settings.items():
+        settings.set(name, value, priority="cmdline")
+    # Parsed once, here: the crawler's components take the plan as it is.
+    settings.set(PLAN_SETTING, crawl_plan(options), priority="cmdline")
+    try:
+        CrawlPlan.from_settings(settings)  # no retired setting asks for another mode
+    except PlanError as exc:
+        raise OptionError(str(exc)) from None
+    return settings
