@@ -2,22 +2,16 @@
 showed. One of the crawler's three doors to storage, with the archive-state extension
 (:mod:`crawler.extensions.archive`) and the stats collector (:mod:`crawler.statscollectors`).
 
-Items are buffered and written in batches, each batch one transaction of
-``INSERT ... ON CONFLICT`` statements, off the reactor thread: when a batch is full, every
-``flush_every`` seconds whether or not items arrive, on the first stop request
-(:data:`crawler.signals.stop_requested`) and when the spider closes. So a crawl stopped at its
-time limit, by the daemon or by Ctrl-C keeps what it had parsed, and one killed outright loses
-at most a few seconds of work. A batch the database refuses (locked, unreachable, disk full)
-stays in the buffer and is tried again; what still cannot be written at the end goes to a
-spool file (:mod:`crawler.pipelines.spool`) that the next crawl loads first. An article
-neither stored nor spooled fails the run, loudly.
-
-What it stored is counted in the crawl's stats (:mod:`crawler.stats`; articles not stored:
-:data:`~crawler.stats.STORE_TROUBLE`), and each batch written is announced
-(:data:`crawler.signals.batch_stored`) for the stats collector, which records the run.
-Failures are recorded against the run the stats name. What the listings showed is written only
-at the end of a crawl that finished with every article stored; revisit marks (a page
-re-checked, an article gone: never deleted) are not spooled: the next revisit finds them again.
+Items are buffered and written in batches (one transaction each, off the reactor thread) when
+a batch is full, every ``flush_every`` seconds, on the first stop request
+(:data:`crawler.signals.stop_requested`) and at the close: a stopped crawl keeps what it
+parsed, one killed outright loses seconds of work. A batch the database refuses stays in the
+buffer and is tried again; what still cannot be written at the end is spooled
+(:mod:`crawler.pipelines.spool`) for the next crawl; an article neither stored nor spooled
+fails the run (:data:`~crawler.stats.STORE_TROUBLE`). Each batch written is announced
+(:data:`crawler.signals.batch_stored`) for the stats collector. What the listings showed is
+written only at the end of a crawl that finished with every article stored; revisit marks are
+not spooled (the next revisit finds them again).
 """
 
 from __future__ import annotations
