@@ -36,6 +36,10 @@ class StopOnSignal:
     flight (their connections are aborted, so they end as failures the next crawl retries)
     instead of waiting up to a download timeout for them, and stops the crawlers. A second signal
     stops at once.
+
+    The reactor is imported where it is used, as Scrapy itself does: importing
+    ``twisted.internet.reactor`` installs one, and the crawl process chooses which (its
+    ``TWISTED_REACTOR`` setting) when it starts.
     """
 
     def __init__(self, process: CrawlerProcess, crawlers: Sequence[Any]) -> None:
