@@ -6,13 +6,14 @@ named by ``KCNA_MONITOR_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:543
 test gets a fresh schema of its own, dropped afterwards. When the server cannot be reached the
 PostgreSQL variants are skipped, or fail when the ``CI`` environment variable is set.
 
-The fixtures using them are in ``tests/storage_fixtures.py``.
+The fixtures using them are in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import random
 import traceback
@@ -24,12 +25,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
-from storage.db import display_url, make_engine, migrate
+from storage.db import alembic_config, display_url, make_engine, migrate
 from storage.models import ALARMS, FAILURES, OUTBOX, PAGES
 from storage.records import ArticleInput, FailureView, NotificationView, RawPage
 from storage.repository import Repository
@@ -90,6 +93,25 @@ def pg_schema_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def pg_migration_sql() -> str:
+    """The statements migrating an empty PostgreSQL schema to the latest revision, as Alembic
+    renders them offline (one transaction)."""
+    config = alembic_config()
+    config.set_main_option("sqlalchemy.url", "postgresql+psycopg://")
+    config.output_buffer = io.StringIO()
+    with mock.patch.dict(os.environ, {"KCNA_MONITOR_DB": ""}):  # it would win over the URL
+        command.upgrade(config, "head", sql=True)
+    return config.output_buffer.getvalue()
+
+
+def pg_execute(url: str, sql: str) -> None:
+    """Run the statements ``sql`` on the PostgreSQL database at ``url``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql)
 
 
 def q_url(n: int, variant: int = 0) -> str:

@@ -22,7 +22,6 @@ from replica.render import kcna
 from replica.server import FixtureServer
 from replica.site import BuiltSite, build_site
 
-pytest_plugins = ["tests.storage_fixtures"]
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,6 @@ from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 A = "{http://www.w3.org/2005/Atom}"
 HOSTILE = (
     "Pyongyang, March 1 (KCNA) -- A missile <script>alert('x')</script> & "

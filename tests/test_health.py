@@ -23,8 +23,6 @@ from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, webhook_receiver
 from tests.storage_helpers import DAY, HOUR, T0, make_item, notifications
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 MINUTE = timedelta(minutes=1)
 
 

@@ -18,8 +18,6 @@ from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring, smtp_server, webhook_receiver
 from tests.storage_helpers import HOUR, T0, make_item, notifications
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 SECOND = timedelta(seconds=1)
 MISSILE_TEXT = "Pyongyang, March 1 (KCNA) -- A hypersonic missile was test-fired."
 

@@ -16,8 +16,6 @@ from storage.repository import Repository
 from tests.monitor_helpers import Clock, WebhookReceiver, monitoring, webhook_receiver
 from tests.storage_helpers import T0, make_item, notifications
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 SECOND = timedelta(seconds=1)
 MISSILE_TEXT = "Pyongyang, March 1 (KCNA) -- A hypersonic missile was test-fired."
 PAYLOAD: dict[str, Any] = {"rule": "missiles", "event": "new", "title": "Missile — 미사일"}

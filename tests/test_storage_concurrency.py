@@ -17,8 +17,6 @@ from storage.models import Article, ArticleUrl, ArticleVersion
 from storage.repository import Repository
 from tests.storage_helpers import concurrency_items, store_concurrently
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 
 def test_two_processes_store_the_same_articles(db_url: str) -> None:
     context = multiprocessing.get_context("spawn")

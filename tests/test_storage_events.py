@@ -9,8 +9,6 @@ from storage.records import SaveOutcome
 from storage.repository import Repository
 from tests.storage_helpers import DAY, HOUR, T0, make_item, q_url, watch_url
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 KCNA = ("http://www.kcna.kp/",)
 WATCH = ("https://kcnawatch.org/",)
 

@@ -14,8 +14,6 @@ from storage.records import MatchInput, RunStats
 from storage.repository import Repository
 from tests.storage_helpers import HOUR, T0, count_alarms, make_item, notifications, watch_url
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 MINUTE = timedelta(minutes=1)
 
 

@@ -31,8 +31,6 @@ from tests.storage_helpers import (
     watch_url,
 )
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 NEW, CHANGED, UNCHANGED = SaveOutcome.NEW, SaveOutcome.CHANGED, SaveOutcome.UNCHANGED
 
 

@@ -14,8 +14,6 @@ from storage.records import SourceState
 from storage.repository import Repository
 from tests.storage_helpers import HOUR, T0
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 ROOT = Path(__file__).resolve().parent.parent
 
 

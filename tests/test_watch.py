@@ -16,8 +16,6 @@ from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import DAY, HOUR, T0, make_item, notifications, watch_url
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 MISSILES = {"name": "missiles", "match": "missile|ICBM|hypersonic", "notify": ["log"]}
 MISSILE_TEXT = "Pyongyang, March 1 (KCNA) -- A hypersonic MISSILE was test-fired on Sunday."
 PLAIN_TEXT = "Pyongyang, March 1 (KCNA) -- Farmers met to discuss the spring sowing."

@@ -22,8 +22,6 @@ from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 MINUTE = timedelta(minutes=1)
 #: A sample line of the text format: name, optional labels, a number.
 SAMPLE = re.compile(r'^kcna_monitor_[a-z_]+(\{([a-z]+="[^"\\\n]*",?)*\})? -?[0-9.e+]+$')

@@ -20,8 +20,6 @@ from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import T0
 from tests.test_web import RULES, get, populate, serving
 
-pytest_plugins = ["tests.storage_fixtures"]
-
 CLIENTS = 200
 
 
