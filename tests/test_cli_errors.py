@@ -11,7 +11,7 @@ import pytest
 
 from scheduler.cli.main import main
 from scheduler.crawl.options import CrawlOptions, OptionError, plan
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.repository import Repository
 from tests.storage_helpers import make_item
 
@@ -38,10 +38,9 @@ def assert_one_line(err: str, *parts: str) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
+def db(migrated_sqlite: str) -> str:
+    url = migrated_sqlite
     engine = make_engine(url)
-    migrate(engine)
     Repository(engine).articles.save([make_item(1), make_item(2)])
     engine.dispose()
     return url

@@ -18,7 +18,7 @@ from sqlalchemy import text as sql
 
 from scheduler.cli.main import main
 from scheduler.export import REPLACEMENT, json_text, printable, xml_text
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.repository import Repository
 from tests.storage_helpers import T0, make_item
 
@@ -29,12 +29,11 @@ NASTY_TEXT = "Pyongyang -- A missile\x1b]0;owned\x07 was \x9b31mfired\x08.\nSeco
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> tuple[str, str]:
+def archive(migrated_sqlite: str) -> tuple[str, str]:
     """A SQLite archive whose one article has control characters in its stored title and
     text (both versions, and a failed run's error), as written before they were cleaned."""
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    url = migrated_sqlite
     engine = make_engine(url)
-    migrate(engine)
     repo = Repository(engine)
     repo.articles.save([make_item(1, text="A missile was fired.")])
     repo.articles.save(

@@ -15,7 +15,7 @@ import pytest
 
 from crawler.extract import PARSER_VERSION, extract_page
 from crawler.extract.text import clean
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.records import ArticleInput, FailureInput, strip_controls
 from storage.repository import Repository
 
@@ -106,9 +106,8 @@ def test_storage_inputs_drop_control_characters() -> None:
     assert failure.reason == "HTTP 500 [2J"
 
 
-def test_what_is_stored_and_read_back_has_no_control_character(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
-    migrate(engine)
+def test_what_is_stored_and_read_back_has_no_control_character(migrated_sqlite: str) -> None:
+    engine = make_engine(migrated_sqlite)
     repo = Repository(engine)
     [saved] = repo.articles.save([article(title="Bell\x07 Title", text="Escape\x1b[31m text")])
     view = repo.articles.get(saved.article_id)

@@ -12,7 +12,7 @@ import pytest
 from scheduler.cli.main import main
 from scheduler.monitor.feed import build_feed
 from scheduler.monitor.outbox import Monitor
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
@@ -75,10 +75,9 @@ def test_a_rule_feed_lists_what_the_rule_matched(repo: Repository) -> None:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
+def archive(migrated_sqlite: str) -> str:
+    url = migrated_sqlite
     engine = make_engine(url)
-    migrate(engine)
     repo = Repository(engine)
     repo.articles.save([make_item(1, title="ICBM launch", text=HOSTILE), make_item(2)])
     Monitor(repo, monitoring(RULES), sources=[], clock=Clock(T0)).evaluate()

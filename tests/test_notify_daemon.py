@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from scheduler.config import Config
@@ -20,7 +19,7 @@ from scheduler.daemon.settings import DaemonConfig, SourceConfig
 from scheduler.daemon.supervisor import RunReport
 from scheduler.monitor.notify.delivery import DeliveryReport
 from scheduler.monitor.outbox import DeliveryWorker
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.repository import Repository
 from tests.monitor_helpers import Clock, hanging_webhook, monitoring, webhook_receiver
 from tests.storage_helpers import make_item, notifications
@@ -120,15 +119,10 @@ def run_now(daemon: Daemon, source: str) -> None:
     daemon._scheduler.modify_job(source, next_run_time=datetime.now(UTC))
 
 
-def archive(tmp_path: Path) -> tuple[str, Repository]:
-    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
-    engine = make_engine(db_url)
-    migrate(engine)
-    return db_url, Repository(engine)
-
-
-def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(tmp_path: Path) -> None:
-    db_url, repo = archive(tmp_path)
+def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(
+    migrated_sqlite: str,
+) -> None:
+    db_url, repo = migrated_sqlite, Repository(make_engine(migrated_sqlite))
     clock = Clock(datetime.now(UTC))  # APScheduler keeps real time: start due at once
     runs = Runs()
     with hanging_webhook() as hanging:
@@ -167,8 +161,8 @@ def test_a_webhook_that_never_answers_does_not_delay_the_sources_runs(tmp_path: 
     assert other.status == "pending"
 
 
-def test_a_runs_notifications_are_sent_right_after_it(tmp_path: Path) -> None:
-    db_url, repo = archive(tmp_path)
+def test_a_runs_notifications_are_sent_right_after_it(migrated_sqlite: str) -> None:
+    db_url, repo = migrated_sqlite, Repository(make_engine(migrated_sqlite))
     clock = Clock(datetime.now(UTC))
     runs = Runs()
     with webhook_receiver() as hook:

@@ -15,7 +15,7 @@ import pytest
 from crawler.pipelines.spool import encode
 from crawler.pipelines.store import to_input
 from crawler.state import Validators
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.errors import DatabaseUnavailable
 from storage.repository import Repository
 from tests.crawl_storing import Storing
@@ -62,10 +62,8 @@ class FullStore:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    migrate(make_engine(url))
-    return url
+def db_url(migrated_sqlite: str) -> str:
+    return migrated_sqlite
 
 
 def pipeline(db_url: str, spool: Path | None, **kwargs) -> Storing:

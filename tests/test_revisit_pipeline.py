@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from scrapy import Request
@@ -16,7 +15,7 @@ from crawler.items import CheckedItem, GoneItem, ListingItem
 from crawler.middlewares.conditional import ConditionalRequestMiddleware
 from crawler.plan import CrawlPlan
 from crawler.state import ArchiveState, Validators
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.repository import Repository
 from tests.crawl_storing import Storing
 from tests.storage_helpers import make_item, q_url
@@ -28,9 +27,8 @@ MIRROR = "http://127.0.0.1:8080/en/article/q/x.kcmsf"
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Repository:
-    engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
-    migrate(engine)
+def repo(migrated_sqlite: str) -> Repository:
+    engine = make_engine(migrated_sqlite)
     repository = Repository(engine)
     repository.articles.save(
         [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scheduler.cli.main import main
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.records import SourceState
 from storage.repository import Repository
 
@@ -19,11 +19,10 @@ def status(db_url: str, *args: str) -> str:
     return out.getvalue()
 
 
-def test_status_lists_active_alarms(tmp_path: Path, monkeypatch) -> None:
+def test_status_lists_active_alarms(tmp_path: Path, migrated_sqlite: str, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no config file
-    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    db_url = migrated_sqlite
     engine = make_engine(db_url)
-    migrate(engine)
     assert json.loads(status(db_url, "--json"))["alarms"] == []
     assert "alarms     none" in status(db_url)
 
@@ -35,11 +34,10 @@ def test_status_lists_active_alarms(tmp_path: Path, monkeypatch) -> None:
     assert "alarm      kcna parse-failures since" in status(db_url)
 
 
-def test_status_shows_a_paused_source(tmp_path: Path, monkeypatch) -> None:
+def test_status_shows_a_paused_source(tmp_path: Path, migrated_sqlite: str, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    db_url = migrated_sqlite
     engine = make_engine(db_url)
-    migrate(engine)
     now = datetime.now(UTC)
     Repository(engine).runs.save_source_state(
         SourceState(
