@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from scheduler.config import default_config_path, load, parse_config
 from scheduler.configtypes import ConfigError, format_duration, parse_duration
+from tests.cli_helpers import run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "contrib" / "config.example.toml"
@@ -232,13 +231,7 @@ def test_each_mistake_is_one_line_naming_the_key(text: str, message: str) -> Non
 def test_a_bad_config_stops_run_with_exit_2_and_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[sources.kcna]\nevery = "15 minutes"\n', encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", "run", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    result = run_main("run", "--config", str(path), env={})
     assert result.returncode == 2
     assert result.stderr.strip() == (
         'kcna-monitor: error: sources.kcna.every: bad duration "15 minutes" (use e.g. 30s, 15m, 2h)'

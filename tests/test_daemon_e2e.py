@@ -25,6 +25,7 @@ from replica.server import FixtureServer, FixtureSite, Page
 from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
+from tests.cli_helpers import run_main
 from tests.storage_helpers import pg_schema_url
 
 pytestmark = pytest.mark.e2e
@@ -70,9 +71,8 @@ def write_config(tmp_path: Path, db_url: str, *sources: str, stop_grace: str = "
     return path
 
 
-def env_for(home: Path) -> dict[str, str]:
+def home_env(home: Path) -> dict[str, str]:
     return {
-        **os.environ,
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CONFIG_HOME": str(home / "config"),
         "KCNA_MONITOR_DB": "",
@@ -89,7 +89,7 @@ class Daemon:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=ROOT,
-            env=env_for(home),
+            env={**os.environ, **home_env(home)},
         )
         self.lines: list[str] = []
         self._buffer = b""
@@ -152,14 +152,20 @@ def daemons() -> Iterator[list[Daemon]]:
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kcna-monitor ARGS`` in a child process, with its files under ``home``."""
     return subprocess.run(
         [sys.executable, "-m", "scheduler.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=env_for(home),
+        env={**os.environ, **home_env(home)},
         timeout=120,
     )
+
+
+def command(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kcna-monitor ARGS`` in this process (a command that does not crawl), likewise."""
+    return run_main(*args, env=home_env(home))
 
 
 def repository(db_url: str) -> Repository:
@@ -246,7 +252,7 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
     assert "locked" not in one_off.stderr and "Traceback" not in one_off.stderr
 
     # status works while the daemon runs.
-    status = cli(tmp_path, "status", "--json", "--config", str(config))
+    status = command(tmp_path, "status", "--json", "--config", str(config))
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert report["daemon"] == {
@@ -350,7 +356,7 @@ def test_a_hanging_crawl_is_stopped_and_a_crashing_one_recorded_and_the_daemon_g
     assert all("crawl exited with code 1" in (r.error or "") for r in crashed)
     assert "No module named 'no'" in (crashed[0].error or "")
 
-    status = cli(tmp_path, "status", "--config", str(tmp_path / "config.toml"))
+    status = command(tmp_path, "status", "--config", str(tmp_path / "config.toml"))
     assert status.returncode == 0, status.stderr
     assert "daemon     not running" in status.stdout
     assert "last error" in status.stdout and "crawl exited with code 1" in status.stdout

@@ -21,6 +21,7 @@ import pytest
 from replica.render import kcna
 from replica.server import FixtureServer
 from replica.site import BuiltSite, build_site
+from tests.cli_helpers import run_main
 
 pytestmark = pytest.mark.e2e
 
@@ -37,16 +38,25 @@ FAST = [
 ]
 
 
+def home_env(home: Path) -> dict[str, str]:
+    return {"XDG_DATA_HOME": str(home), "KCNA_MONITOR_DB": ""}
+
+
 def cli(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XDG_DATA_HOME": str(env_home), "KCNA_MONITOR_DB": ""}
+    """``kcna-monitor ARGS`` in a child process, with its data under ``env_home``."""
     return subprocess.run(
         [sys.executable, "-m", "scheduler.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **home_env(env_home)},
         timeout=120,
     )
+
+
+def command(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+    """``kcna-monitor ARGS`` in this process (a command that does not crawl), likewise."""
+    return run_main(*args, env=home_env(env_home))
 
 
 @pytest.fixture
@@ -76,7 +86,7 @@ def crawl(server: FixtureServer, built: BuiltSite, db_url: str, home: Path, *ext
 
 
 def export(db_url: str, home: Path) -> list[dict]:
-    result = cli("export", "--db", db_url, env_home=home)
+    result = command("export", "--db", db_url, env_home=home)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -134,7 +144,7 @@ def test_an_edit_on_the_site_is_stored_as_a_second_version(
     record = next(r for r in records if r["title"] == edited["title"])
     assert record["versions"] == 2
     assert "This sentence was added later." in record["text"]
-    shown = cli("show", record["id"], "--db", db_url, env_home=tmp_path)
+    shown = command("show", record["id"], "--db", db_url, env_home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "versions (2):" in shown.stdout
 
@@ -191,7 +201,7 @@ def test_nothing_fetched_exits_1_with_one_line(tmp_path: Path) -> None:
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], code: int, message: str):
     if "--db" not in args:
         args = [*args, "--db", f"sqlite:///{tmp_path / 'a.db'}"]
-    result = cli(*args, env_home=tmp_path)
+    result = command(*args, env_home=tmp_path)
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -15,7 +15,7 @@ from crawler.extract.records import Listing
 from replica.render import kcna, kcnawatch
 from replica.server import FixtureServer
 from replica.site import KCNAWATCH, BuiltSite, build_site
-from tests.test_e2e_crawl import cli, crawl, export, totals
+from tests.test_e2e_crawl import command, crawl, export, totals
 from tests.test_revisit import REVISIT_NOW, events
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +53,7 @@ def test_a_deleted_article_is_marked_gone_kept_and_back_when_it_returns(
     article = next(r for r in exported if r["title"] == record["title"])
     assert article["gone"] is not None
     assert [(e.article_id, e.kind) for e in events(db_url, mark)] == [(article["id"], "gone")]
-    shown = cli("show", article["id"], "--db", db_url, env_home=tmp_path)
+    shown = command("show", article["id"], "--db", db_url, env_home=tmp_path)
     assert "gone:       since" in shown.stdout
 
     # Still gone: nothing more is recorded.

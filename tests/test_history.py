@@ -1,5 +1,6 @@
 """``kcna-monitor history``, ``recheck`` and ``export --all-versions`` through the real command
-line (``python -m scheduler.cli``), against the fixture site on 127.0.0.1."""
+line (recheck crawls in a child process, ``python -m scheduler.cli``), against the fixture
+site on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from replica.server import FixtureServer
 from replica.site import BuiltSite, build_site
 from scheduler.history import describe_history, version_diff
 from storage.records import ArticleView, EventView, VersionView
-from tests.test_e2e_crawl import FAST, cli, crawl, export
+from tests.test_e2e_crawl import FAST, cli, command, crawl, export
 from tests.test_revisit import ARTICLE_PREFIXES, edit, reset_log
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -52,7 +53,7 @@ def test_recheck_finds_an_edit_that_history_shows_as_a_diff(
             kcna.detail_path(edited)
         ]
 
-    shown = cli("history", article["id"], "--db", db_url, env_home=tmp_path)
+    shown = command("history", article["id"], "--db", db_url, env_home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     text = shown.stdout
     assert "2 versions" in text
@@ -62,13 +63,13 @@ def test_recheck_finds_an_edit_that_history_shows_as_a_diff(
     assert "+This sentence was added later." in text
     assert "version 1 title" not in text  # the title did not change
 
-    as_json = cli("history", article["id"], "--json", "--db", db_url, env_home=tmp_path)
+    as_json = command("history", article["id"], "--json", "--db", db_url, env_home=tmp_path)
     data = json.loads(as_json.stdout)
     assert [v["version"] for v in data["versions"]] == [1, 2]
     assert [e["kind"] for e in data["events"]] == ["new", "edited"]
     assert data["diffs"][0]["from"] == 1 and "+This sentence" in data["diffs"][0]["diff"]
 
-    full = cli("export", "--all-versions", "--db", db_url, env_home=tmp_path)
+    full = command("export", "--all-versions", "--db", db_url, env_home=tmp_path)
     assert full.returncode == 0, full.stderr
     records = {r["id"]: r for r in map(json.loads, full.stdout.splitlines())}
     assert [v["version"] for v in records[article["id"]]["history"]] == [1, 2]
@@ -99,7 +100,11 @@ def test_recheck_by_date_notices_a_deletion(
     gone = next(r for r in export(db_url, tmp_path) if r["title"] == record["title"])
     assert gone["gone"] is not None
 
-    nothing = recheck(server, db_url, tmp_path, "--since", "1990-01-01", "--until", "1990-12-31")
+    # Nothing stored in those years: nothing is crawled (so the command can run in this process).
+    nothing = command(
+        "recheck", "--since", "1990-01-01", "--until", "1990-12-31", "--base-url", server.url,
+        "--db", db_url, *FAST, env_home=tmp_path,
+    )  # fmt: skip
     assert nothing.returncode == 0, nothing.stderr
     assert "no stored articles to recheck" in nothing.stdout
 
@@ -117,7 +122,7 @@ def test_recheck_by_date_notices_a_deletion(
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], code: int, message: str):
-    result = cli(*args, "--db", f"sqlite:///{tmp_path / 'a.db'}", env_home=tmp_path)
+    result = command(*args, "--db", f"sqlite:///{tmp_path / 'a.db'}", env_home=tmp_path)
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -31,7 +31,7 @@ from replica.server import FixtureServer, FixtureSite
 from replica.site import build_site
 from storage.db import make_engine
 from tests.storage_helpers import last_failures
-from tests.test_e2e_crawl import cli, crawl_args, totals
+from tests.test_e2e_crawl import cli, command, crawl_args, totals
 
 MIRROR = "http://127.0.0.1:8080"
 ARTICLE = "/en/article/q/0123456789abcdef0123456789abcdef.kcmsf"
@@ -234,5 +234,5 @@ def test_a_crawl_follows_redirects_on_the_site_only_and_records_the_others(tmp_p
     requested = {path for _, path in site.requests}
     assert {"/moved" + moved, "/public" + via_public} <= requested
     assert "/chain/5" in requested and "/chain/6" not in requested
-    exported = cli("export", "--db", db_url, env_home=tmp_path)
+    exported = command("export", "--db", db_url, env_home=tmp_path)
     assert public[moved] in exported.stdout and public[via_public] in exported.stdout

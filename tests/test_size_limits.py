@@ -32,7 +32,7 @@ from replica.server import FixtureServer, Page
 from replica.site import build_site
 from storage.db import make_engine
 from tests.storage_helpers import last_failures
-from tests.test_e2e_crawl import ROOT, cli, crawl_args, totals
+from tests.test_e2e_crawl import ROOT, command, crawl_args, totals
 from tests.test_redirect_offsite import serve_answers
 
 MB = 1 << 20
@@ -207,9 +207,9 @@ def measured_cli(*args: str, env_home: Path) -> tuple[subprocess.CompletedProces
     """:func:`cli`, and the peak resident memory of the process it runs, in bytes."""
     peak_file = env_home / "peak-rss-kb"
     env = {**os.environ, "XDG_DATA_HOME": str(env_home), "KCNA_MONITOR_DB": ""}
-    command = [sys.executable, "-m", "scheduler.cli", *args]
+    argv = [sys.executable, "-m", "scheduler.cli", *args]
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(peak_file), *command],
+        [sys.executable, "-c", MEASURE, str(peak_file), *argv],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -264,7 +264,7 @@ def test_a_crawl_meeting_a_gzip_bomb_and_huge_pages_records_them_and_stays_small
 
     kept = [a for a in built.articles if served(a) - {bombed, huge, endless, wordy}]
     assert len(kept) == len([a for a in built.articles if served(a)]) - 4
-    exported = cli("export", "--db", db_url, env_home=tmp_path)
+    exported = command("export", "--db", db_url, env_home=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert len(exported.stdout.splitlines()) == len(kept)
     assert not any(url in exported.stdout for url in broken)
