@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from replica.server import FixtureServer, FixtureSite
 from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
+from tests.forkserver import Forked
 from tests.test_e2e_crawl import FAST, ROOT, cli, totals
 
 pytestmark = pytest.mark.e2e
@@ -92,8 +92,8 @@ def test_after_kill_9_it_resumes_without_fetching_stored_articles(site, tmp_path
     held = built.site.hold(kcna.detail_path(built.detail_records[4 * PER_PAGE]))  # page 5
 
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "KCNA_MONITOR_DB": ""}
-    first = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", *backfill_args(server, built, db_url)],
+    first = Forked(
+        backfill_args(server, built, db_url),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

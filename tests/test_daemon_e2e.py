@@ -25,6 +25,7 @@ from replica.server import FixtureServer, FixtureSite, Page
 from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
+from tests import forkserver
 from tests.cli_helpers import run_main
 from tests.storage_helpers import pg_schema_url
 
@@ -152,15 +153,9 @@ def daemons() -> Iterator[list[Daemon]]:
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``kcna-monitor ARGS`` in a child process, with its files under ``home``."""
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **home_env(home)},
-        timeout=120,
-    )
+    """``kcna-monitor ARGS`` in a child process (forked by the fork server), with its files
+    under ``home``."""
+    return forkserver.run(list(args), env={**os.environ, **home_env(home)}, cwd=ROOT, timeout=120)
 
 
 def command(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

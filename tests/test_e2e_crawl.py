@@ -21,6 +21,7 @@ import pytest
 from replica.render import kcna
 from replica.server import FixtureServer
 from replica.site import BuiltSite, build_site
+from tests import forkserver
 from tests.cli_helpers import run_main
 
 pytestmark = pytest.mark.e2e
@@ -43,15 +44,10 @@ def home_env(home: Path) -> dict[str, str]:
 
 
 def cli(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
-    """``kcna-monitor ARGS`` in a child process, with its data under ``env_home``."""
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **home_env(env_home)},
-        timeout=120,
-    )
+    """``kcna-monitor ARGS`` in a child process (forked by the fork server), with its data
+    under ``env_home``."""
+    env = {**os.environ, **home_env(env_home)}
+    return forkserver.run(list(args), env=env, cwd=ROOT, timeout=120)
 
 
 def command(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:

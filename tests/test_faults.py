@@ -13,7 +13,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ from replica.server import FixtureServer, FixtureSite, Page
 from replica.site import BuiltSite, build_site
 from storage.db import make_engine
 from storage.repository import Repository
+from tests.forkserver import Forked
 from tests.test_e2e_crawl import FAST, ROOT, cli, crawl_args, totals
 
 pytestmark = pytest.mark.e2e
@@ -79,16 +79,10 @@ def backfill_args(server: FixtureServer, built: BuiltSite, db_url: str, *extra: 
     return ["backfill", "kcna", "--base-url", server.url, "--start-url", start, "--db", db_url]
 
 
-def start(args: list[str], home: Path, output: int = subprocess.DEVNULL) -> subprocess.Popen:
+def start(args: list[str], home: Path, output: int = subprocess.DEVNULL) -> Forked:
     """Start ``kcna-monitor ARGS`` with its data under ``home``, output to ``output``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "scheduler.cli", *args],
-        cwd=ROOT,
-        env=env_for(home),
-        stdin=subprocess.DEVNULL,
-        stdout=output,
-        stderr=output,
-        text=True,
+    return Forked(
+        args, cwd=ROOT, env=env_for(home), stdin=subprocess.DEVNULL, stdout=output, stderr=output
     )
 
 
@@ -148,9 +142,7 @@ def reference_of(args: list[str], home: Path) -> dict[str, Any]:
 # -- stopping ------------------------------------------------------------------------------
 
 
-def read_until(
-    process: subprocess.Popen[str], done: Callable[[str], bool], limit: float = 60.0
-) -> list[str]:
+def read_until(process: Forked, done: Callable[[str], bool], limit: float = 60.0) -> list[str]:
     """Read the process's stderr lines until ``done(line)``; fails after ``limit`` seconds."""
     assert process.stderr is not None
     lines: list[str] = []
