@@ -225,6 +225,8 @@ def test_scrapy_crawl_works_from_the_repository_root(
             "-s",
             "DOWNLOAD_DELAY=0",
             "-s",
+            "AUTOTHROTTLE_ENABLED=false",
+            "-s",
             "LOG_LEVEL=WARNING",
         ],
         capture_output=True,
