@@ -9,7 +9,6 @@ migrate.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from sqlalchemy import Engine
 
 from storage.db import make_engine, migrate
 from storage.repository import Repository
-from tests.storage_helpers import pg_execute, pg_migration_sql, pg_schema_url
+from tests.storage_helpers import copy_of, pg_execute, pg_migration_sql, pg_schema_url
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -37,13 +36,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_template() -> str:
     """The statements migrating an empty PostgreSQL schema, rendered once per session."""
     return pg_migration_sql()
-
-
-def copy_of(template: Path, path: Path) -> str:
-    """The URL of a copy of the SQLite archive ``template`` at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

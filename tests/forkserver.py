@@ -9,8 +9,9 @@ arguments, environment, working folder and standard streams, and exits as that w
 process of its own: the tests signal it, kill it, read its output and wait for its exit status
 as they would a child of theirs (:class:`Forked` answers as :class:`subprocess.Popen` does).
 
-The server's own imports read no environment variable a command sets; those modules that do
-(e.g. ``crawler.settings``) are imported in the child.
+What the server imports must not depend on a command's environment: the modules that read
+the environment when imported (``RELOAD``) are imported again in each child. All children
+share the server's hash seed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULE = "scheduler.cli"
 #: What the children would import anyway: the command line and Scrapy's default components.
 PRELOAD = ("scheduler.cli.main", "scrapy.crawler", "scrapy.core.engine")
+#: The modules that read the environment when imported: imported again by each child, under
+#: its command's environment.
+RELOAD = ("crawler.settings",)
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -109,6 +113,9 @@ def _run(request: dict[str, Any], reply: socket.socket, streams: list[int]) -> N
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    for name in RELOAD:
+        if name in sys.modules:
+            importlib.reload(sys.modules[name])
     sys.argv = [MODULE, *request["args"]]
     runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
     raise SystemExit(0)

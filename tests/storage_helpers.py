@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import random
+import shutil
 import traceback
 import uuid
 import zlib
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -93,6 +95,13 @@ def pg_schema_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def copy_of(template: Path, path: Path) -> str:
+    """The URL of a copy of the SQLite archive ``template`` at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def pg_migration_sql() -> str:

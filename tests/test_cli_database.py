@@ -12,15 +12,15 @@ import pytest
 from scheduler.cli.main import main
 from scheduler.config import resolve_db
 from scheduler.configtypes import ConfigError
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.repository import Repository
-from tests.storage_helpers import make_item
+from tests.storage_helpers import copy_of, make_item
 
 TITLE = "Missile launch reported"
 
 
 @pytest.fixture
-def article_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def article_id(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The one article of the archive the configuration names (a path relative to the file)."""
     config = tmp_path / "etc" / "config.toml"
     config.parent.mkdir()
@@ -33,8 +33,7 @@ def article_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default file's folder
     monkeypatch.setenv("KCNA_MONITOR_CONFIG", str(config))
-    engine = make_engine(f"sqlite:///{tmp_path / 'etc' / 'configured.db'}")
-    migrate(engine)
+    engine = make_engine(copy_of(sqlite_template, tmp_path / "etc" / "configured.db"))
     [saved] = Repository(engine).articles.save(
         [make_item(1, title=TITLE, text="Pyongyang -- A missile was fired. -0-")]
     )
