@@ -23,6 +23,9 @@ SESSION_COOKIE = "JSESSIONID"
 SESSION_VALUE = "fixture-session"
 #: The longest a held request waits (a test that forgets to release one still ends).
 HOLD_LIMIT = 60.0
+#: Seconds between the serving thread's looks for a shutdown request (socketserver's default,
+#: half a second, is what stopping the server would otherwise wait).
+SHUTDOWN_POLL = 0.01
 
 
 @dataclass
@@ -147,7 +150,9 @@ class FixtureServer:
     def __init__(self, site: FixtureSite, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("Handler", (_Handler,), {"site": site})
         self.httpd = _Server((host, port), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(SHUTDOWN_POLL,), daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -21,6 +21,10 @@ from typing import Any
 
 from scheduler.config import validate
 
+#: How often a server's thread looks for a shutdown request: its close waits up to that long
+#: (socketserver's default is half a second).
+SHUTDOWN_POLL = 0.01
+
 
 class Clock:
     def __init__(self, now: datetime) -> None:
@@ -119,7 +123,9 @@ class WebhookReceiver:
 
     def start(self) -> None:
         self.server.server_activate()
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(SHUTDOWN_POLL,), daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -273,7 +279,7 @@ def smtp_server() -> Iterator[tuple[int, SmtpState]]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpHandler)
     server.daemon_threads = True
     server.state = SmtpState()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL,), daemon=True)
     thread.start()
     try:
         yield server.server_address[1], server.state  # type: ignore[attr-defined]

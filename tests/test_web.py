@@ -19,7 +19,7 @@ from scheduler.web.server import make_server
 from storage.db import make_engine
 from storage.records import RunStats
 from storage.repository import Repository
-from tests.monitor_helpers import Clock, monitoring
+from tests.monitor_helpers import SHUTDOWN_POLL, Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
 
 MINUTE = timedelta(minutes=1)
@@ -31,7 +31,9 @@ RULES = [{"name": "missiles", "match": "missile", "notify": ["webhook:http://127
 @contextmanager
 def serving(app: WebApp) -> Iterator[str]:
     server = make_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL,), name="web", daemon=True
+    )
     thread.start()
     try:
         host, port = server.server_address[:2]
