@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -56,6 +57,9 @@ def _preload() -> None:
             path = value if setting == "DOWNLOAD_HANDLERS_BASE" else key
             importlib.import_module(path.rsplit(".", 1)[0])
     assert "twisted.internet.reactor" not in sys.modules, "a reactor was installed"
+    # What is imported lives as long as the children: their collections need not walk it
+    # (nor copy it on write), as the gc module advises for a process that forks.
+    gc.freeze()
 
 
 @dataclass
