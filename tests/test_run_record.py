@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 from crawler import stats as keys
 from crawler.spiders.kcna import KcnaSpider
 from crawler.statscollectors import RunStatsCollector, run_stats, run_status
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 from storage.records import RunStats
 from storage.repository import Repository
 from tests.crawl_storing import Storing
@@ -70,9 +70,9 @@ def test_run_stats_from_scrapy_counters() -> None:
     assert stats == RunStats(3, 1, 20, 2, 1, 0)
 
 
-def test_the_stats_collector_adopts_a_run_recorded_by_the_daemon(db_url: str) -> None:
+def test_the_stats_collector_adopts_a_run_recorded_by_the_daemon(migrated_sqlite: str) -> None:
+    db_url = migrated_sqlite
     engine = make_engine(db_url)
-    migrate(engine)
     repo = Repository(engine)
     run_id = repo.runs.start("kcna", T0)
     crawler = get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": db_url, "KCNA_MONITOR_RUN_ID": run_id})
