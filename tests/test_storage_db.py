@@ -148,10 +148,9 @@ def test_folder_that_cannot_be_created_is_reported(tmp_path: Path) -> None:
         make_engine(f"sqlite:///{blocker / 'archive.db'}")
 
 
-def test_sqlite_locked_past_the_timeout(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
+def test_sqlite_locked_past_the_timeout(migrated_sqlite: str) -> None:
+    url = migrated_sqlite
     holder = make_engine(url)
-    migrate(holder)
     impatient = make_engine(url, busy_timeout=0.05)
     try:
         with writer(holder).connect() as connection:
