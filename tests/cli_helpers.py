@@ -1,10 +1,10 @@
 """The command line run in the test process, for the commands that do not crawl.
 
 A crawl runs Twisted's reactor, which cannot run twice in one process, and the tests of
-stopping and killing need a process of their own: those go through ``python -m scheduler.cli``
-in a child process. Every other command is called here, as ``main(argv, out=...)``, and
-gives what a child process would: its exit status, its standard output and its standard
-error.
+stopping and killing need a process of their own: those run ``python -m scheduler.cli`` in a
+child process (forked by :mod:`tests.forkserver`). Every other command is called here, as
+``main(argv, out=...)``, and gives what a child process would: its exit status, its standard
+output and its standard error.
 """
 
 from __future__ import annotations
