@@ -6,7 +6,7 @@ build the redirected request, then check it before anything is sent (the other h
 robots.txt included):
 
 - a redirect off the site is refused (:class:`OffsiteRedirect`). The site is the spider's
-  ``public_hosts`` (any port) and, when it crawls a mirror, the mirror's host and port. In a
+  public hosts (any port) and, when it crawls a mirror, the mirror's host and port. In a
   mirror crawl a redirect to a public host is fetched from the mirror, as every other page is;
 - a redirect back to a URL of the same chain is refused (:class:`RedirectLoop`);
 - a chain longer than ``REDIRECT_MAX_TIMES`` is refused (:class:`TooManyRedirects`).
@@ -28,6 +28,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
 from crawler.middlewares.refused import RequestRefused
+from crawler.spiders.urls import SiteUrls
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -102,17 +103,17 @@ class RedirectGuard:
 
     @classmethod
     def for_spider(cls, spider: Any, max_times: int) -> RedirectGuard:
-        """The guard of a source spider: its ``public_hosts`` and its ``base_url`` mirror.
+        """The guard of a source spider: the public hosts and the mirror of its ``site``.
 
-        A spider without ``public_hosts`` may be redirected to any host.
+        A spider without a ``site`` (:class:`~crawler.spiders.urls.SiteUrls`) may be
+        redirected to any host.
         """
-        public = getattr(spider, "public_hosts", None)
-        if public is None:
+        site = getattr(spider, "site", None)
+        if not isinstance(site, SiteUrls):
             return cls(None, max_times=max_times)
-        base_url = getattr(spider, "base_url", None)
-        hosts = SiteHosts(public, [base_url] if base_url else [])
-        to_mirror = getattr(spider, "to_fetch", None) if base_url else None
-        return cls(hosts, max_times=max_times, to_mirror=to_mirror)
+        mirror = site.base_url
+        hosts = SiteHosts(site.public_hosts, [mirror] if mirror else [])
+        return cls(hosts, max_times=max_times, to_mirror=site.to_fetch if mirror else None)
 
     def check(self, request: Request, redirected: Request) -> Request:
         """The request to send for ``request`` redirected to ``redirected``."""

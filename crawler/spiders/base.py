@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import UsageError
@@ -45,7 +44,8 @@ from crawler.items import (
 from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
 from crawler.middlewares.refused import RequestRefused
 from crawler.plan import CrawlPlan
-from crawler.sources import Source, is_http_url
+from crawler.sources import Source
+from crawler.spiders.urls import BadUrl, SiteUrls, check_http_url, split_option
 from crawler.state import ArchiveState
 
 #: Request meta: (start listing URL, page number) of a listing page ...
@@ -61,21 +61,6 @@ PYONGYANG = timezone(timedelta(hours=9))
 
 #: Answers that say an article page is gone for good.
 GONE_STATUSES = frozenset({404, 410})
-
-
-def split_option(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    """Spider arguments come as a list (from code) or one comma-separated string (``-a``)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [str(part).strip() for part in value if str(part).strip()]
-
-
-def check_http_url(value: str, what: str) -> str:
-    if not is_http_url(value):
-        raise UsageError(f"{what} must be an http(s) URL, got {value!r}")
-    return value
 
 
 class SourceSpider(scrapy.Spider):
@@ -116,10 +101,16 @@ class SourceSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.base_url = check_http_url(base_url, "base_url").rstrip("/") if base_url else None
-        self.start_page_urls = [
-            self.to_public(check_http_url(url, "start_url")) for url in split_option(start_url)
-        ]
+        try:
+            mirror = check_http_url(base_url, "base_url") if base_url else None
+            #: The public site and the mirror pages are fetched from (when ``base_url`` is set).
+            self.site = SiteUrls(self.public_root, self.public_hosts, mirror)
+            self.start_page_urls = [
+                self.site.to_public(check_http_url(url, "start_url"))
+                for url in split_option(start_url)
+            ]
+        except BadUrl as exc:
+            raise UsageError(str(exc)) from None
         self._max_pages_arg = max_pages
         self.max_pages = 0
         self._today = date.fromisoformat(today) if isinstance(today, str) else today
@@ -164,32 +155,6 @@ class SourceSpider(scrapy.Spider):
             )
         return spider
 
-    # -- URLs ---------------------------------------------------------------------------
-
-    def is_own(self, url: str) -> bool:
-        return (urlsplit(url).hostname or "").lower() in self.public_hosts
-
-    def to_public(self, url: str) -> str:
-        """The public URL of a fetched URL (a mirror's URL keeps its path and query)."""
-        parts = urlsplit(url)
-        if self.base_url and not self.is_own(url):
-            base = urlsplit(self.base_url)
-            path = parts.path
-            if base.path and path.startswith(base.path):
-                path = path[len(base.path) :] or "/"
-            root = urlsplit(self.public_root)
-            return urlunsplit((root.scheme, root.netloc, path, parts.query, ""))
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-
-    def to_fetch(self, public_url: str) -> str:
-        """Where to fetch a public URL from: the mirror when one is set."""
-        if not self.base_url:
-            return public_url
-        parts = urlsplit(public_url)
-        return urljoin(self.base_url + "/", parts.path.lstrip("/")) + (
-            f"?{parts.query}" if parts.query else ""
-        )
-
     def today(self) -> date:
         """Today's date in Pyongyang, for date inference (fixed by the ``today`` argument)."""
         return self._today or datetime.now(PYONGYANG).date()
@@ -214,7 +179,7 @@ class SourceSpider(scrapy.Spider):
             # Article pages that failed in recent runs and are still missing: try them again.
             retry = self.archive.retry_urls if self.archive else {}
             for url, listed_on in sorted(retry.items()):
-                if self.is_own(url) and (page_kind(url) or "").endswith("-article"):
+                if self.site.is_own(url) and (page_kind(url) or "").endswith("-article"):
                     self._requested.add(url)  # a listing showing it need not ask again
                     self.crawler.stats.inc_value(keys.FAILED_RETRIED)
                     hint = (
@@ -224,7 +189,7 @@ class SourceSpider(scrapy.Spider):
         # Stored articles due for a revisit (or named by a recheck): has anything changed?
         revisit = self.archive.revisit_urls if self.archive else {}
         for url, published in sorted(revisit.items()):
-            if url in self._requested or not self.is_own(url):
+            if url in self._requested or not self.site.is_own(url):
                 continue
             if not (page_kind(url) or "").endswith("-article"):
                 continue
@@ -254,7 +219,7 @@ class SourceSpider(scrapy.Spider):
         kwargs = {"public_url": public_url, "depth": depth, "hint": hint, "category": category}
         if formdata is not None:
             return FormRequest(
-                self.to_fetch(public_url),
+                self.site.to_fetch(public_url),
                 formdata=list(formdata),
                 callback=self.parse_page,
                 errback=self.fetch_failed,
@@ -264,7 +229,7 @@ class SourceSpider(scrapy.Spider):
                 dont_filter=True,  # the same list URL, another page of it
             )
         return scrapy.Request(
-            self.to_fetch(public_url),
+            self.site.to_fetch(public_url),
             callback=self.parse_page,
             errback=self.fetch_failed,
             cb_kwargs=kwargs,
@@ -426,7 +391,7 @@ class SourceSpider(scrapy.Spider):
             self.logger.info("%s lists nothing since %s: not paging on", listing.url, self.since)
             return
         for next_page in listing.next_pages:
-            if not self.is_own(next_page.url):
+            if not self.site.is_own(next_page.url):
                 continue
             target = self._resume_target(position, next_page, listing.page_count)
             if target is None:
@@ -469,7 +434,7 @@ class SourceSpider(scrapy.Spider):
         for entry in entries:
             if entry.url in self._requested:
                 continue
-            if not self.is_own(entry.url):
+            if not self.site.is_own(entry.url):
                 stats.inc_value(keys.OFFSITE_LINKS)
                 continue
             gone = self.archive is not None and self.archive.is_gone(entry.url)
@@ -506,7 +471,7 @@ class SourceSpider(scrapy.Spider):
 
     def fetch_failed(self, failure: Failure) -> Iterator[FailureItem | ProgressItem]:
         request = failure.request  # type: ignore[attr-defined]
-        public_url = request.cb_kwargs.get("public_url") or self.to_public(request.url)
+        public_url = request.cb_kwargs.get("public_url") or self.site.to_public(request.url)
         response = getattr(failure.value, "response", None)
         if isinstance(failure.value, RequestRefused):  # an off-site redirect, a page too large
             reason = failure.value.reason
