@@ -6,7 +6,9 @@ due for a revisit (young ones, once a day; or those a recheck asks for), conditi
 or 410 there means the article is gone. Each listing page it reads is reported as well, so
 that an article vanishing from it can be noticed. Pages may be fetched from a mirror or local copy
 (``base_url``) while every URL it reports still names the public host, so an archive filled
-from a copy is the same as one filled from the real site.
+from a copy is the same as one filled from the real site. The rules of what to fetch are in
+:mod:`crawler.spiders.listings`, the URL mapping in :mod:`crawler.spiders.urls`; the spider
+makes the requests and reads the answers.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import Any, ClassVar
 import scrapy
 from scrapy.exceptions import UsageError
 from scrapy.http import FormRequest, Response, TextResponse
+from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from crawler import signals
 from crawler import stats as keys
-from crawler.backfill import ListingProgress, jump
 from crawler.extract import PARSER_VERSION, extract_page, page_kind
 from crawler.extract.records import (
     ArticleRecord,
@@ -31,7 +33,6 @@ from crawler.extract.records import (
     Listing,
     ListingEntry,
     NotAnArticle,
-    PageRequest,
 )
 from crawler.items import (
     ArticleItem,
@@ -45,6 +46,7 @@ from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
 from crawler.middlewares.refused import RequestRefused
 from crawler.plan import CrawlPlan
 from crawler.sources import Source
+from crawler.spiders.listings import ListingWalk, listing_item
 from crawler.spiders.urls import BadUrl, SiteUrls, check_http_url, split_option
 from crawler.state import ArchiveState
 
@@ -112,48 +114,33 @@ class SourceSpider(scrapy.Spider):
         except BadUrl as exc:
             raise UsageError(str(exc)) from None
         self._max_pages_arg = max_pages
-        self.max_pages = 0
         self._today = date.fromisoformat(today) if isinstance(today, str) else today
-        self.archive: ArchiveState | None = None
-        self.stop_at_known = True
-        self.since: date | None = None
-        self.progress: ListingProgress | None = None  # set for backfills
         self.recheck = False  # fetch only the stored articles the archive names, no listings
         self.report_listings = True  # report what listing pages show (vanished articles)
-        self._requested: set[str] = set()
-        #: Listing pages requested in this run, as (start listing URL, page number).
-        self._listing_pages: set[tuple[str, int]] = set()
+        #: The walk over the listings (set up from the crawl's settings in ``from_crawler``).
+        self.walk: ListingWalk
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        max_pages = spider._max_pages_arg
-        if max_pages is None:
-            max_pages = crawler.settings.getint("KCNA_MONITOR_MAX_PAGES", 3)
-        try:
-            spider.max_pages = int(max_pages)
-        except (TypeError, ValueError):
-            raise UsageError(f"max_pages must be a whole number, got {max_pages!r}") from None
-        if spider.max_pages < 1:
-            raise UsageError(f"max_pages must be at least 1, got {spider.max_pages}")
-        plan = CrawlPlan.from_settings(crawler.settings)
-        # Skip stored articles, stop paging at a page of known ones (when the archive is read).
+        settings = crawler.settings
+        max_pages = _max_pages(spider._max_pages_arg, settings)
+        plan = CrawlPlan.from_settings(settings)
+        # Skip stored articles, stop paging at a page of known ones (when the archive is read);
+        # count in the crawl's stats (which exist once it starts).
+        spider.walk = ListingWalk.for_plan(
+            plan, spider.site, spider._count, spider.logger, max_pages
+        )
         crawler.signals.connect(spider.archive_opened, signal=signals.archive_opened)
-        spider.stop_at_known = plan.stops_at_known
-        if plan.kind == "backfill":
-            spider.since = plan.since
-            spider.progress = ListingProgress()
         spider.recheck = not plan.reads_listings
-        spider.report_listings = crawler.settings.getbool("KCNA_MONITOR_VANISHED", True)
-        contact = crawler.settings.get("KCNA_MONITOR_CONTACT")
+        spider.report_listings = settings.getbool("KCNA_MONITOR_VANISHED", True)
+        contact = settings.get("KCNA_MONITOR_CONTACT")
         if contact:
-            agent = crawler.settings.get("USER_AGENT", "")
-            spider.user_agent = (
-                f"{agent[:-1]}; contact: {contact})"
-                if agent.endswith(")")
-                else (f"{agent} (contact: {contact})")
-            )
+            spider.user_agent = _with_contact(settings.get("USER_AGENT", ""), contact)
         return spider
+
+    def _count(self, key: str) -> None:
+        self.crawler.stats.inc_value(key)
 
     def today(self) -> date:
         """Today's date in Pyongyang, for date inference (fixed by the ``today`` argument)."""
@@ -162,9 +149,7 @@ class SourceSpider(scrapy.Spider):
     # -- crawling -----------------------------------------------------------------------
 
     def archive_opened(self, state: ArchiveState) -> None:
-        self.archive = state
-        if self.progress is not None:
-            self.progress.done.update(state.pages_done)
+        self.walk.opened(state)
 
     async def start(self) -> AsyncIterator[Any]:
         if not self.recheck:
@@ -174,28 +159,13 @@ class SourceSpider(scrapy.Spider):
             for url in urls:
                 request = self.page_request(url, depth=1, hint=None)
                 request.meta[POSITION] = (url, 1)
-                self._listing_pages.add((url, 1))
+                self.walk.listing_pages.add((url, 1))
                 yield request
             # Article pages that failed in recent runs and are still missing: try them again.
-            retry = self.archive.retry_urls if self.archive else {}
-            for url, listed_on in sorted(retry.items()):
-                if self.site.is_own(url) and (page_kind(url) or "").endswith("-article"):
-                    self._requested.add(url)  # a listing showing it need not ask again
-                    self.crawler.stats.inc_value(keys.FAILED_RETRIED)
-                    hint = (
-                        ListingEntry(url=url, title="", published=listed_on) if listed_on else None
-                    )
-                    yield self.page_request(url, depth=0, hint=hint)
+            for url, hint in self.walk.retries():
+                yield self.page_request(url, depth=0, hint=hint)
         # Stored articles due for a revisit (or named by a recheck): has anything changed?
-        revisit = self.archive.revisit_urls if self.archive else {}
-        for url, published in sorted(revisit.items()):
-            if url in self._requested or not self.site.is_own(url):
-                continue
-            if not (page_kind(url) or "").endswith("-article"):
-                continue
-            self._requested.add(url)
-            self.crawler.stats.inc_value(keys.REVISITED)
-            hint = ListingEntry(url=url, title="", published=published) if published else None
+        for url, hint in self.walk.revisits():
             yield self.check_request(url, hint=hint)
 
     def _request(
@@ -217,24 +187,17 @@ class SourceSpider(scrapy.Spider):
         elif kind.endswith("-article"):
             meta[ARTICLE] = True
         kwargs = {"public_url": public_url, "depth": depth, "hint": hint, "category": category}
-        if formdata is not None:
-            return FormRequest(
-                self.site.to_fetch(public_url),
-                formdata=list(formdata),
-                callback=self.parse_page,
-                errback=self.fetch_failed,
-                cb_kwargs=kwargs,
-                meta=meta,
-                priority=priority,
-                dont_filter=True,  # the same list URL, another page of it
-            )
-        return scrapy.Request(
+        form: dict[str, Any] = {}
+        if formdata is not None:  # the same list URL, another page of it: not a duplicate
+            form = {"formdata": list(formdata), "dont_filter": True}
+        return (FormRequest if formdata is not None else scrapy.Request)(
             self.site.to_fetch(public_url),
             callback=self.parse_page,
             errback=self.fetch_failed,
             cb_kwargs=kwargs,
             meta=meta,
             priority=priority,
+            **form,
         )
 
     def page_request(
@@ -255,14 +218,6 @@ class SourceSpider(scrapy.Spider):
             request.meta["handle_httpstatus_list"] = [304]
         return request
 
-    def listing_request(
-        self, next_page: PageRequest, depth: int, category: str | None
-    ) -> scrapy.Request:
-        formdata = next_page.formdata if next_page.method == "POST" else None
-        return self._request(
-            next_page.url, depth=depth, hint=None, category=category, formdata=formdata
-        )
-
     def parse_page(
         self,
         response: Response,
@@ -278,11 +233,9 @@ class SourceSpider(scrapy.Spider):
 
     def _answered(self, meta: dict[str, Any]) -> Iterator[ProgressItem]:
         """An article request that a listing page gave rise to is answered."""
-        origin = meta.get(ORIGIN)
-        if self.progress is not None and origin is not None:
-            item = self.progress.answered(*origin)
-            if item is not None:
-                yield item
+        item = self.walk.answered(meta.get(ORIGIN))
+        if item is not None:
+            yield item
 
     def _parse(
         self,
@@ -314,38 +267,23 @@ class SourceSpider(scrapy.Spider):
             yield self.failure(public_url, exc.reason, hint)
             return
         if isinstance(page, Listing):
-            position = response.meta.get(POSITION)
-            if position is not None and _past_the_end(
-                page, position[1], response.meta.get(ASKED_PAGE)
-            ):
-                self.crawler.stats.inc_value(keys.LISTING_ENDS)
-                self.logger.info(
-                    "%s: asked for page %d, got %s: the end of the list",
-                    position[0],
-                    position[1],
-                    f"page {page.current_page}" if page.entries else "no entries",
-                )
-                return
-            if self.listing_is_category:
-                category = page.category or category
-            if self.report_listings and page.entries:
-                yield self.listing_item(page, public_url, response)
-            yield from self.follow_listing(
-                page, depth, category, response.meta.get(POSITION) or (public_url, depth)
-            )
+            yield from self.listing(page, response, public_url, depth, category)
         else:
             yield from self.article(page, response, category, depth)
 
-    @staticmethod
-    def listing_item(listing: Listing, public_url: str, response: Response) -> ListingItem:
-        """What a listing page shows, keyed by its URL (and page number when POSTed)."""
-        key = public_url
+    def listing(
+        self, page: Listing, response: Response, public_url: str, depth: int, category: str | None
+    ) -> Iterator[Any]:
+        """A listing page read: what it shows (when reported), then what it leads to."""
         position = response.meta.get(POSITION)
-        number = listing.current_page or (position[1] if position else None)
-        if response.request is not None and response.request.method != "GET":
-            key = f"{public_url}#page={number or '?'}"
-        urls = tuple(dict.fromkeys(entry.url for entry in listing.entries))
-        return ListingItem(listing=key, urls=urls, at=datetime.now(UTC), page=number)
+        if position is not None and self.walk.ended(page, position, response.meta.get(ASKED_PAGE)):
+            return
+        if self.listing_is_category:
+            category = page.category or category
+        if self.report_listings and page.entries:
+            posted = response.request is not None and response.request.method != "GET"
+            yield listing_item(page, public_url, position, posted=posted)
+        yield from self.follow_listing(page, depth, category, position or (public_url, depth))
 
     def follow_listing(
         self,
@@ -359,94 +297,29 @@ class SourceSpider(scrapy.Spider):
         ``position`` is (the start listing's URL, this page's number): backfills count the
         pages they have finished by it, and resume past them.
         """
-        stats = self.crawler.stats
-        stats.inc_value(keys.LISTING_PAGES)
-        if not listing.entries:
-            stats.inc_value(keys.EMPTY_LISTINGS)
-            self.logger.warning("listing %s has no entries", listing.url)
         requests = list(self.follow_entries(listing.entries, category))
         for request in requests:
             request.meta[ORIGIN] = position
         yield from requests
-        if self.progress is not None and position is not None:
-            item = self.progress.listed(*position, len(requests), listing.page_count)
-            if item is not None:
-                yield item
-        if not listing.entries or not listing.next_pages:
-            return  # an empty page ends a list, whatever its paging script says
-        if depth >= self.max_pages:
-            if self.progress is not None:
-                self.logger.warning(
-                    "%s: stopped at page %d, the most a backfill reads (--pages sets it)",
-                    position[0] if position else listing.url,
-                    depth,
-                )
-            return
-        recovering = self.archive is not None and self.archive.recovering
-        if not requests and self.stop_at_known and not recovering:
-            stats.inc_value(keys.PAGING_STOPPED_AT_KNOWN)
-            self.logger.debug("every entry of %s is stored already: not paging on", listing.url)
-            return
-        if self.since and _all_older(listing, self.since):
-            self.logger.info("%s lists nothing since %s: not paging on", listing.url, self.since)
-            return
-        for next_page in listing.next_pages:
-            if not self.site.is_own(next_page.url):
-                continue
-            target = self._resume_target(position, next_page, listing.page_count)
-            if target is None:
-                continue
-            number = target.page or (position[1] + 1 if position else depth + 1)
-            if position is not None:
-                if (position[0], number) in self._listing_pages:
-                    self.logger.debug("%s: page %d was requested already", position[0], number)
-                    continue
-                self._listing_pages.add((position[0], number))
-            request = self.listing_request(target, target.page or depth + 1, category)
-            request.meta[ASKED_PAGE] = target.page
-            if position is not None:
-                request.meta[POSITION] = (position[0], number)
+        progress = self.walk.listed(listing, position, len(requests))
+        if progress is not None:
+            yield progress
+        for page in self.walk.next_pages(listing, depth, position, len(requests)):
+            post = page.request.formdata if page.request.method == "POST" else None
+            request = self._request(
+                page.request.url, depth=page.depth, hint=None, category=category, formdata=post
+            )
+            request.meta[ASKED_PAGE] = page.request.page
+            if page.position is not None:
+                request.meta[POSITION] = page.position
             yield request
-
-    def _resume_target(
-        self, position: tuple[str, int] | None, next_page: PageRequest, page_count: int | None
-    ) -> PageRequest | None:
-        """The next page to fetch: past the pages an earlier backfill finished, if any."""
-        if self.progress is None or position is None or position[1] != 1:
-            return next_page
-        done = self.progress.done.get(position[0], 0)
-        if done < 2:
-            return next_page
-        if page_count is not None and done >= page_count:
-            self.logger.info("%s: all %d pages were backfilled already", position[0], page_count)
-            return None
-        target = jump(next_page, done + 1)
-        if target is None:
-            return next_page  # walk from page 2 again; stored articles are not refetched
-        self.logger.info("%s: resuming the backfill at page %d", position[0], done + 1)
-        return target
 
     def follow_entries(
         self, entries: tuple[ListingEntry, ...], category: str | None
     ) -> Iterator[scrapy.Request]:
         """Requests for the entries' article pages, but for those stored already."""
-        stats = self.crawler.stats
-        for entry in entries:
-            if entry.url in self._requested:
-                continue
-            if not self.site.is_own(entry.url):
-                stats.inc_value(keys.OFFSITE_LINKS)
-                continue
-            gone = self.archive is not None and self.archive.is_gone(entry.url)
-            if self.archive is not None and self.archive.knows(entry.url) and not gone:
-                stats.inc_value(keys.KNOWN_SKIPPED)
-                continue
-            if self.since and entry.published and entry.published < self.since:
-                stats.inc_value(keys.OLDER_THAN_SINCE)
-                continue
-            self._requested.add(entry.url)
-            # An article marked gone is listed again: is its page back?
-            if gone:
+        for entry, gone in self.walk.new_entries(entries):
+            if gone:  # an article marked gone is listed again: is its page back?
                 yield self.check_request(entry.url, hint=entry, category=category)
             else:
                 yield self.page_request(entry.url, depth=0, hint=entry, category=category)
@@ -503,23 +376,21 @@ class SourceSpider(scrapy.Spider):
         return FailureItem(url=url, reason=reason, at=datetime.now(UTC), listed_on=listed_on)
 
 
-def _past_the_end(listing: Listing, position: int, asked: int | None) -> bool:
-    """Whether a listing page, the ``position``-th read of its list and asked for as page
-    ``asked`` of the site's numbering (when known), lies past the end of the list: it has no
-    entries, says it is another page (the site answered its first page again), or is
-    numbered beyond the page count it gives."""
-    if position <= 1:
-        return False
-    if not listing.entries:
-        return True
-    if asked is None:
-        return False
-    if listing.current_page is not None and listing.current_page != asked:
-        return True
-    return listing.page_count is not None and asked > listing.page_count
+def _max_pages(value: int | str | None, settings: BaseSettings) -> int:
+    """The ``max_pages`` spider argument (``KCNA_MONITOR_MAX_PAGES`` when not given), checked."""
+    if value is None:
+        value = settings.getint("KCNA_MONITOR_MAX_PAGES", 3)
+    try:
+        pages = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"max_pages must be a whole number, got {value!r}") from None
+    if pages < 1:
+        raise UsageError(f"max_pages must be at least 1, got {pages}")
+    return pages
 
 
-def _all_older(listing: Listing, since: date) -> bool:
-    """Whether every dated entry of a listing is older than ``since`` (and some are dated)."""
-    dated = [entry.published for entry in listing.entries if entry.published]
-    return bool(dated) and all(day < since for day in dated)
+def _with_contact(agent: str, contact: str) -> str:
+    """The user agent naming a contact: in its closing parenthesis, or in one of its own."""
+    if agent.endswith(")"):
+        return f"{agent[:-1]}; contact: {contact})"
+    return f"{agent} (contact: {contact})"
