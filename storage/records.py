@@ -186,6 +186,14 @@ class ArticleView:
     #: When the article was noticed gone from its site (None while it is there).
     gone_at: datetime | None = None
 
+    def version(self, number: int | None) -> tuple[int, str, str]:
+        """(number, title, text) of version ``number`` (from ``history``), else the current
+        one."""
+        for version in self.history:
+            if version.number == number:
+                return version.number, version.title, version.text
+        return self.versions, self.title, self.text
+
     def to_export(self, *, all_versions: bool = False) -> dict[str, Any]:
         """The article as a JSON-ready dict with a fixed set of keys.
 

@@ -88,13 +88,6 @@ def render(
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _version(article: ArticleView, number: int | None) -> tuple[int, str, str]:
-    for version in article.history:
-        if version.number == number:
-            return version.number, version.title, version.text
-    return article.versions, article.title, article.text
-
-
 def _summary(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
@@ -110,7 +103,7 @@ def overall_entries(repo: Repository, limit: int = DEFAULT_LIMIT) -> list[Entry]
         article = articles[event.article_id]
         if article is None:
             continue
-        number, title, text = _version(article, event.version)
+        number, title, text = article.version(event.version)
         label = "" if event.kind == "new" else f"[edited, version {number}] "
         entries.append(
             Entry(
@@ -136,7 +129,7 @@ def rule_entries(repo: Repository, rule: str, limit: int = DEFAULT_LIMIT) -> lis
         article = repo.articles.get(match.article_id)
         if article is None:
             continue
-        number, title, text = _version(article, match.version)
+        number, title, text = article.version(match.version)
         label = "" if match.event == "new" else f"[edited, version {number}] "
         entries.append(
             Entry(

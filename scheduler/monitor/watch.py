@@ -181,14 +181,6 @@ def payload(
     return MatchPayload(edited=event == "edited", **fields)
 
 
-def _version(article: ArticleView, number: int | None) -> tuple[int, str, str]:
-    """(number, title, text) of the article's version ``number`` (else its current one)."""
-    for version in article.history:
-        if version.number == number:
-            return version.number, version.title, version.text
-    return article.versions, article.title, article.text
-
-
 def _too_old(rule: WatchRule, article: ArticleView, at: datetime) -> bool:
     if rule.max_age is None or article.published is None:
         return False
@@ -207,7 +199,7 @@ def matches_of_event(
     rules that matched the article earlier)."""
     found: list[MatchInput] = []
     if event.kind in ("new", "edited"):
-        number, title, text = _version(article, event.version)
+        number, title, text = article.version(event.version)
         for rule in rules:
             if not rule.covers(article) or (event.kind == "new" and _too_old(rule, article, now)):
                 continue
