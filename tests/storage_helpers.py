@@ -275,3 +275,8 @@ def notifications(
         query = query.where(OUTBOX.c.rule == rule)
     with engine.connect() as connection:
         return [NotificationView(**dict(row)) for row in connection.execute(query).mappings()]
+
+
+def event_kinds(repo: Repository, after: int = 0) -> list[tuple[str, str, int | None]]:
+    """(article id, kind, version) of each article event after the event id ``after``."""
+    return [(e.article_id, e.kind, e.version) for e in repo.articles.events_after(after)]

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from storage.db import alembic_config, make_engine, migrate, translate_errors, writer
+from storage.db import alembic_config, make_engine, migrate, ping, translate_errors, writer
 from storage.errors import DatabaseUnavailable, SchemaMissing
 from storage.models import Base
 from storage.repository import Repository
@@ -127,6 +127,12 @@ def test_unreachable_postgres_is_one_clear_line() -> None:
     assert message.startswith("cannot open database postgresql://someone:***@127.0.0.1:1/archive")
     assert "refused" in message.lower()
     assert "\n" not in message and "s3cret" not in message and "Traceback" not in message
+
+
+def test_ping_names_an_unreachable_database() -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with pytest.raises(DatabaseUnavailable, match="cannot open database"):
+        ping(engine)
 
 
 @pytest.mark.postgres

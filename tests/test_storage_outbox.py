@@ -1,18 +1,15 @@
-"""The monitoring side of the archive: watch matches, the notification outbox, alarms, run
-stats."""
+"""The notification outbox, on SQLite and PostgreSQL: watch matches stored and queued once,
+the watch cursor, delivery attempts, and health notifications without a match."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 from sqlalchemy import Engine
 
-from storage.db import make_engine, ping
-from storage.errors import DatabaseUnavailable
-from storage.records import MatchInput, RunStats
+from storage.records import MatchInput
 from storage.repository import Repository
-from tests.storage_helpers import HOUR, T0, count_alarms, make_item, notifications, watch_url
+from tests.storage_helpers import HOUR, T0, notifications
 
 MINUTE = timedelta(minutes=1)
 
@@ -118,98 +115,3 @@ def test_health_notifications_without_a_match(repo: Repository, engine: Engine) 
     assert len(ids) == 1
     (row,) = notifications(engine, rule="health")
     assert (row.alarm_id, row.match_id, row.event) == (alarm.id, None, "alarm")
-
-
-def test_one_active_alarm_per_source_and_kind(repo: Repository, engine: Engine) -> None:
-    raised = repo.alarms.raise_alarm("kcna", "empty-listing", "3 listings empty", T0)
-    assert raised is not None and raised.since == T0
-    assert repo.alarms.raise_alarm("kcna", "empty-listing", "4 listings empty", T0 + HOUR) is None
-    assert repo.alarms.raise_alarm("kcnawatch", "empty-listing", "1 listing empty", T0) is not None
-    (active,) = repo.alarms.active("kcna")
-    assert (active.message, active.since, active.checked_at) == (
-        "4 listings empty",
-        T0,
-        T0 + HOUR,
-    )
-    cleared = repo.alarms.clear("kcna", "empty-listing", T0 + 2 * HOUR)
-    assert cleared is not None and cleared.cleared_at == T0 + 2 * HOUR
-    assert repo.alarms.clear("kcna", "empty-listing", T0 + 2 * HOUR) is None
-    again = repo.alarms.raise_alarm("kcna", "empty-listing", "again", T0 + 3 * HOUR)
-    assert again is not None and again.id != raised.id
-    assert [a.source for a in repo.alarms.active()] == ["kcnawatch", "kcna"]
-    assert count_alarms(engine) == 3
-
-
-def test_run_stats_and_run_figures(repo: Repository) -> None:
-    first = repo.runs.start("kcna", T0)
-    repo.runs.finish(
-        first,
-        finished_at=T0 + MINUTE,
-        status="ok",
-        pages=10,
-        new=3,
-        changed=1,
-        unchanged=6,
-        failures=0,
-    )
-    second = repo.runs.start("kcna", T0 + HOUR)
-    repo.runs.finish(
-        second,
-        finished_at=T0 + HOUR + MINUTE,
-        status="ok",
-        pages=4,
-        new=0,
-        changed=0,
-        unchanged=2,
-        failures=2,
-    )
-    failed = repo.runs.start("kcnawatch", T0)
-    repo.runs.finish(
-        failed,
-        finished_at=T0 + MINUTE,
-        status="failed",
-        pages=0,
-        new=0,
-        changed=0,
-        unchanged=0,
-        failures=1,
-    )
-    stats = RunStats(listing_pages=2, empty_listings=1, articles_parsed=6, parse_failures=2)
-    repo.runs.save_stats(first, RunStats(listing_pages=2), T0)
-    repo.runs.save_stats(first, stats, T0 + MINUTE)  # replaced
-    assert repo.runs.stats([first, second]) == {first: stats}
-    assert stats.pages_parsed == 10
-
-    assert repo.runs.last_new_article_at("kcna") == T0 + MINUTE
-    assert repo.runs.last_new_article_at("kcnawatch") is None
-    assert repo.runs.first_run_at("kcna") == T0
-    assert repo.runs.last_success() == {"kcna": T0 + HOUR + MINUTE}
-    totals = {(t.source, t.status): t for t in repo.runs.totals()}
-    assert totals["kcna", "ok"].runs == 2 and totals["kcna", "ok"].pages == 14
-    assert totals["kcna", "ok"].failures == 2 and totals["kcnawatch", "failed"].runs == 1
-
-
-def test_ping_names_an_unreachable_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine = make_engine("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
-    with pytest.raises(DatabaseUnavailable, match="cannot open database"):
-        ping(engine)
-
-
-def test_last_url_first_seen_by_site(repo: Repository) -> None:
-    repo.articles.save([make_item(1, seen_at=T0), make_item(2, seen_at=T0 + HOUR)])
-    repo.articles.save([make_item(3, url=watch_url(3), seen_at=T0 + 2 * HOUR)])
-    kcna = ["http://www.kcna.kp/", "https://www.kcna.kp/"]
-    assert repo.articles.last_url_first_seen(kcna) == T0 + HOUR
-    assert repo.articles.last_url_first_seen(["https://kcnawatch.org/"]) == T0 + 2 * HOUR
-    assert repo.articles.last_url_first_seen(["http://other.example/"]) is None
-    assert repo.articles.last_url_first_seen([]) is None
-
-
-def test_recent_events_and_counts(repo: Repository) -> None:
-    repo.articles.save([make_item(1), make_item(2)])
-    repo.articles.save(
-        [make_item(1, text="Pyongyang, March 1 (KCNA) -- Edited.", seen_at=T0 + HOUR)]
-    )
-    kinds = [(e.kind, e.version) for e in repo.articles.recent_events(["new", "edited"], limit=2)]
-    assert kinds == [("edited", 2), ("new", 1)]
-    assert repo.articles.event_counts() == {"new": 2, "edited": 1}
