@@ -198,27 +198,17 @@ def server(built: BuiltSite) -> Iterator[FixtureServer]:
 OK_LINE = r"kcna: ok in [\d.]+s — pages (\d+), new (\d+), changed (\d+), unchanged (\d+)"
 
 
-def test_a_new_article_arrives_once_and_the_daemon_is_alone(
-    server: FixtureServer, built: BuiltSite, tmp_path: Path, daemons: list[Daemon]
-) -> None:
-    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
-    config = write_config(tmp_path, db_url, source_toml("kcna", server, built))
-    daemon = Daemon(config, tmp_path)
-    daemons.append(daemon)
-    first = daemon.wait_for(OK_LINE)
-    assert int(first.group(2)) > 0
-    kcna_count = repository(db_url).articles.count()
-
-    # A second daemon on the same database is refused, in one line.
-    second = cli(tmp_path, "run", "--config", str(config))
+def assert_a_second_daemon_is_refused(home: Path, config: Path, daemon: Daemon) -> None:
+    """A second daemon on the same database is refused, in one line."""
+    second = cli(home, "run", "--config", str(config))
     assert second.returncode == 1
     assert "another kcna-monitor daemon is already running on sqlite:///" in second.stderr
     assert f"(pid {daemon.process.pid} on " in second.stderr
     assert "Traceback" not in second.stderr
 
-    # An article published on the site appears within a few runs, exactly once.
-    article = built.publish_next()
-    assert article is not None
+
+def assert_the_next_article_arrives_once(daemon: Daemon) -> None:
+    """The article just published is stored within a few runs, and not again."""
     for _ in range(5):
         if int(daemon.wait_for(OK_LINE).group(2)) == 1:
             break
@@ -226,10 +216,14 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
         raise AssertionError("the new article was not stored within 5 runs")
     assert int(daemon.wait_for(OK_LINE).group(2)) == 0  # and not again
 
-    # A one-off crawl while the daemon runs: no errors, no duplicates.
+
+def assert_a_one_off_crawl_stores_nothing_twice(
+    home: Path, server: FixtureServer, built: BuiltSite, db_url: str
+) -> None:
+    """A one-off crawl while the daemon runs: no errors, no duplicates."""
     starts = [a for p in built.start_paths_of("kcna") for a in ("--start-url", server.url + p)]
     one_off = cli(
-        tmp_path,
+        home,
         "crawl",
         "kcna",
         "--base-url",
@@ -246,8 +240,12 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
     assert "new 0," in one_off.stdout.splitlines()[-1]
     assert "locked" not in one_off.stderr and "Traceback" not in one_off.stderr
 
-    # status works while the daemon runs.
-    status = command(tmp_path, "status", "--json", "--config", str(config))
+
+def assert_status_shows_the_running_daemon(
+    home: Path, config: Path, daemon: Daemon, articles: int
+) -> None:
+    """``status`` works while the daemon runs, and counts ``articles``."""
+    status = command(home, "status", "--json", "--config", str(config))
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert report["daemon"] == {
@@ -257,7 +255,27 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
     }
     kcna = report["sources"]["kcna"]
     assert kcna["schedule"] == "every 1s" and kcna["last_run"]["status"] in ("ok", "running")
-    assert report["articles"]["total"] == kcna_count + 1
+    assert report["articles"]["total"] == articles
+
+
+def test_a_new_article_arrives_once_and_the_daemon_is_alone(
+    server: FixtureServer, built: BuiltSite, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+    config = write_config(tmp_path, db_url, source_toml("kcna", server, built))
+    daemon = Daemon(config, tmp_path)
+    daemons.append(daemon)
+    first = daemon.wait_for(OK_LINE)
+    assert int(first.group(2)) > 0
+    kcna_count = repository(db_url).articles.count()
+
+    assert_a_second_daemon_is_refused(tmp_path, config, daemon)
+    # An article published on the site appears within a few runs, exactly once.
+    article = built.publish_next()
+    assert article is not None
+    assert_the_next_article_arrives_once(daemon)
+    assert_a_one_off_crawl_stores_nothing_twice(tmp_path, server, built, db_url)
+    assert_status_shows_the_running_daemon(tmp_path, config, daemon, kcna_count + 1)
 
     assert daemon.stop(signal.SIGINT) == 0
     assert "Traceback" not in "\n".join(daemon.lines)

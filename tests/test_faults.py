@@ -164,6 +164,53 @@ def read_until(process: Forked, done: Callable[[str], bool], limit: float = 60.0
 SCRAPED = re.compile(r"^ArticleItem\(record=ArticleRecord\(url='([^']+)'", re.MULTILINE)
 
 
+def parsed_reference(
+    server: FixtureServer, built: BuiltSite, home: Path
+) -> tuple[dict[str, Any], int]:
+    """The archive of an undisturbed crawl (first listing pages only) and how many articles
+    it parsed."""
+    reference_args = crawl_args(server, built, f"sqlite:///{home / 'ref.db'}")
+    result = cli(*reference_args, "--max-pages", "1", "--log-level", "DEBUG", env_home=home)
+    assert result.returncode == 0, result.stderr
+    reference = archive(reference_args[reference_args.index("--db") + 1])
+    return reference, len(SCRAPED.findall(result.stderr))
+
+
+def output_around_a_stop(
+    process: Forked, stop: signal.Signals, ready: Callable[[str], bool]
+) -> tuple[list[str], str]:
+    """The stderr lines until ``ready``, then what the process writes after ``stop``; fails
+    when the stop waits (for the hanging download, say)."""
+    before = read_until(process, ready)
+    process.send_signal(stop)
+    try:
+        _, after = process.communicate(timeout=30)  # not DOWNLOAD_TIMEOUT (60 s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, after = process.communicate()
+        noise = [line[:200] for line in after.splitlines() if "ArticleItem" not in line]
+        raise AssertionError("the stop waited: " + "\n".join(noise)[-4000:]) from None
+    return before, after
+
+
+def assert_everything_parsed_is_stored(
+    db_url: str, before: list[str], after: str, items: int, hung: str
+) -> None:
+    """Every article the stopped crawl parsed is stored, and its run is interrupted."""
+    scraped = set(SCRAPED.findall("\n".join(before) + "\n" + after))
+    assert len(scraped) >= items * 3 // 4
+    stored = {url for urls, _ in archive(db_url)["articles"].values() for url in urls}
+    assert scraped - stored == set(), "parsed articles were not stored: " + "\n".join(
+        line[:300] for line in after.splitlines() if " WARNING " in line or " ERROR " in line
+    )
+    assert hung not in stored
+    runs = Repository(make_engine(db_url)).runs.recent(limit=5)
+    statuses = {r.source: r.status for r in runs}
+    assert statuses["kcna"] == "interrupted"  # the one with the hanging page
+    assert set(statuses.values()) <= {"interrupted", "ok"}  # KCNA Watch may have finished
+    assert sum(r.new for r in runs) == len(archive(db_url)["articles"])
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop) -> None:
     """One article page hangs; the crawl is stopped once it has parsed most of the others:
@@ -171,11 +218,7 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
     and the stop does not wait for the hanging download."""
     built, server = site
     db_url = f"sqlite:///{tmp_path / 'archive.db'}"
-    reference_args = crawl_args(server, built, f"sqlite:///{tmp_path / 'ref.db'}")
-    result = cli(*reference_args, "--max-pages", "1", "--log-level", "DEBUG", env_home=tmp_path)
-    assert result.returncode == 0, result.stderr
-    reference = archive(reference_args[reference_args.index("--db") + 1])
-    items = len(SCRAPED.findall(result.stderr))
+    reference, items = parsed_reference(server, built, tmp_path)
     # An article found at one URL only: its page hangs.
     hung = next(urls[0] for urls, _ in reference["articles"].values() if len(urls) == 1)
     held = built.site.hold(_path(hung))
@@ -199,19 +242,7 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
         return parsed >= items * 3 // 4 and held.arrived.is_set()
 
     try:
-        before = read_until(process, enough)
-        process.send_signal(stop)
-        try:
-            _, after = process.communicate(timeout=30)  # not DOWNLOAD_TIMEOUT (60 s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, after = process.communicate()
-            raise AssertionError(
-                "the stop waited: "
-                + "\n".join(line[:200] for line in after.splitlines() if "ArticleItem" not in line)[
-                    -4000:
-                ]
-            ) from None
+        before, after = output_around_a_stop(process, stop, enough)
     finally:
         held.released.set()
         if process.poll() is None:
@@ -219,18 +250,7 @@ def test_a_stopped_crawl_stores_everything_it_parsed(site, tmp_path: Path, stop)
             process.wait()
     assert process.returncode == 130, after[-2000:]
     assert "error: interrupted: what was fetched until then is stored" in after
-    scraped = set(SCRAPED.findall("\n".join(before) + "\n" + after))
-    assert len(scraped) >= items * 3 // 4
-    stored = {url for urls, _ in archive(db_url)["articles"].values() for url in urls}
-    assert scraped - stored == set(), "parsed articles were not stored: " + "\n".join(
-        line[:300] for line in after.splitlines() if " WARNING " in line or " ERROR " in line
-    )
-    assert hung not in stored
-    runs = Repository(make_engine(db_url)).runs.recent(limit=5)
-    statuses = {r.source: r.status for r in runs}
-    assert statuses["kcna"] == "interrupted"  # the one with the hanging page
-    assert set(statuses.values()) <= {"interrupted", "ok"}  # KCNA Watch may have finished
-    assert sum(r.new for r in runs) == len(archive(db_url)["articles"])
+    assert_everything_parsed_is_stored(db_url, before, after, items, hung)
 
 
 def _path(url: str) -> str:
