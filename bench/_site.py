@@ -80,55 +80,71 @@ def _edition(group: list[dict[str, Any]], number: int) -> list[dict[str, Any]]:
     return out
 
 
-def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) -> BenchSite:
-    """A site of at least ``min_pages`` article pages (the whole corpus at least once)."""
-    groups = group_articles(records)
-    site = FixtureSite()
-    article_paths: set[str] = set()
-    q_entries: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    detail_entries: list[tuple[str, str, str]] = []
-    watch_entries: list[tuple[str, str, str]] = []
-    distinct = 0
-    counts = {"q": 0, "detail": 0, "kcnawatch": 0}
+@dataclass
+class _Articles:
+    """The article pages put on a site so far, and the listing entries that link them."""
+
+    paths: set[str] = field(default_factory=set)
+    q: dict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    detail: list[tuple[str, str, str]] = field(default_factory=list)
+    watch: list[tuple[str, str, str]] = field(default_factory=list)
+    distinct: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"q": 0, "detail": 0, "kcnawatch": 0})
+
+
+def _put_article(site: FixtureSite, recs: list[dict[str, Any]], found: _Articles) -> None:
+    """One article in every layout: each of its ``/q/`` URLs, one ``/detail/`` page, one KCNA
+    Watch copy linking its original."""
+    first = recs[0]
+    found.distinct += 1
+    for rec in recs:
+        path = _path(rec["url"])
+        site.put(path, kcna.render_q_article(rec, stamp=_stamp(rec["published"])))  # type: ignore[arg-type]
+        found.paths.add(path)
+        found.q[rec["topics"][0] if rec["topics"] else "Home News"].append(
+            (path, rec["title"], rec["published"])
+        )
+        found.counts["q"] += 1
+    detail = kcna.detail_path(first)
+    site.put(detail, kcna.render_detail_article(first))
+    found.paths.add(detail)
+    found.detail.append((detail, first["title"], first["published"]))
+    found.counts["detail"] += 1
+    watch = kcnawatch.kcnawatch_path(first)
+    site.put(
+        watch,
+        kcnawatch.render_kcnawatch_article(
+            first, page_url=KCNAWATCH + watch, original_url=first["url"], stamp=None
+        ),
+    )
+    found.paths.add(watch)
+    found.watch.append((watch, first["title"], first["published"]))
+    found.counts["kcnawatch"] += 1
+
+
+def _put_articles(
+    site: FixtureSite, groups: list[list[dict[str, Any]]], min_pages: int
+) -> _Articles:
+    """The corpus once, then editions of it until there are ``min_pages`` article pages."""
+    found = _Articles()
     edition = 0
     while True:
         for group in groups:
-            recs = _edition(group, edition)
-            first = recs[0]
-            distinct += 1
-            for rec in recs:
-                path = _path(rec["url"])
-                site.put(path, kcna.render_q_article(rec, stamp=_stamp(rec["published"])))  # type: ignore[arg-type]
-                article_paths.add(path)
-                q_entries[rec["topics"][0] if rec["topics"] else "Home News"].append(
-                    (path, rec["title"], rec["published"])
-                )
-                counts["q"] += 1
-            detail = kcna.detail_path(first)
-            site.put(detail, kcna.render_detail_article(first))
-            article_paths.add(detail)
-            detail_entries.append((detail, first["title"], first["published"]))
-            counts["detail"] += 1
-            watch = kcnawatch.kcnawatch_path(first)
-            site.put(
-                watch,
-                kcnawatch.render_kcnawatch_article(
-                    first, page_url=KCNAWATCH + watch, original_url=first["url"], stamp=None
-                ),
-            )
-            article_paths.add(watch)
-            watch_entries.append((watch, first["title"], first["published"]))
-            counts["kcnawatch"] += 1
-            if len(article_paths) >= min_pages and edition > 0:
+            _put_article(site, _edition(group, edition), found)
+            if len(found.paths) >= min_pages and edition > 0:
                 break
-        if len(article_paths) >= min_pages:
-            break
+        if len(found.paths) >= min_pages:
+            return found
         edition += 1
 
+
+def _put_q_listings(
+    site: FixtureSite, q_entries: dict[str, list[tuple[str, str, str]]], per_page: int
+) -> tuple[list[str], list[int]]:
+    """``/q/`` category listings, paged by POST with a per-category token: their first pages'
+    paths and their lengths."""
     start_paths: list[str] = []
     chains: list[int] = []
-
-    # /q/ category listings, paged by POST with a per-category token.
     q_pages: dict[str, list[str]] = {}
     for category, entries in sorted(q_entries.items()):
         chunks = _chunks(entries, per_page)
@@ -150,8 +166,14 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
         return Page(pages[number - 1].encode("utf-8"))
 
     site.posts[Q_PAGING_PATH] = post_q
+    return start_paths, chains
 
-    # /detail/ list, paged by POST with a session cookie and a token.
+
+def _put_detail_listing(
+    site: FixtureSite, detail_entries: list[tuple[str, str, str]], per_page: int
+) -> tuple[str, int]:
+    """The ``/detail/`` list, paged by POST with a session cookie and a token: its path and
+    length."""
     list_path = kcna.list_path(DETAIL_CATEGORY)
     detail_chunks = _chunks(detail_entries, per_page)
     detail_pages = [
@@ -176,28 +198,42 @@ def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) 
         return Page(detail_pages[number - 1])
 
     site.posts[list_path] = post_detail
-    start_paths.append(list_path)
-    chains.append(len(detail_chunks))
+    return list_path, len(detail_chunks)
 
-    # KCNA Watch newstream, paged by links.
+
+def _put_watch_listing(
+    site: FixtureSite, watch_entries: list[tuple[str, str, str]], per_page: int
+) -> int:
+    """The KCNA Watch newstream, paged by links: its length."""
     watch_chunks = _chunks(watch_entries, per_page)
     for n, chunk in enumerate(watch_chunks, 1):
         path = "/newstream/" if n == 1 else f"/newstream/page/{n}/"
         following = f"/newstream/page/{n + 1}/" if n < len(watch_chunks) else None
         site.put(path, kcnawatch.render_kcnawatch_listing(chunk, next_page_path=following))
+    return len(watch_chunks)
+
+
+def build(records: list[dict[str, Any]], *, min_pages: int, per_page: int = 50) -> BenchSite:
+    """A site of at least ``min_pages`` article pages (the whole corpus at least once)."""
+    site = FixtureSite()
+    found = _put_articles(site, group_articles(records), min_pages)
+    start_paths, chains = _put_q_listings(site, found.q, per_page)
+    list_path, detail_chain = _put_detail_listing(site, found.detail, per_page)
+    start_paths.append(list_path)
+    chains.append(detail_chain)
+    chains.append(_put_watch_listing(site, found.watch, per_page))
     start_paths.append("/newstream/")
-    chains.append(len(watch_chunks))
 
     site.put("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     site.pages["/robots.txt"].content_type = "text/plain"
     return BenchSite(
         site=site,
         start_paths=start_paths,
-        article_paths=article_paths,
+        article_paths=found.paths,
         listing_pages=sum(chains),
         max_pages=max(chains),
-        distinct_articles=distinct,
-        counts=counts,
+        distinct_articles=found.distinct,
+        counts=found.counts,
     )
 
 

@@ -24,6 +24,7 @@ import re  # noqa: E402
 import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 from bench import _site  # noqa: E402
 from bench._common import (  # noqa: E402
@@ -68,7 +69,26 @@ def scrapy_bench(seconds: int, workdir: Path) -> tuple[float, int, float, Measur
     return pages / spent * 60, pages, spent, done
 
 
-def main() -> int:
+@dataclass
+class CrawlFigures:
+    """The crawl command's run and what the local server saw of it."""
+
+    done: Measured
+    server_seconds: float  # CPU time of this process (the server thread) during the crawl
+    counts: dict[str, int]  # the command's totals
+    requests: int
+    articles_fetched: int
+
+    @property
+    def pages(self) -> int:
+        return self.counts.get("pages", 0)
+
+    @property
+    def per_second(self) -> float:
+        return self.pages / self.done.seconds
+
+
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     corpus_argument(parser)
     parser.add_argument(
@@ -85,8 +105,10 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, metavar="FILE", help="run the crawl under cProfile into FILE"
     )
-    options = parser.parse_args()
+    return parser.parse_args()
 
+
+def build_site(options: argparse.Namespace) -> _site.BenchSite:
     records = load_corpus(options.corpus)
     started = time.perf_counter()
     bench = _site.build(records, min_pages=options.pages)
@@ -96,58 +118,72 @@ def main() -> int:
         f"(longest {bench.max_pages}), {bench.distinct_articles} distinct articles; "
         f"built in {time.perf_counter() - started:.1f}s"
     )
+    return bench
 
-    with (
-        tempfile.TemporaryDirectory(prefix="kcna-bench-") as tmp,
-        FixtureServer(bench.site) as server,
-    ):
-        home = Path(tmp)
-        db_url = f"sqlite:///{home / 'bench.db'}"
-        server_cpu = resource.getrusage(resource.RUSAGE_SELF)
-        print(f"crawling {server.url} with kcna-monitor crawl ...", flush=True)
-        done = _site.run_crawl(
-            server.url,
-            bench,
-            db_url,
-            home,
-            concurrency=options.concurrency,
-            profile=options.profile,
+
+def measure_crawl(
+    server: FixtureServer, bench: _site.BenchSite, home: Path, options: argparse.Namespace
+) -> CrawlFigures | None:
+    """``kcna-monitor crawl`` of the whole site into a fresh SQLite file; None when it failed
+    (its output is printed)."""
+    db_url = f"sqlite:///{home / 'bench.db'}"
+    server_cpu = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"crawling {server.url} with kcna-monitor crawl ...", flush=True)
+    done = _site.run_crawl(
+        server.url,
+        bench,
+        db_url,
+        home,
+        concurrency=options.concurrency,
+        profile=options.profile,
+    )
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    server_seconds = (after.ru_utime + after.ru_stime) - (server_cpu.ru_utime + server_cpu.ru_stime)
+    if done.returncode != 0:
+        print(done.stdout)
+        print("\n".join(done.stderr.splitlines()[-30:]))
+        print(f"the crawl failed (exit {done.returncode})")
+        return None
+    figures = CrawlFigures(
+        done=done,
+        server_seconds=server_seconds,
+        counts=_site.totals(done.stdout),
+        requests=len(bench.site.requests),
+        articles_fetched=sum(1 for _, p in bench.site.requests if p in bench.article_paths),
+    )
+    print(done.stdout.rstrip())
+    warnings = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    if warnings:
+        print(f"{len(warnings)} lines on stderr, the first: {warnings[:3]}")
+    return figures
+
+
+def scrapy_baseline(options: argparse.Namespace, crawl_seconds: float, home: Path) -> float | None:
+    """The baseline in pages per minute; None with ``--skip-scrapy-bench``.
+
+    scrapy bench slows down as its queue of links grows: run it at its default length (10 s,
+    the usual figure) and for about as long as the crawl took; the faster of the two is the
+    baseline."""
+    if options.skip_scrapy_bench:
+        return None
+    bench_rate: float | None = None
+    comparable = options.bench_seconds or int(min(60, max(10, round(crawl_seconds))))
+    for seconds in sorted({10, comparable}):
+        print(f"running scrapy bench for {seconds}s ...", flush=True)
+        per_minute, bench_pages, spent, proc = scrapy_bench(seconds, home)
+        print(
+            f"scrapy bench {seconds}s: {bench_pages} pages in {spent:.1f}s = "
+            f"{per_minute:.0f} pages/min, peak RSS {proc.max_rss_mb:.0f} MB"
         )
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        server_seconds = (after.ru_utime + after.ru_stime) - (
-            server_cpu.ru_utime + server_cpu.ru_stime
-        )
-        if done.returncode != 0:
-            print(done.stdout)
-            print("\n".join(done.stderr.splitlines()[-30:]))
-            print(f"the crawl failed (exit {done.returncode})")
-            return 1
-        counts = _site.totals(done.stdout)
-        pages = counts.get("pages", 0)
-        requests = len(bench.site.requests)
-        print(done.stdout.rstrip())
-        warnings = [ln for ln in done.stderr.splitlines() if ln.strip()]
-        if warnings:
-            print(f"{len(warnings)} lines on stderr, the first: {warnings[:3]}")
-        articles_fetched = sum(1 for _, p in bench.site.requests if p in bench.article_paths)
-        ours = pages / done.seconds
+        bench_rate = max(bench_rate or 0.0, per_minute)
+    return bench_rate
 
-        # scrapy bench slows down as its queue of links grows: run it at its default length
-        # (10 s, the usual figure) and for about as long as the crawl took; the faster of the
-        # two is the baseline.
-        bench_rate: float | None = None
-        if not options.skip_scrapy_bench:
-            comparable = options.bench_seconds or int(min(60, max(10, round(done.seconds))))
-            for seconds in sorted({10, comparable}):
-                print(f"running scrapy bench for {seconds}s ...", flush=True)
-                per_minute, bench_pages, spent, proc = scrapy_bench(seconds, home)
-                print(
-                    f"scrapy bench {seconds}s: {bench_pages} pages in {spent:.1f}s = "
-                    f"{per_minute:.0f} pages/min, peak RSS {proc.max_rss_mb:.0f} MB"
-                )
-                bench_rate = max(bench_rate or 0.0, per_minute)
 
-    rows = [
+def result_rows(
+    figures: CrawlFigures, bench_rate: float | None, bench: _site.BenchSite
+) -> list[Row]:
+    done, ours, counts = figures.done, figures.per_second, figures.counts
+    return [
         Row(
             "crawl pages/s (whole command)",
             f"{ours:.1f}",
@@ -165,10 +201,10 @@ def main() -> int:
             target=f"< {TARGET_RSS_MB:.0f} MB",
             ok=done.max_rss_mb < TARGET_RSS_MB,
         ),
-        Row("pages fetched / requests served", f"{pages} / {requests}"),
+        Row("pages fetched / requests served", f"{figures.pages} / {figures.requests}"),
         Row(
             "article pages fetched / on the site",
-            f"{articles_fetched} / {len(bench.article_paths)}",
+            f"{figures.articles_fetched} / {len(bench.article_paths)}",
         ),
         Row(
             "stored: new / unchanged / failed",
@@ -177,10 +213,27 @@ def main() -> int:
         Row("wall time of the crawl command", f"{done.seconds:.1f} s"),
         Row(
             "CPU time: crawler / server thread",
-            f"{done.cpu_seconds:.1f} s / {server_seconds:.1f} s",
+            f"{done.cpu_seconds:.1f} s / {figures.server_seconds:.1f} s",
         ),
     ]
-    print_table("Crawl end to end (kcna-monitor crawl vs scrapy bench)", rows)
+
+
+def main() -> int:
+    options = parse_options()
+    bench = build_site(options)
+    with (
+        tempfile.TemporaryDirectory(prefix="kcna-bench-") as tmp,
+        FixtureServer(bench.site) as server,
+    ):
+        home = Path(tmp)
+        figures = measure_crawl(server, bench, home, options)
+        if figures is None:
+            return 1
+        bench_rate = scrapy_baseline(options, figures.done.seconds, home)
+    print_table(
+        "Crawl end to end (kcna-monitor crawl vs scrapy bench)",
+        result_rows(figures, bench_rate, bench),
+    )
     if options.profile is not None:
         print_profile(options.profile)
     return 0

@@ -28,143 +28,34 @@ import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
-import select  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 from bench import _site  # noqa: E402
-from bench._common import ROOT, Row, corpus_argument, load_corpus, print_table  # noqa: E402
+from bench._common import Row, corpus_argument, load_corpus, print_table  # noqa: E402
+from bench._daemon import DaemonProcess, Sample, proc_status  # noqa: E402
 from replica.server import FixtureServer  # noqa: E402
 
 #: The line the daemon logs when a run ends: "kcna: ok in 5.9s — pages 60, new 20, ...".
 RUN_LINE = re.compile(r" \[daemon\] (kcna|kcnawatch): (\w+) in ([\d.]+)s")
 #: Growth of the RSS after the baseline run allowed up to the last run.
 TARGET_GROWTH = 0.10
-#: How long the daemon may take to exit after SIGTERM (stop_grace 5s, then the crawl is
-#: asked to stop, then killed after 10s) before it is killed.
-STOP_LIMIT = 30.0
-STATUS_FIELDS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "Threads")
 
 
 @dataclass
-class Sample:
-    """The daemon process after one finished run."""
+class Measured:
+    """What the daemon did until the last run, the deadline or its own end."""
 
-    run: int
-    source: str
-    status: str
-    seconds: float  # since the daemon started
-    rss_kb: int
-    hwm_kb: int
-    anon_kb: int
-    file_kb: int
-    threads: int
-    fds: int
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """The numeric fields of /proc/<pid>/status this script reads (kB for memory)."""
-    values: dict[str, int] = {}
-    with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-        for line in handle:
-            name, _, rest = line.partition(":")
-            if name in STATUS_FIELDS:
-                values[name] = int(rest.split()[0])
-    return values
-
-
-def open_fds(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return -1
-
-
-@dataclass
-class DaemonProcess:
-    """The daemon and its stderr, read line by line with deadlines (no polling)."""
-
-    command: list[str]
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] = field(init=False)
-    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=60))
-    errors: list[str] = field(default_factory=list)
-    _buffer: bytes = b""
-    _pending: collections.deque[str] = field(default_factory=collections.deque)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,  # a Ctrl-C here reaches this script only; it stops the daemon
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def _read(self, until: float) -> bool:
-        """Read what is there, waiting at most until ``until``; False at the end of stderr."""
-        stream = self.process.stderr
-        assert stream is not None
-        ready, _, _ = select.select([stream], [], [], max(0.0, until - time.monotonic()))
-        if not ready:
-            return True
-        chunk = os.read(stream.fileno(), 65536)
-        if not chunk:
-            if self._buffer:
-                self._line(self._buffer.decode("utf-8", "replace"))
-                self._buffer = b""
-            return False
-        self._buffer += chunk
-        *complete, self._buffer = self._buffer.split(b"\n")
-        for raw in complete:
-            self._line(raw.decode("utf-8", "replace"))
-        return True
-
-    def _line(self, line: str) -> None:
-        self.tail.append(line)
-        if "Traceback" in line or " ERROR " in line or " CRITICAL " in line:
-            self.errors.append(line)
-        self._pending.append(line)
-
-    def next_line(self, until: float) -> str | None:
-        """The next line of stderr; None at ``until`` or at the end of the stream."""
-        while not self._pending:
-            if time.monotonic() >= until or not self._read(until):
-                return None
-        return self._pending.popleft()
-
-    def stop(self, limit: float = STOP_LIMIT) -> tuple[int, float]:
-        """SIGTERM, read stderr to its end, reap; (exit code, seconds). Killed after ``limit``:
-        exit code -9."""
-        began = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        deadline = began + limit
-        while self.next_line(deadline) is not None:
-            pass
-        try:
-            code = self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-            self.tail.append(f"(killed: no exit within {limit:.0f}s of SIGTERM)")
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-        return code, time.monotonic() - began
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+    samples: list[Sample] = field(default_factory=list)
+    statuses: collections.Counter[str] = field(default_factory=collections.Counter)
+    not_ok: list[str] = field(default_factory=list)  # the log lines of runs that did not end ok
+    ended: bool = False  # the daemon stopped by itself
+    hwm_kb: int = 0
+    exit_code: int | None = None
+    stop_seconds: float = 0.0
+    tail: list[str] = field(default_factory=list)  # its last log lines
+    errors: list[str] = field(default_factory=list)  # its error lines
 
 
 def toml_string(text: str) -> str:
@@ -218,7 +109,8 @@ def mb(kb: float) -> str:
     return f"{kb / 1024:.1f} MB"
 
 
-def main() -> int:
+def parse_options() -> tuple[argparse.Namespace, int]:
+    """The command line, and the run the RSS growth is measured from."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     corpus_argument(parser)
     parser.add_argument(
@@ -259,7 +151,213 @@ def main() -> int:
     baseline_run = options.baseline_run
     if options.runs < 2 * baseline_run:
         baseline_run = max(1, options.runs // 2)
+    return options, baseline_run
 
+
+# -- measure -------------------------------------------------------------------------------
+
+
+def daemon_command(config: Path, db_url: str) -> list[str]:
+    """``kcna-monitor run`` as ``python -m scheduler.cli`` (this checkout's code)."""
+    return [
+        sys.executable,
+        "-m",
+        "scheduler.cli",
+        "run",
+        "--config",
+        str(config),
+        "--db",
+        db_url,
+        "--log-level",
+        "INFO",
+    ]
+
+
+def measure(options: argparse.Namespace, bench: _site.BenchSite, deadline: float) -> Measured:
+    """Serve the site, run the daemon on it until ``options.runs`` runs, the deadline or its
+    own end, then stop it with SIGTERM."""
+    measured = Measured()
+    with (
+        tempfile.TemporaryDirectory(prefix="kcna-bench-") as tmp,
+        FixtureServer(bench.site) as server,
+    ):
+        home = Path(tmp)
+        db_url = f"sqlite:///{home / 'bench.db'}"
+        config = home / "config.toml"
+        write_config(config, server.url, bench, db_url, options)
+        daemon = DaemonProcess(daemon_command(config, db_url), daemon_env(home))
+        print(
+            f"daemon: both sources every {options.every}, until {options.runs} runs "
+            f"(deadline {options.deadline:g} min) ...",
+            flush=True,
+        )
+        daemon.start()
+        try:
+            follow_runs(daemon, options.runs, deadline, measured)
+            if not measured.ended:
+                with contextlib.suppress(OSError):
+                    vm_hwm = proc_status(daemon.pid).get("VmHWM", 0)
+                    measured.hwm_kb = max(measured.hwm_kb, vm_hwm)
+            measured.exit_code, measured.stop_seconds = daemon.stop()
+        except BaseException:
+            daemon.kill()
+            raise
+    measured.tail, measured.errors = list(daemon.tail), daemon.errors
+    return measured
+
+
+def follow_runs(daemon: DaemonProcess, runs: int, deadline: float, measured: Measured) -> None:
+    """Sample the daemon at each run's log line until ``runs`` runs, the deadline, or the end
+    of the daemon."""
+    while len(measured.samples) < runs:
+        line = daemon.next_line(deadline)
+        if line is None:
+            measured.ended = daemon.process.poll() is not None or time.monotonic() < deadline
+            return
+        match = RUN_LINE.search(line)
+        if not match:
+            continue
+        try:
+            sample = daemon.sample(len(measured.samples) + 1, match.group(1), match.group(2))
+        except OSError:
+            measured.ended = True
+            return
+        measured.statuses[sample.status] += 1
+        measured.samples.append(sample)
+        if sample.status != "ok":
+            measured.not_ok.append(f"run {sample.run}: {line}")
+        measured.hwm_kb = max(measured.hwm_kb, sample.hwm_kb)
+        if sample.run <= 2 or sample.run % 20 == 0 or sample.run == runs:
+            print_run(sample, match.group(3))
+
+
+def print_run(sample: Sample, took: str) -> None:
+    print(
+        f"  run {sample.run:>4} ({sample.source} {sample.status}, "
+        f"{took}s) at {sample.seconds:6.0f}s: RSS {mb(sample.rss_kb)} "
+        f"(anon {mb(sample.anon_kb)}, file {mb(sample.file_kb)}), "
+        f"threads {sample.threads}, fds {sample.fds}",
+        flush=True,
+    )
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def report_problems(measured: Measured, runs: int) -> None:
+    """Why the measurement stopped early, the runs that did not end ok, the error lines."""
+    if measured.ended:
+        print("the daemon stopped by itself; its last lines:")
+        print("\n".join(measured.tail))
+    elif len(measured.samples) < runs:
+        print(f"deadline reached after {len(measured.samples)} of {runs} runs")
+    if measured.not_ok:
+        print(f"{len(measured.not_ok)} runs did not end ok, the first ones:")
+        print("\n".join(measured.not_ok[:10]))
+    if measured.errors:
+        print(f"{len(measured.errors)} error lines in the daemon's log, the first ones:")
+        print("\n".join(measured.errors[:10]))
+
+
+def runs_row(measured: Measured, runs: int) -> Row:
+    status_text = ", ".join(f"{n} {s}" for s, n in measured.statuses.most_common())
+    return Row(
+        "daemon runs finished (both sources)",
+        f"{len(measured.samples)} ({status_text or 'none'})",
+        target=f"{runs} (failed runs are listed above)",
+        ok=len(measured.samples) >= runs,
+    )
+
+
+def growth_rows(samples: list[Sample], baseline_run: int) -> list[Row]:
+    """The RSS growth from ``baseline_run`` to the last run, with threads and open files."""
+    if len(samples) < baseline_run:
+        return [
+            Row(
+                f"daemon RSS growth after run {baseline_run}",
+                f"not measured ({len(samples)} runs)",
+                target=f"≤ {TARGET_GROWTH:.0%}",
+                ok=False,
+            )
+        ]
+    base = samples[baseline_run - 1]
+    later = samples[baseline_run - 1 :]
+    peak = max(later, key=lambda s: s.rss_kb)
+    final = samples[-1]
+    peak_growth = peak.rss_kb / base.rss_kb - 1
+    final_growth = final.rss_kb / base.rss_kb - 1
+    target = f"≤ {1 + TARGET_GROWTH:.2f}x"
+    return [
+        Row(f"daemon RSS after run {baseline_run}", mb(base.rss_kb)),
+        Row(
+            f"daemon peak RSS after run {baseline_run}",
+            f"{mb(peak.rss_kb)} (run {peak.run})",
+            mb(base.rss_kb),
+            peak.rss_kb / base.rss_kb,
+            target,
+            peak_growth <= TARGET_GROWTH,
+        ),
+        Row(
+            f"daemon final RSS (run {final.run})",
+            mb(final.rss_kb),
+            mb(base.rss_kb),
+            final.rss_kb / base.rss_kb,
+            target,
+            final_growth <= TARGET_GROWTH,
+        ),
+        Row(
+            f"growth vs run {baseline_run}",
+            f"{final_growth:+.1%} final, {peak_growth:+.1%} peak",
+            target=f"≤ {TARGET_GROWTH:.0%}",
+            ok=peak_growth <= TARGET_GROWTH and final_growth <= TARGET_GROWTH,
+        ),
+        *usage_rows(base, final, later, baseline_run),
+    ]
+
+
+def usage_rows(base: Sample, final: Sample, later: list[Sample], baseline_run: int) -> list[Row]:
+    return [
+        Row(
+            "daemon anonymous / file-backed RSS",
+            f"{mb(final.anon_kb)} / {mb(final.file_kb)}",
+            f"{mb(base.anon_kb)} / {mb(base.file_kb)} (run {baseline_run})",
+        ),
+        Row(
+            "daemon threads",
+            f"{final.threads} (max {max(s.threads for s in later)})",
+            f"{base.threads} (run {baseline_run})",
+        ),
+        Row(
+            "daemon open files",
+            f"{final.fds} (max {max(s.fds for s in later)})",
+            f"{base.fds} (run {baseline_run})",
+        ),
+    ]
+
+
+def process_rows(measured: Measured, children_max_rss_kb: float, elapsed: float) -> list[Row]:
+    """The first run's RSS, the peaks, the exit after SIGTERM and the time taken."""
+    rows = []
+    if measured.samples:
+        rows.append(Row("daemon RSS after run 1", mb(measured.samples[0].rss_kb)))
+    return [
+        *rows,
+        Row("daemon peak RSS (VmHWM)", mb(measured.hwm_kb)),
+        # Every process of the daemon's tree, reaped: the largest is a crawl child unless it
+        # is no larger than the daemon's own peak above.
+        Row("peak RSS of the crawl children (max over all)", mb(children_max_rss_kb)),
+        Row(
+            "daemon exit after SIGTERM",
+            f"{measured.exit_code} in {measured.stop_seconds:.1f}s",
+            target="0",
+            ok=measured.exit_code == 0,
+        ),
+        Row("elapsed", f"{elapsed:.0f}s ({elapsed / 60:.1f} min)"),
+    ]
+
+
+def main() -> int:
+    options, baseline_run = parse_options()
     started = time.monotonic()
     deadline = started + options.deadline * 60
     records = load_corpus(options.corpus)
@@ -269,187 +367,15 @@ def main() -> int:
         f"in {len(bench.start_paths)} chains; built in {time.monotonic() - started:.1f}s",
         flush=True,
     )
-
-    samples: list[Sample] = []
-    statuses: collections.Counter[str] = collections.Counter()
-    not_ok: list[str] = []  # the log lines of runs that did not end ok
-    exit_code: int | None = None
-    stop_seconds = 0.0
-    daemon_hwm_kb = 0
-    with (
-        tempfile.TemporaryDirectory(prefix="kcna-bench-") as tmp,
-        FixtureServer(bench.site) as server,
-    ):
-        home = Path(tmp)
-        db_url = f"sqlite:///{home / 'bench.db'}"
-        config = home / "config.toml"
-        write_config(config, server.url, bench, db_url, options)
-        command = [
-            sys.executable,
-            "-m",
-            "scheduler.cli",
-            "run",
-            "--config",
-            str(config),
-            "--db",
-            db_url,
-            "--log-level",
-            "INFO",
-        ]
-        daemon = DaemonProcess(command, daemon_env(home))
-        print(
-            f"daemon: both sources every {options.every}, until {options.runs} runs "
-            f"(deadline {options.deadline:g} min) ...",
-            flush=True,
-        )
-        daemon.start()
-        daemon_started = time.monotonic()
-        ended = False
-        try:
-            while len(samples) < options.runs:
-                line = daemon.next_line(deadline)
-                if line is None:
-                    ended = daemon.process.poll() is not None or time.monotonic() < deadline
-                    break
-                match = RUN_LINE.search(line)
-                if not match:
-                    continue
-                try:
-                    status = proc_status(daemon.pid)
-                except OSError:
-                    ended = True
-                    break
-                statuses[match.group(2)] += 1
-                sample = Sample(
-                    run=len(samples) + 1,
-                    source=match.group(1),
-                    status=match.group(2),
-                    seconds=time.monotonic() - daemon_started,
-                    rss_kb=status.get("VmRSS", 0),
-                    hwm_kb=status.get("VmHWM", 0),
-                    anon_kb=status.get("RssAnon", 0),
-                    file_kb=status.get("RssFile", 0),
-                    threads=status.get("Threads", 0),
-                    fds=open_fds(daemon.pid),
-                )
-                samples.append(sample)
-                if sample.status != "ok":
-                    not_ok.append(f"run {sample.run}: {line}")
-                daemon_hwm_kb = max(daemon_hwm_kb, sample.hwm_kb)
-                if sample.run <= 2 or sample.run % 20 == 0 or sample.run == options.runs:
-                    print(
-                        f"  run {sample.run:>4} ({sample.source} {sample.status}, "
-                        f"{match.group(3)}s) at {sample.seconds:6.0f}s: RSS {mb(sample.rss_kb)} "
-                        f"(anon {mb(sample.anon_kb)}, file {mb(sample.file_kb)}), "
-                        f"threads {sample.threads}, fds {sample.fds}",
-                        flush=True,
-                    )
-            if not ended:
-                with contextlib.suppress(OSError):
-                    daemon_hwm_kb = max(daemon_hwm_kb, proc_status(daemon.pid).get("VmHWM", 0))
-            exit_code, stop_seconds = daemon.stop()
-        except BaseException:
-            daemon.kill()
-            raise
+    measured = measure(options, bench, deadline)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     elapsed = time.monotonic() - started
 
-    if ended:
-        print("the daemon stopped by itself; its last lines:")
-        print("\n".join(daemon.tail))
-    elif len(samples) < options.runs:
-        print(f"deadline reached after {len(samples)} of {options.runs} runs")
-    if not_ok:
-        print(f"{len(not_ok)} runs did not end ok, the first ones:")
-        print("\n".join(not_ok[:10]))
-    if daemon.errors:
-        print(f"{len(daemon.errors)} error lines in the daemon's log, the first ones:")
-        print("\n".join(daemon.errors[:10]))
-
-    done = len(samples)
-    complete = done >= options.runs
-    status_text = ", ".join(f"{n} {s}" for s, n in statuses.most_common())
+    report_problems(measured, options.runs)
     rows = [
-        Row(
-            "daemon runs finished (both sources)",
-            f"{done} ({status_text or 'none'})",
-            target=f"{options.runs} (failed runs are listed above)",
-            ok=complete,
-        )
-    ]
-    memory_ok: bool | None = None
-    if done >= baseline_run:
-        base = samples[baseline_run - 1]
-        later = samples[baseline_run - 1 :]
-        peak = max(later, key=lambda s: s.rss_kb)
-        final = samples[-1]
-        peak_growth = peak.rss_kb / base.rss_kb - 1
-        final_growth = final.rss_kb / base.rss_kb - 1
-        memory_ok = peak_growth <= TARGET_GROWTH and final_growth <= TARGET_GROWTH
-        target = f"≤ {1 + TARGET_GROWTH:.2f}x"
-        rows += [
-            Row(f"daemon RSS after run {baseline_run}", mb(base.rss_kb)),
-            Row(
-                f"daemon peak RSS after run {baseline_run}",
-                f"{mb(peak.rss_kb)} (run {peak.run})",
-                mb(base.rss_kb),
-                peak.rss_kb / base.rss_kb,
-                target,
-                peak_growth <= TARGET_GROWTH,
-            ),
-            Row(
-                f"daemon final RSS (run {final.run})",
-                mb(final.rss_kb),
-                mb(base.rss_kb),
-                final.rss_kb / base.rss_kb,
-                target,
-                final_growth <= TARGET_GROWTH,
-            ),
-            Row(
-                f"growth vs run {baseline_run}",
-                f"{final_growth:+.1%} final, {peak_growth:+.1%} peak",
-                target=f"≤ {TARGET_GROWTH:.0%}",
-                ok=memory_ok,
-            ),
-            Row(
-                "daemon anonymous / file-backed RSS",
-                f"{mb(final.anon_kb)} / {mb(final.file_kb)}",
-                f"{mb(base.anon_kb)} / {mb(base.file_kb)} (run {baseline_run})",
-            ),
-            Row(
-                "daemon threads",
-                f"{final.threads} (max {max(s.threads for s in later)})",
-                f"{base.threads} (run {baseline_run})",
-            ),
-            Row(
-                "daemon open files",
-                f"{final.fds} (max {max(s.fds for s in later)})",
-                f"{base.fds} (run {baseline_run})",
-            ),
-        ]
-    else:
-        rows.append(
-            Row(
-                f"daemon RSS growth after run {baseline_run}",
-                f"not measured ({done} runs)",
-                target=f"≤ {TARGET_GROWTH:.0%}",
-                ok=False,
-            )
-        )
-    if samples:
-        rows.append(Row("daemon RSS after run 1", mb(samples[0].rss_kb)))
-    rows += [
-        Row("daemon peak RSS (VmHWM)", mb(daemon_hwm_kb)),
-        # Every process of the daemon's tree, reaped: the largest is a crawl child unless it
-        # is no larger than the daemon's own peak above.
-        Row("peak RSS of the crawl children (max over all)", mb(children.ru_maxrss)),
-        Row(
-            "daemon exit after SIGTERM",
-            f"{exit_code} in {stop_seconds:.1f}s",
-            target="0",
-            ok=exit_code == 0,
-        ),
-        Row("elapsed", f"{elapsed:.0f}s ({elapsed / 60:.1f} min)"),
+        runs_row(measured, options.runs),
+        *growth_rows(measured.samples, baseline_run),
+        *process_rows(measured, children.ru_maxrss, elapsed),
     ]
     print_table("Daemon memory over scheduled runs", rows)
     passed = all(r.ok for r in rows if r.ok is not None)

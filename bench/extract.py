@@ -125,7 +125,7 @@ def trafilatura_extract(pages: list[Sample]) -> Callable[[], int] | None:
     return work
 
 
-def main() -> int:
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     corpus_argument(parser)
     parser.add_argument("--pages", type=int, default=300, help="article pages (300)")
@@ -135,8 +135,50 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, metavar="FILE", help="profile extract_page into FILE"
     )
-    options = parser.parse_args()
+    return parser.parse_args()
 
+
+def layout_rows(pages: list[Sample], seconds: float) -> list[Row]:
+    """``extract_page`` against lxml alone on the pages of each layout."""
+    rows = []
+    for layout in ("q", "detail", "kcnawatch"):
+        subset = [p for p in pages if p.layout == layout]
+        by_layout = best_rates(
+            {"lxml": lxml_parse(subset), "ours": ours(subset)},
+            repeats=3,
+            min_seconds=seconds / 3,
+        )
+        rows.append(
+            Row(
+                f"  {layout} layout articles/s",
+                f"{by_layout['ours']:,.0f}",
+                f"{by_layout['lxml']:,.0f}",
+                by_layout["ours"] / by_layout["lxml"],
+            )
+        )
+    return rows
+
+
+def trafilatura_row(pages: list[Sample], base: float) -> Row:
+    """trafilatura's generic extraction, for reference (skipped when not installed)."""
+    traf = trafilatura_extract(pages)
+    if traf is None:
+        print("trafilatura not installed: skipped")
+        return Row("trafilatura.extract pages/s", "skipped (not installed)")
+    traf_rate = best_rate(traf, repeats=1)
+    return Row("trafilatura.extract pages/s", f"{traf_rate:,.0f}", "", traf_rate / base)
+
+
+def profile(pages: list[Sample], path: Path) -> None:
+    work = ours(pages)
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [work() for _ in range(5)])
+    profiler.dump_stats(str(path))
+    print_profile(path)
+
+
+def main() -> int:
+    options = parse_options()
     pages = samples(load_corpus(options.corpus), options.pages)
     size = sum(len(p.text.encode()) for p in pages) / len(pages)
     print(f"{len(pages)} article pages, {size / 1024:.1f} KiB on average")
@@ -157,38 +199,13 @@ def main() -> int:
             f">= {TARGET_RATIO}x",
             mine / base >= TARGET_RATIO,
         ),
+        *layout_rows(pages, options.seconds),
+        Row("parsel basic CSS extraction pages/s", f"{basic:,.0f}", "", basic / base),
+        trafilatura_row(pages, base),
     ]
-    for layout in ("q", "detail", "kcnawatch"):
-        subset = [p for p in pages if p.layout == layout]
-        by_layout = best_rates(
-            {"lxml": lxml_parse(subset), "ours": ours(subset)},
-            repeats=3,
-            min_seconds=options.seconds / 3,
-        )
-        rows.append(
-            Row(
-                f"  {layout} layout articles/s",
-                f"{by_layout['ours']:,.0f}",
-                f"{by_layout['lxml']:,.0f}",
-                by_layout["ours"] / by_layout["lxml"],
-            )
-        )
-    rows.append(Row("parsel basic CSS extraction pages/s", f"{basic:,.0f}", "", basic / base))
-    traf = trafilatura_extract(pages)
-    if traf is None:
-        print("trafilatura not installed: skipped")
-        rows.append(Row("trafilatura.extract pages/s", "skipped (not installed)"))
-    else:
-        traf_rate = best_rate(traf, repeats=1)
-        rows.append(Row("trafilatura.extract pages/s", f"{traf_rate:,.0f}", "", traf_rate / base))
     print_table("Extraction (article pages per second, one core)", rows)
-
     if options.profile is not None:
-        work = ours(pages)
-        profiler = cProfile.Profile()
-        profiler.runcall(lambda: [work() for _ in range(5)])
-        profiler.dump_stats(str(options.profile))
-        print_profile(options.profile)
+        profile(pages, options.profile)
     return 0
 
 

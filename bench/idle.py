@@ -65,7 +65,7 @@ def crawl_once(
     )
 
 
-def main() -> int:
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     corpus_argument(parser)
     parser.add_argument(
@@ -75,16 +75,11 @@ def main() -> int:
         help="article pages on the site, at least (default 0: the corpus once, every layout)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS (16)")
-    options = parser.parse_args()
+    return parser.parse_args()
 
-    records = load_corpus(options.corpus)
-    started = time.perf_counter()
-    bench = _site.build(records, min_pages=options.pages)
-    starts = len(bench.start_paths)
-    print(
-        f"site: {len(bench.article_paths)} article pages, {bench.listing_pages} listing pages "
-        f"in {starts} chains; built in {time.perf_counter() - started:.1f}s"
-    )
+
+def measure(bench: _site.BenchSite, concurrency: int) -> tuple[Traffic, Traffic]:
+    """The traffic of a first crawl (it fills the archive) and of a second one."""
     with (
         tempfile.TemporaryDirectory(prefix="kcna-bench-") as tmp,
         FixtureServer(bench.site) as server,
@@ -92,15 +87,18 @@ def main() -> int:
         home = Path(tmp)
         db_url = f"sqlite:///{home / 'bench.db'}"
         print("first crawl (fills the archive) ...", flush=True)
-        first = crawl_once(server, bench, db_url, home, options.concurrency)
+        first = crawl_once(server, bench, db_url, home, concurrency)
         print("second crawl (nothing new) ...", flush=True)
-        idle = crawl_once(server, bench, db_url, home, options.concurrency)
+        idle = crawl_once(server, bench, db_url, home, concurrency)
+    return first, idle
 
-    def ratio(a: float, b: float) -> float | None:
-        return a / b if b else None
 
-    nothing_new = idle.counts.get("new", -1) == 0 and idle.counts.get("changed", -1) == 0
-    rows = [
+def ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def request_rows(first: Traffic, idle: Traffic, starts: int) -> list[Row]:
+    return [
         Row(
             "idle run: requests",
             str(idle.requests),
@@ -126,6 +124,12 @@ def main() -> int:
             idle.listings <= starts,
         ),
         Row("idle run: robots.txt requests", str(idle.other), str(first.other)),
+    ]
+
+
+def cost_rows(first: Traffic, idle: Traffic) -> list[Row]:
+    nothing_new = idle.counts.get("new", -1) == 0 and idle.counts.get("changed", -1) == 0
+    return [
         Row(
             "idle run: body bytes served",
             f"{idle.bytes_sent / 1e6:.2f} MB",
@@ -146,6 +150,20 @@ def main() -> int:
             ok=nothing_new,
         ),
     ]
+
+
+def main() -> int:
+    options = parse_options()
+    records = load_corpus(options.corpus)
+    started = time.perf_counter()
+    bench = _site.build(records, min_pages=options.pages)
+    starts = len(bench.start_paths)
+    print(
+        f"site: {len(bench.article_paths)} article pages, {bench.listing_pages} listing pages "
+        f"in {starts} chains; built in {time.perf_counter() - started:.1f}s"
+    )
+    first, idle = measure(bench, options.concurrency)
+    rows = [*request_rows(first, idle, starts), *cost_rows(first, idle)]
     print_table("Idle run (a second crawl of an unchanged site)", rows)
     return 0
 

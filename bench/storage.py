@@ -221,7 +221,7 @@ def measure(
     ]
 
 
-def main() -> int:
+def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     corpus_argument(parser)
     parser.add_argument("--items", type=int, default=5000, help="article sightings (5000)")
@@ -238,14 +238,14 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, metavar="FILE", help="profile the SQLite repository run into FILE"
     )
-    options = parser.parse_args()
+    return parser.parse_args()
 
-    records = load_corpus(options.corpus)
-    items = sightings(records, options.items, pages=False)
-    with_pages = sightings(records, options.items, pages=True)
-    distinct = len({(i.title, i.published, i.text) for i in items})
-    print(f"{len(items)} sightings of {distinct} distinct articles, batches of {options.batch}")
 
+def sqlite_rows(
+    items: list[ArticleInput], with_pages: list[ArticleInput], options: argparse.Namespace
+) -> list[Row]:
+    """SQLite files in a temporary folder: the figure with a target, the one with raw pages
+    kept, and the profile when asked for."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kcna-bench-") as tmp:
         folder = Path(tmp)
@@ -271,23 +271,36 @@ def main() -> int:
             profiler = cProfile.Profile()
             profiler.runcall(sqlite_ours("profiled.db", items))
             profiler.dump_stats(str(options.profile))
+    return rows
 
+
+def postgres_rows(items: list[ArticleInput], options: argparse.Namespace) -> list[Row]:
+    """Fresh schemas of the PostgreSQL server, dropped after; skipped without one."""
     if options.no_pg:
-        rows.append(Row("PostgreSQL", "skipped (--no-pg)"))
-    else:
-        try:
-            with pg_schema(options.pg) as (sa_url, _), pg_schema(options.pg) as (_, raw_url):
-                rows += measure(
-                    "PostgreSQL",
-                    lambda: through_repository(sa_url, items, options.batch),
-                    lambda: postgres_raw(raw_url, items, options.batch),
-                    len(items),
-                    target=False,
-                )
-        except Exception as exc:  # no server, no driver: report, do not fail the SQLite figure
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
-            rows.append(Row("PostgreSQL", f"skipped ({type(exc).__name__})"))
+        return [Row("PostgreSQL", "skipped (--no-pg)")]
+    try:
+        with pg_schema(options.pg) as (sa_url, _), pg_schema(options.pg) as (_, raw_url):
+            return measure(
+                "PostgreSQL",
+                lambda: through_repository(sa_url, items, options.batch),
+                lambda: postgres_raw(raw_url, items, options.batch),
+                len(items),
+                target=False,
+            )
+    except Exception as exc:  # no server, no driver: report, do not fail the SQLite figure
+        print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
+        return [Row("PostgreSQL", f"skipped ({type(exc).__name__})")]
 
+
+def main() -> int:
+    options = parse_options()
+    records = load_corpus(options.corpus)
+    items = sightings(records, options.items, pages=False)
+    with_pages = sightings(records, options.items, pages=True)
+    distinct = len({(i.title, i.published, i.text) for i in items})
+    print(f"{len(items)} sightings of {distinct} distinct articles, batches of {options.batch}")
+
+    rows = [*sqlite_rows(items, with_pages, options), *postgres_rows(items, options)]
     print_table("Storage (article sightings per second, batches as in a crawl)", rows)
     if options.profile is not None:
         print_profile(options.profile)
