@@ -4,8 +4,7 @@ Callers hand the stores :class:`ArticleInput`, :class:`RawPage`, :class:`Failure
 :class:`RunStats`, :class:`SourceState` and :class:`MatchInput` values and get back
 :class:`SaveResult`, :class:`ArticleView`, :class:`EventView`, :class:`RunView`,
 :class:`RunTotals`, :class:`MatchView`, :class:`NotificationView` and :class:`AlarmView`
-values. None of them hold a database session, so
-they can cross threads and processes freely.
+values. None of them hold a database session, so they can cross threads and processes.
 """
 
 from __future__ import annotations
@@ -266,18 +265,6 @@ class RunView:
     kind: str | None = None  # crawl, backfill or recheck (None: recorded before kinds)
     pid: int | None = None  # the process that records its outcome, on ``host``
     host: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FailureView:
-    """One recorded failure."""
-
-    id: int
-    run_id: int | None
-    url: str
-    reason: str
-    at: datetime
-    listed_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 
 from storage.db import alembic_config, display_url, make_engine, migrate
 from storage.models import ALARMS, FAILURES, OUTBOX, PAGES
-from storage.records import ArticleInput, FailureView, NotificationView, RawPage
+from storage.records import ArticleInput, NotificationView, RawPage
 from storage.repository import Repository
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -255,6 +255,18 @@ def count_pages(engine: Engine) -> int:
 def count_alarms(engine: Engine) -> int:
     """Alarms ever raised, cleared or not."""
     return count_rows(engine, ALARMS)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureView:
+    """One recorded failure, as the tests read it back."""
+
+    id: int
+    run_id: int | None
+    url: str
+    reason: str
+    at: datetime
+    listed_on: date | None = None
 
 
 def last_failures(engine: Engine, limit: int = 20) -> list[FailureView]:
