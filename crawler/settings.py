@@ -79,6 +79,11 @@ KCNA_MONITOR_RETRY_BACKOFF = 5.0
 KCNA_MONITOR_RETRY_BACKOFF_MAX = 120.0
 # A 429 or 503 with Retry-After is honoured up to this many seconds.
 KCNA_MONITOR_RETRY_AFTER_MAX = 600.0
+# A host whose first requests fail with a DNS error, a refused connection or no route is not
+# retried in the run: its requests fail at once, and one line says why (no network, blocked).
+KCNA_MONITOR_FAIL_FAST = True
+# A lookup that takes longer has failed: the verdict comes within seconds, not a minute.
+DNS_TIMEOUT = 10
 
 COOKIES_ENABLED = True  # the /detail/ lists page with a session cookie
 REDIRECT_ENABLED = True
@@ -105,6 +110,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.size.PageSizeMiddleware": 595,
     # Nearer the downloader than RetryMiddleware (550): it reads a 429 before the retry.
     "crawler.middlewares.backoff.RetryBackoffMiddleware": 555,
+    # Between the retry and the backoff: an unreachable host is neither retried nor waited for.
+    "crawler.middlewares.unreachable.UnreachableHostMiddleware": 552,
 }
 # The crawler's doors to storage: the archive's state is loaded when the spider opens, items
 # are stored in batches, and the stats collector records the run.

@@ -63,3 +63,5 @@ PAGING_STOPPED_AT_KNOWN: Final = PREFIX + "paging_stopped_at_known"
 NOT_MODIFIED: Final = PREFIX + "not_modified"
 PAGES_TOO_LARGE: Final = PREFIX + "pages_too_large"
 BACKOFF_SECONDS: Final = PREFIX + "backoff_seconds"
+#: Why a host of the run could not be reached at all, in words (the first such host).
+UNREACHABLE: Final = PREFIX + "unreachable"

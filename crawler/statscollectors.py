@@ -56,6 +56,8 @@ def outcome(stats: Mapping[str, Any], reason: str) -> tuple[str, str | None]:
     if trouble:
         return "failed", str(trouble)
     error = stats.get(keys.STORE_ERRORS) or (None if reason == "finished" else reason)
+    if status == "failed" and not error:  # nothing fetched: say why, when a host was unreachable
+        error = stats.get(keys.UNREACHABLE)
     return status, error
 
 

@@ -13,6 +13,7 @@ makes the requests and reads the answers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -346,8 +347,9 @@ class SourceSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         public_url = request.cb_kwargs.get("public_url") or self.site.to_public(request.url)
         response = getattr(failure.value, "response", None)
-        if isinstance(failure.value, RequestRefused):  # an off-site redirect, a page too large
-            reason = failure.value.reason
+        level = logging.WARNING
+        if isinstance(failure.value, RequestRefused):  # off-site redirect, too large, unreachable
+            reason, level = failure.value.reason, failure.value.log_level
         elif response is not None:
             reason = f"HTTP {response.status}"
         else:
@@ -364,7 +366,7 @@ class SourceSpider(scrapy.Spider):
                 self.logger.info("abandoned at the stop: %s", public_url)
                 reason = "abandoned: the crawl was stopped"
             else:
-                self.logger.warning("could not fetch %s: %s", public_url, reason)
+                self.logger.log(level, "could not fetch %s: %s", public_url, reason)
             yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
         if checked:
             yield CheckedItem(public_url, datetime.now(UTC))

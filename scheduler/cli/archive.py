@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from crawler.plan import CrawlPlan
 from crawler.sources import SOURCES, known
 from scheduler.cli.common import (
+    PROG,
     CommandError,
     find_article,
     is_terminal,
@@ -98,9 +99,17 @@ def _crawl_and_report(options: CrawlOptions, out: TextIO) -> int:
     )
     if any(s.status == "interrupted" for s in summaries):
         raise CommandError("interrupted: what was fetched until then is stored", code=130)
+    # A source that could not be reached at all (no network, blocked): one line says why.
+    unreachable = [f"{s.source}: {s.unreachable}" for s in summaries if s.unreachable]
     if total_pages == 0:
+        if unreachable:
+            raise CommandError("; ".join(["nothing could be fetched", *unreachable]))
         raise CommandError("nothing could be fetched (see the log above for why)")
-    unstored = [s for s in summaries if s.status == "failed" and s.error]
+    for line in unreachable:  # the others were fetched: the crawl did its job
+        print(f"{PROG}: {line}", file=sys.stderr)
+    unstored = [
+        s for s in summaries if s.status == "failed" and s.error not in (None, s.unreachable)
+    ]
     if unstored:
         raise CommandError("; ".join(f"{s.source}: {s.error}" for s in unstored))
     return 0

@@ -20,6 +20,8 @@ class SourceSummary:
     failures: int
     run_id: int | None
     error: str | None = None  # why the run failed or was interrupted, when it says
+    #: Why a host of the source could not be reached at all (no network, blocked, down).
+    unreachable: str | None = None
 
     def line(self) -> str:
         return (
@@ -46,4 +48,5 @@ def summarise(source: str, stats: Mapping[str, Any]) -> SourceSummary:
         failures=count(keys.FAILURES),
         run_id=stats.get(keys.RUN_ID),
         error=stats.get(keys.RUN_ERROR),
+        unreachable=stats.get(keys.UNREACHABLE),
     )
