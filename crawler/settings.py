@@ -84,6 +84,8 @@ KCNA_MONITOR_RETRY_AFTER_MAX = 600.0
 KCNA_MONITOR_FAIL_FAST = True
 # A lookup that takes longer has failed: the verdict comes within seconds, not a minute.
 DNS_TIMEOUT = 10
+# Fetch through this HTTP(S) proxy (``--proxy``); unset, HTTP_PROXY/HTTPS_PROXY apply.
+KCNA_MONITOR_PROXY = ""
 
 COOKIES_ENABLED = True  # the /detail/ lists page with a session cookie
 REDIRECT_ENABLED = True
@@ -112,6 +114,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.backoff.RetryBackoffMiddleware": 555,
     # Between the retry and the backoff: an unreachable host is neither retried nor waited for.
     "crawler.middlewares.unreachable.UnreachableHostMiddleware": 552,
+    # Before HttpProxyMiddleware (750), which then honours the proxy it names.
+    "crawler.middlewares.proxy.ProxyMiddleware": 740,
 }
 # The crawler's doors to storage: the archive's state is loaded when the spider opens, items
 # are stored in batches, and the stats collector records the run.

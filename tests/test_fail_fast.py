@@ -90,6 +90,21 @@ def test_a_refused_connection_is_one_line_and_the_pages_are_recorded_failures(
     assert (run.status, run.pages, run.failures, run.error) == ("failed", 0, 10, reason)
 
 
+def test_a_proxy_that_is_not_there_is_named(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    port = closed_port()
+    result = cli(
+        "crawl", "kcnawatch", "--proxy", f"http://127.0.0.1:{port}", "--db", db, *SHORT,
+        env_home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert error_lines(result.stderr) == [
+        "kcna-monitor: error: nothing could be fetched; kcnawatch: cannot reach the proxy"
+        f" 127.0.0.1:{port} (connection refused: is it running?) — check --proxy, the"
+        " source's proxy or HTTP(S)_PROXY (see README)"
+    ]
+
+
 def test_the_daemon_s_run_report_gives_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,7 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO) -> int:
         sources=args.sources,
         start_urls=args.start_url,
         base_url=args.base_url,
+        proxy=args.proxy,
         max_pages=args.max_pages,
         db_url=resolve_db(args.db, args.config),
         settings=settings,
@@ -69,6 +70,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         sources=[args.source],
         start_urls=args.start_url,
         base_url=args.base_url,
+        proxy=args.proxy,
         max_pages=args.pages or BACKFILL_ALL_PAGES,
         db_url=resolve_db(args.db, args.config),
         settings=settings,
@@ -143,6 +145,7 @@ def cmd_recheck(args: argparse.Namespace, out: TextIO) -> int:
         CrawlOptions(
             sources=chosen,
             base_url=args.base_url,
+            proxy=args.proxy,
             db_url=db_url,
             settings=extra,
             log_level=args.log_level,

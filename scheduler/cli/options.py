@@ -116,11 +116,17 @@ def add_log_level(parser: argparse.ArgumentParser, default: str = "WARNING") -> 
 
 
 def add_fetch_options(parser: argparse.ArgumentParser) -> None:
-    """``--base-url`` and ``--set``, for every command that crawls."""
+    """``--base-url``, ``--proxy`` and ``--set``, for every command that crawls."""
     parser.add_argument(
         "--base-url",
         metavar="URL",
         help="fetch from this mirror or local copy; stored URLs still name the public host",
+    )
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="fetch through this HTTP(S) proxy, e.g. http://127.0.0.1:3128 (default:"
+        " $HTTP_PROXY / $HTTPS_PROXY, if set)",
     )
     parser.add_argument(
         "--set",

@@ -24,6 +24,8 @@ class CrawlOptions:
     sources: Sequence[str] = ()
     start_urls: Sequence[str] = ()
     base_url: str | None = None
+    #: Fetch through this HTTP(S) proxy (None: the environment's, if any).
+    proxy: str | None = None
     max_pages: int | None = None
     db_url: str | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
@@ -57,6 +59,8 @@ def plan(options: CrawlOptions) -> dict[str, list[str]]:
         raise OptionError(f"unknown source {unknown[0]!r} (known: {known()})")
     if options.base_url:
         check_url(options.base_url, "--base-url")
+    if options.proxy:
+        check_url(options.proxy, "--proxy")
     if options.max_pages is not None and options.max_pages < 1:
         raise OptionError(f"--max-pages must be at least 1, got {options.max_pages}")
     if options.run_id is not None and len(set(options.sources)) != 1:

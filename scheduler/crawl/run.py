@@ -56,6 +56,8 @@ def build_settings(options: CrawlOptions) -> Settings:
         settings.set("KCNA_MONITOR_DB", options.db_url, priority="cmdline")
     settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # see scheduler.logs
+    if options.proxy:
+        settings.set("KCNA_MONITOR_PROXY", options.proxy, priority="cmdline")
     if options.run_id is not None:
         settings.set("KCNA_MONITOR_RUN_ID", options.run_id, priority="cmdline")
     if options.progress:

@@ -25,6 +25,7 @@ def crawl_command(
     db_url: str,
     run_id: int | None = None,
     base_url: str | None = None,
+    proxy: str | None = None,
     start_urls: Sequence[str] = (),
     max_pages: int | None = None,
     settings: Mapping[str, str] | None = None,
@@ -34,6 +35,8 @@ def crawl_command(
     command = [sys.executable, "-m", "scheduler.cli", "crawl", source, "--db", db_url]
     if base_url:
         command += ["--base-url", base_url]
+    if proxy:
+        command += ["--proxy", proxy]
     for url in start_urls:
         command += ["--start-url", url]
     if max_pages is not None:

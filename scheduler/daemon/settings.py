@@ -72,6 +72,19 @@ def _base_url(value: Any) -> str | None:
     return None if value is None else http_url(value).rstrip("/")
 
 
+def _proxy(value: Any) -> str | None:
+    """An http(s) proxy URL, without a password (secrets stay out of the file)."""
+    if value is None:
+        return None
+    url = http_url(value)
+    if urlsplit(url).password is not None:
+        raise mistake(
+            "a password does not belong in the file: give the proxy in HTTP_PROXY and"
+            " HTTPS_PROXY in the daemon's environment instead"
+        )
+    return url
+
+
 def _scrapy_settings(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise mistake(f"expected a table of Scrapy settings, got {show(value)}")
@@ -111,6 +124,8 @@ class SourceConfig(Section):
     enabled: Flag = True
     #: None: the source's public site.
     base_url: Annotated[str | None, BeforeValidator(_base_url)] = None
+    #: Fetch through this HTTP(S) proxy. None: the environment's (HTTP_PROXY, HTTPS_PROXY).
+    proxy: Annotated[str | None, BeforeValidator(_proxy)] = None
     #: Empty: the source's own listing pages.
     start_urls: Annotated[tuple[HttpUrl, ...], listed("a list of URLs")] = ()
     #: Neither ``every`` nor ``cron`` given: the source's default interval.

@@ -222,6 +222,7 @@ class RunSupervisor:
             db_url=self.db_url,
             run_id=run_id,
             base_url=source.base_url,
+            proxy=source.proxy,
             start_urls=source.start_urls,
             max_pages=source.max_pages,
             settings=settings,
