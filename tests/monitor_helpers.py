@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from scheduler.config import validate
 
@@ -51,7 +52,7 @@ class _Hook(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         server: Any = self.server
         status, location = server.routes.get(self.path, (server.answer_status, None))
-        post = {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+        post = {"path": self.path, "headers": dict(self.headers), **_decoded(self.headers, body)}
         with server.changed:
             server.requests.append({**post, "status": status})
             if status < 300:
@@ -66,6 +67,13 @@ class _Hook(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def _decoded(headers: Any, body: bytes) -> dict[str, Any]:
+    """``json`` (a JSON body, else None) and ``form`` (the fields of a form, else None)."""
+    kind = headers.get_content_type()
+    form = parse_qs(body.decode()) if kind == "application/x-www-form-urlencoded" else None
+    return {"json": None if form is not None else json.loads(body), "form": form}
 
 
 class WebhookReceiver:
@@ -93,7 +101,8 @@ class WebhookReceiver:
 
     @property
     def received(self) -> list[dict[str, Any]]:
-        """The posts answered 2xx: path, headers and JSON body."""
+        """The posts answered 2xx: path, headers, and the JSON body (``json``) or the fields
+        of a form (``form``)."""
         return self.server.received  # type: ignore[attr-defined]
 
     @property

@@ -186,11 +186,12 @@ def test_modules_and_functions_stay_small() -> None:
 @pytest.mark.parametrize("module", ["scheduler.cli.main", "scheduler.config", "crawler.sources"])
 def test_the_command_line_starts_without_loading_the_crawler(module: str) -> None:
     """``kcna-monitor --help``, a config check or a read command must not pay for Scrapy,
-    Twisted or Alembic: they load when a crawl or a migration needs them."""
+    Twisted, Alembic or Apprise: they load when a crawl, a migration or an Apprise target
+    needs them."""
     code = (
         f"import sys, {module}\n"
         "loaded = {name.split('.')[0] for name in sys.modules}\n"
-        "print(','.join(sorted(loaded & {'scrapy', 'twisted', 'alembic'})))"
+        "print(','.join(sorted(loaded & {'scrapy', 'twisted', 'alembic', 'apprise'})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT

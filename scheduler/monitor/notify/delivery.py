@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.configtypes import format_duration
+from scheduler.monitor.notify.apprise_channel import AppriseChannel, is_service_url
 from scheduler.monitor.notify.common import DeliveryError
 from scheduler.monitor.notify.log import LogChannel
 from scheduler.monitor.notify.mail import MailChannel
@@ -31,6 +32,11 @@ class Notifier:
         self.log = LogChannel()
         self.webhook = WebhookChannel(timeout)
         self.mail = MailChannel(smtp)
+        self.apprise = AppriseChannel(timeout)
+
+    def describe(self, target: str) -> str:
+        """``target`` as log lines show it: an Apprise URL with its secrets masked."""
+        return self.apprise.describe(target) if is_service_url(target) else target
 
     def send(self, notification: NotificationView) -> None:
         target = notification.target
@@ -38,7 +44,8 @@ class Notifier:
         if kind == "webhook":
             self.webhook.post(rest, notification.payload)  # the stored JSON, as it is
             return
-        if target != "log" and kind != "email":
+        service = is_service_url(target)
+        if target != "log" and kind != "email" and not service:
             raise DeliveryError(f"unknown target {target!r}", permanent=True)
         try:
             payload = read_payload(notification.payload)
@@ -46,6 +53,8 @@ class Notifier:
             raise DeliveryError(str(error), permanent=True) from None
         if target == "log":
             self.log.send(payload)
+        elif service:
+            self.apprise.send(target, payload)
         else:
             self.mail.send(rest, payload)
 
@@ -108,7 +117,7 @@ def _attempt(
                 "notification %d (%s) to %s given up after %d attempts (%s): %s",
                 notification.id,
                 notification.rule,
-                notification.target,
+                notifier.describe(notification.target),
                 attempts,
                 why,
                 error,
@@ -121,7 +130,7 @@ def _attempt(
             "notification %d (%s) to %s failed (attempt %d), retrying in %s: %s",
             notification.id,
             notification.rule,
-            notification.target,
+            notifier.describe(notification.target),
             attempts,
             format_duration(retry_at - now),
             error,

@@ -1,5 +1,6 @@
 """The ``[smtp]`` and ``[notify]`` sections and the notification targets, as written in the
-configuration (``log``, ``webhook:URL``, ``email:ADDRESS``)."""
+configuration (``log``, ``webhook:URL``, ``email:ADDRESS``, or an Apprise URL such as
+``tgram://${TELEGRAM_TOKEN}/CHAT``: :mod:`.apprise_channel`)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ from scheduler.configtypes import (
     non_empty,
     whole,
 )
+from scheduler.monitor.notify.apprise_channel import ServiceUrlError, check, is_service_url
 
 _EMAIL_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
 def _target(value: Any) -> str:
-    """``log``, ``webhook:URL`` or ``email:ADDRESS``. That an email target needs ``[smtp]``
-    is checked with the whole file (:class:`scheduler.config.ConfigFile`)."""
+    """``log``, ``webhook:URL``, ``email:ADDRESS`` or an Apprise URL (read by Apprise: its
+    variables must be set). That an email target needs ``[smtp]`` is checked with the whole
+    file (:class:`scheduler.config.ConfigFile`)."""
     text = non_empty(value)
     if text == "log":
         return text
@@ -41,8 +44,14 @@ def _target(value: Any) -> str:
         if not _EMAIL_RE.fullmatch(address):
             raise mistake(f'not an email address: "{address}"')
         return "email:" + address
+    if is_service_url(text):
+        try:
+            return check(text)
+        except ServiceUrlError as error:
+            raise mistake(str(error)) from None
     raise mistake(
-        f'unknown target "{text}" (use "log", "webhook:https://..." or "email:someone@example.org")'
+        f'unknown target "{text}" (use "log", "webhook:https://...", "email:someone@example.org"'
+        ' or an Apprise URL such as "tgram://${TELEGRAM_TOKEN}/CHAT")'
     )
 
 
@@ -110,7 +119,7 @@ class DeliveryPolicy(Section):
     retry_first: Annotated[timedelta, duration(positive=True)] = timedelta(seconds=30)
     retry_max: Annotated[timedelta, duration(positive=True)] = timedelta(hours=1)
     give_up_after: Annotated[timedelta, duration(positive=True)] = timedelta(days=2)
-    #: Of one webhook request.
+    #: Of one webhook request, or of one Apprise notification.
     timeout: Annotated[timedelta, duration(positive=True)] = timedelta(seconds=10)
 
     @model_validator(mode="after")
