@@ -2,6 +2,7 @@
 
 ``make_engine`` accepts ``sqlite:///path/to/file.db`` (the folder is created), ``sqlite://``
 (in memory) and ``postgresql://`` / ``postgres://`` URLs, which use the psycopg 3 driver.
+``open_existing`` opens only an archive that is already there, creating nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import StaticPool
 
-from storage.errors import DatabaseUnavailable, SchemaMissing, StorageError
+from storage.errors import ArchiveMissing, DatabaseUnavailable, SchemaMissing, StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -30,6 +31,9 @@ BUSY_TIMEOUT_OPTION = "storage_busy_timeout"
 #: Key of the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK_KEY = 0x6B636E61  # "kcna"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The table Alembic records the schema revision in: a database that has it, with a row,
+#: holds an archive.
+VERSION_TABLE = "alembic_version"
 
 _PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
@@ -107,6 +111,41 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, echo: bool = False) -> 
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = 10
     return create_engine(parsed, connect_args=connect_args, **kwargs)
+
+
+def open_existing(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """An engine for the archive at ``url``, which must be there already.
+
+    Raises :class:`ArchiveMissing` when it is not: an SQLite file that does not exist (or is
+    empty), or a database whose schema was never migrated. Nothing is created, not even an
+    SQLite file's folder. The schema is not brought up to date (see :func:`migrate`)."""
+    parsed = _normalise_url(url)
+    where = display_url(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is not None:
+            where = str(path)
+            if not path.is_file() or path.stat().st_size == 0:
+                raise ArchiveMissing(where)
+    engine = make_engine(url, busy_timeout=busy_timeout)
+    try:
+        present = has_archive(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    if not present:
+        engine.dispose()
+        raise ArchiveMissing(where)
+    return engine
+
+
+def has_archive(engine: Engine) -> bool:
+    """Whether the database behind ``engine`` holds an archive: its schema was migrated."""
+    with translate_errors(engine), engine.connect() as connection:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return False
+        rows = connection.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar_one()
+        return bool(rows)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float, *, in_memory: bool) -> None:

@@ -15,6 +15,15 @@ class SchemaMissing(StorageError):
     """The database is reachable but has no (or an outdated) archive schema."""
 
 
+class ArchiveMissing(StorageError):
+    """There is no archive at the URL: an SQLite file that does not exist, or a database
+    without the archive's tables. ``where`` names it for a message (a path or a URL)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"no archive at {where}")
+        self.where = where
+
+
 class AmbiguousId(StorageError, LookupError):
     """An article id prefix is too short or matches several articles."""
 

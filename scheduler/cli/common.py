@@ -11,7 +11,8 @@ from typing import TextIO
 
 from crawler.sources import aggregator_hosts
 from scheduler import export
-from storage.db import make_engine, migrate
+from storage.db import make_engine, migrate, open_existing
+from storage.errors import ArchiveMissing
 from storage.records import ArticleView
 from storage.repository import Repository
 
@@ -28,9 +29,23 @@ class CommandError(Exception):
 
 
 def open_repository(db_url: str) -> Repository:
-    """The archive at ``db_url`` (from :func:`scheduler.config.resolve_db`), its schema
-    brought up to date."""
+    """The archive at ``db_url`` (from :func:`scheduler.config.resolve_db`) for a command
+    that writes: created when there is none, its schema brought up to date."""
     engine = make_engine(db_url)
+    migrate(engine)
+    return Repository(engine, aggregator_hosts=aggregator_hosts())
+
+
+def open_archive(db_url: str) -> Repository:
+    """The archive at ``db_url`` for a command that only reads it: never created (no file,
+    no folder); a one-line error (exit 1) when there is none. An archive of an older
+    version has its schema brought up to date, as any command of this version would."""
+    try:
+        engine = open_existing(db_url)
+    except ArchiveMissing as missing:
+        raise CommandError(
+            f"no archive at {missing.where} — run {PROG} crawl or {PROG} demo first"
+        ) from None
     migrate(engine)
     return Repository(engine, aggregator_hosts=aggregator_hosts())
 

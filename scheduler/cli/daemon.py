@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from scheduler import export
-from scheduler.cli.common import open_repository
+from scheduler.cli.common import open_archive
 from scheduler.cli.options import add_db, add_log_level, positive_int, whole_number
 from scheduler.config import load
 from scheduler.daemon.service import Daemon
@@ -32,7 +32,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     config = load(args.config)
     db_url = config.resolve_db(args.db)
     now = datetime.now(UTC)
-    report = status_report(config, db_url, open_repository(db_url), now)
+    report = status_report(config, db_url, open_archive(db_url), now)
     if args.json:
         out.write(export.dumps(report, indent=2) + "\n")
     else:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from scheduler.cli.common import CommandError, open_repository, write_atomically
+from scheduler.cli.common import CommandError, open_archive, write_atomically
 from scheduler.cli.options import add_db, add_log_level, positive_int
 from scheduler.config import MonitoringConfig, load
 from scheduler.export import printable, xml_text
@@ -29,7 +29,7 @@ def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
     """The monitoring configuration and the archive; the whole configuration file is checked
     first, as the daemon checks it, so that a mistake anywhere in it is one line."""
     config = load(args.config)
-    return config.monitoring, open_repository(config.resolve_db(args.db))
+    return config.monitoring, open_archive(config.resolve_db(args.db))
 
 
 def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scheduler import export
-from scheduler.cli.common import CommandError, find_article, open_repository, output_file
+from scheduler.cli.common import PROG, CommandError, find_article, open_archive, output_file
 from scheduler.cli.options import add_db, non_negative_int, positive_int, user_date
 from scheduler.config import resolve_db
 from scheduler.history import describe_history, history_json
 from storage.records import ArticleView
+from storage.repository import Repository
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(resolve_db(args.db, args.config))
+    repo = open_archive(resolve_db(args.db, args.config))
     article = find_article(repo, args.id)
     if args.json:
         export.write([article], out, "jsonl")
@@ -27,12 +28,26 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(resolve_db(args.db, args.config))
+    repo = open_archive(resolve_db(args.db, args.config))
+    shown = 0
     for article in repo.articles.newest(limit=args.limit, offset=args.offset, source=args.source):
         published = article.published.isoformat() if article.published else "????-??-??"
         line = f"{article.id}  {published}  {article.source:<14}  {article.title}"
         print(export.printable(line), file=out)
+        shown += 1
+    if not shown:
+        print(export.printable(_nothing_listed(repo, args)), file=sys.stderr)
     return 0
+
+
+def _nothing_listed(repo: Repository, args: argparse.Namespace) -> str:
+    """Why ``list`` printed no article, in one line."""
+    stored = repo.articles.count()
+    if not stored:
+        return f"no articles stored yet — run {PROG} crawl or {PROG} demo"
+    which = f' from source "{args.source}"' if args.source else ""
+    past = f" past the first {args.offset}" if args.offset else ""
+    return f"no stored articles{which}{past} ({stored} stored in all)"
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -40,7 +55,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         raise CommandError(
             "--all-versions needs --format jsonl (a CSV row holds one version)", code=2
         )
-    repo = open_repository(resolve_db(args.db, args.config))
+    repo = open_archive(resolve_db(args.db, args.config))
     articles = repo.articles.iterate(
         since=args.since, until=args.until, source=args.source, with_history=args.all_versions
     )
@@ -65,7 +80,7 @@ def _write(articles: Iterable[ArticleView], handle: TextIO, args: argparse.Names
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
-    repo = open_repository(resolve_db(args.db, args.config))
+    repo = open_archive(resolve_db(args.db, args.config))
     article = find_article(repo, args.id)
     events = repo.articles.events_of(article.id)
     if args.json:
