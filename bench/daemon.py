@@ -37,8 +37,8 @@ from bench._common import Row, corpus_argument, load_corpus, print_table  # noqa
 from bench._daemon import DaemonProcess, Sample, proc_status  # noqa: E402
 from replica.server import FixtureServer  # noqa: E402
 
-#: The line the daemon logs when a run ends: "kcna: ok in 5.9s — pages 60, new 20, ...".
-RUN_LINE = re.compile(r" \[daemon\] (kcna|kcnawatch): (\w+) in ([\d.]+)s")
+#: The line the daemon logs when a run ends: "kcna run 3: ok in 5.9s — pages 60, new 20, ...".
+RUN_LINE = re.compile(r" \[daemon\] (kcna|kcnawatch) run \d+: (\w+) in ([\d.]+)s")
 #: Growth of the RSS after the baseline run allowed up to the last run.
 TARGET_GROWTH = 0.10
 

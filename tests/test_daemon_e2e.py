@@ -195,7 +195,7 @@ def server(built: BuiltSite) -> Iterator[FixtureServer]:
         yield running
 
 
-OK_LINE = r"kcna: ok in [\d.]+s — pages (\d+), new (\d+), changed (\d+), unchanged (\d+)"
+OK_LINE = r"kcna run \d+: ok in [\d.]+s — pages (\d+), new (\d+), changed (\d+), unchanged (\d+)"
 
 
 def assert_a_second_daemon_is_refused(home: Path, config: Path, daemon: Daemon) -> None:
@@ -279,6 +279,13 @@ def test_a_new_article_arrives_once_and_the_daemon_is_alone(
 
     assert daemon.stop(signal.SIGINT) == 0
     assert "Traceback" not in "\n".join(daemon.lines)
+    # The log: the start and stop lines, and exactly one line per run in between.
+    log = daemon.lines
+    assert " [daemon] started (pid " in log[0] and log[-1].endswith(" [daemon] stopped")
+    middle = [line for line in log[1:-1] if " [daemon] stopping" not in line]
+    runs = [re.search(r" \[daemon\] kcna run (\d+): (ok|interrupted) in ", line) for line in middle]
+    assert all(runs), middle
+    assert len({run.group(1) for run in runs if run}) == len(runs) >= 3
     repo = repository(db_url)
     titles = [a.title for a in repo.articles.iterate()]
     assert titles.count(article.title) == 1
@@ -310,7 +317,7 @@ def test_sigterm_during_a_crawl_exits_0_within_the_grace_and_a_restart_loses_not
     assert took < 1 + 10 + 3, f"took {took:.1f}s"
     log = "\n".join(daemon.lines)
     assert "stopping: waiting up to 1s for kcna" in log
-    assert "kcna: interrupted" in log and "Traceback" not in log
+    assert re.search(r"kcna run \d+: interrupted", log) and "Traceback" not in log
     [run] = repo.runs.recent(source="kcna")
     assert run.status == "interrupted" and run.finished_at is not None
     assert repo.articles.count() >= stored > 0  # what was stored stays stored
@@ -350,14 +357,17 @@ def test_a_hanging_crawl_is_stopped_and_a_crashing_one_recorded_and_the_daemon_g
     )
     daemon = Daemon(config, tmp_path)
     daemons.append(daemon)
-    daemon.wait_for(r"kcnawatch: failed in [\d.]+s.*crawl exited with code 1")
-    daemon.wait_for(r"kcna: failed in [\d.]+s.*timed out after 20s", timeout=60)
-    daemon.wait_for(r"kcnawatch: failed in")  # the daemon keeps going
+    daemon.wait_for(r"kcnawatch run \d+: failed in [\d.]+s.*crawl exited with code 1")
+    daemon.wait_for(r"kcna run \d+: failed in [\d.]+s.*timed out after 20s", timeout=60)
+    daemon.wait_for(r"kcnawatch run \d+: failed in")  # the daemon keeps going
     gate.opened.set()
     daemon.wait_for(OK_LINE, timeout=90)  # the next run of the hung source happens, and works
     assert daemon.stop() == 0
     log = "\n".join(daemon.lines)
     assert "Traceback" not in log
+    # What the crawls printed is in their runs' lines, not lines of its own.
+    assert not any(line.startswith("kcna-monitor") for line in daemon.lines)
+    assert all(" [daemon] " in line for line in daemon.lines), daemon.lines
 
     repo = repository(db_url)
     runs = repo.runs.recent(limit=100)

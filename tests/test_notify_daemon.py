@@ -61,7 +61,9 @@ class FakeCrawls:
         self.repo, self.clock = repo, clock
         self._numbers = itertools.count(1)
 
-    def __call__(self, command: Sequence[str], *, timeout: float, kill_after: float) -> FakeCrawl:
+    def __call__(
+        self, command: Sequence[str], *, timeout: float, kill_after: float, output: Any
+    ) -> FakeCrawl:
         run_id = int(command[list(command).index("--run-id") + 1])
         return FakeCrawl(self.repo, self.clock, run_id, next(self._numbers))
 

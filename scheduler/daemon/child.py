@@ -76,7 +76,7 @@ class ChildResult:
     timed_out: bool = False  # it ran past its time limit and was stopped
     stopped: bool = False  # it was stopped because the daemon is stopping
     killed: bool = False  # it did not stop when asked and was killed
-    last_error: str | None = None  # the last error line it printed
+    last_error: str | None = None  # what went wrong, in words (see runlog.ChildLines)
 
     def describe_exit(self) -> str:
         if self.returncode < 0:
@@ -90,17 +90,14 @@ class ChildResult:
         return f"{text}: {self.last_error}" if self.last_error else text
 
 
-def _is_error_line(line: str) -> bool:
-    return " ERROR " in line or " CRITICAL " in line or ": error: " in line
-
-
 class ChildCrawl:
     """Run one crawl command in its own process (and session, so a Ctrl-C in the daemon's
     terminal reaches the daemon only), stopping it at ``timeout`` seconds.
 
     Stopping is polite first: SIGTERM, on which Scrapy finishes cleanly and the run is
     recorded as interrupted; a second SIGTERM after half of ``kill_after`` seconds; then
-    SIGKILL. The child's stderr is passed line by line to ``output`` (the daemon's stderr).
+    SIGKILL. The child's stderr is passed line by line to ``output`` (by default to this
+    process's stderr; the daemon passes a :class:`scheduler.daemon.runlog.ChildLines`).
     """
 
     def __init__(
@@ -120,7 +117,6 @@ class ChildCrawl:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._stop_at: float | None = None
-        self._last_error: str | None = None
 
     def request_stop(self, grace: float) -> None:
         """Let the crawl go on for at most ``grace`` more seconds (any thread)."""
@@ -180,7 +176,6 @@ class ChildCrawl:
             timed_out=timed_out,
             stopped=stopped,
             killed=killed,
-            last_error=self._last_error,
         )
 
     def _terminate(self, process: subprocess.Popen[bytes]) -> bool:
@@ -210,11 +205,10 @@ class ChildCrawl:
 
     def _read(self, stream: IO[bytes] | None) -> None:
         """Pass the child's lines on, tracebacks folded away (the line after one says what
-        went wrong); remember the last error line."""
+        went wrong)."""
         if stream is None:
             return
         in_traceback = False
-        logged_error: str | None = None
         with stream:
             for raw in stream:
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
@@ -228,13 +222,6 @@ class ChildCrawl:
                     continue  # its last line, "ErrorType: message", is logged after it
                 if not line.strip() or line.startswith("Unhandled error in Deferred"):
                     continue
-                if ": error: " in line:
-                    message = line.split(": error: ", 1)[1].strip()
-                    if logged_error is None or not message.startswith("nothing could be"):
-                        self._last_error = message[:300]
-                elif _is_error_line(line):
-                    logged_error = line.split("] ", 1)[-1].strip()[:300]
-                    self._last_error = logged_error
                 self.output(line)
 
 

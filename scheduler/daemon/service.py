@@ -34,6 +34,7 @@ from crawler.sources import SOURCES, aggregator_hosts
 from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
+from scheduler.daemon.runlog import JobNotes
 from scheduler.daemon.schedule import job_options, reload_changes
 from scheduler.daemon.settings import SourceConfig
 from scheduler.daemon.signals import commands_on_signals
@@ -102,7 +103,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._hurry = False
         self._active: set[int] = set()  # threads inside a job
-        self._skip_noted: set[str] = set()  # sources whose skipped runs were logged
+        self._notes = JobNotes()  # skipped and missed runs, told in the next run's line
         self._lock = threading.Lock()
         self._source_locks = {name: threading.Lock() for name in SOURCES}
         self._scheduler: BackgroundScheduler | None = None
@@ -344,12 +345,11 @@ class Daemon:
             self._commands.put("done")
 
     def _run_source(self, name: str) -> None:
-        with self._lock:
-            self._skip_noted.discard(name)
         self._finish(name, self.supervisor.run(self.config.sources[name]))
 
     def _finish(self, name: str, report: RunReport) -> None:
-        self.supervisor.conclude(report, self.config.sources[name], self._next_run(name))
+        source, notes = self.config.sources[name], self._notes.take(name)
+        self.supervisor.conclude(report, source, self._next_run(name), notes)
         self.monitoring.after_run()
         if self._on_run is not None:
             try:
@@ -375,25 +375,24 @@ class Daemon:
         return f"in {format_duration(timedelta(seconds=round(delay.total_seconds())))}"
 
     def _job_event(self, event: JobEvent) -> None:
+        """A run missed or skipped: said in the source's next run line (and at DEBUG now)."""
+        name = event.job_id
+        if name not in self.config.sources:
+            return  # not a source's job: nothing a user needs to hear about
         if event.code == EVENT_JOB_MISSED:
-            logger.warning(
+            logger.debug(
                 "%s: the run due at %s was missed (more than the misfire grace late)",
-                event.job_id,
+                name,
                 getattr(event, "scheduled_run_time", "?"),
             )
+            self._notes.missed(name)
         elif event.code == EVENT_JOB_MAX_INSTANCES:
-            self._skipped(event.job_id)
+            self._skipped(name)
 
     def _skipped(self, name: str) -> None:
-        """A run came due while the previous one still runs: skipped (said once per run)."""
-        with self._lock:
-            first = name not in self._skip_noted
-            self._skip_noted.add(name)
-        logger.log(
-            logging.INFO if first else logging.DEBUG,
-            "%s: the previous run is still going; runs due meanwhile are skipped",
-            name,
-        )
+        """A run came due while the previous one still runs: skipped."""
+        logger.debug("%s: the previous run is still going; the run due now is skipped", name)
+        self._notes.skipped(name)
 
 
 def _enabled(config: Config) -> list[str]:

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from crawler.sources import SOURCES
 from scheduler.configtypes import format_duration
 from scheduler.daemon.child import ChildCrawl, ChildResult, crawl_command
+from scheduler.daemon.runlog import ChildLines
 from scheduler.daemon.schedule import pause_for
 from scheduler.daemon.settings import SourceConfig
 from storage.db import StorageError
@@ -41,22 +42,28 @@ class RunReport:
     run: RunView | None
     seconds: float
     error: str | None
+    run_id: int | None = None  # when the run was recorded but cannot be read back
 
     @property
     def status(self) -> str:
         return self.run.status if self.run is not None else "failed"
 
-    def line(self) -> str:
-        text = f"{self.source}: {self.status} in {self.seconds:.1f}s"
+    @property
+    def label(self) -> str:
+        """``kcna run 12``: what the run's lines start with (``kcna`` when never recorded)."""
+        run_id = self.run.id if self.run is not None else self.run_id
+        return self.source if run_id is None else f"{self.source} run {run_id}"
+
+    def line(self, notes: Sequence[str] = ()) -> str:
+        """The run's one log line: outcome, counts, duration, why it failed, and ``notes``."""
+        text = f"{self.label}: {self.status} in {self.seconds:.1f}s"
         if self.run is not None:
             run = self.run
             text += (
                 f" — pages {run.pages}, new {run.new}, changed {run.changed},"
                 f" unchanged {run.unchanged}, failed {run.failures}"
             )
-        if self.error:
-            text += f"; {self.error}"
-        return text
+        return "; ".join([text, *([self.error] if self.error else []), *notes])
 
 
 _UNSET: Any = object()
@@ -181,13 +188,14 @@ class RunSupervisor:
             run_id = self.repo.runs.start(SOURCES[name].label, self._clock())
         except StorageError as error:
             message = f"could not record the run: {error}"
-            logger.error("%s: %s", name, message)
             return RunReport(name, None, time.monotonic() - began, message)
         self.states.save(name, current_run_id=run_id)
+        lines = ChildLines(f"{name} run {run_id}")
         crawl = self._crawl_factory(
             self.command(source, run_id),
             timeout=source.timeout.total_seconds(),
             kill_after=self._kill_after,
+            output=lines,
         )
         with self._lock:
             self._running[name] = crawl
@@ -205,6 +213,9 @@ class RunSupervisor:
         finally:
             with self._lock:
                 self._running.pop(name, None)
+        reason = lines.reason()
+        if reason is not None:
+            result = replace(result, last_error=reason)
         return self.settle(name, run_id, source, result, time.monotonic() - began)
 
     def command(self, source: SourceConfig, run_id: int) -> list[str]:
@@ -237,11 +248,12 @@ class RunSupervisor:
         try:
             run = repo.runs.get(run_id)
             if run is None:
-                return RunReport(name, None, seconds, f"run {run_id} has disappeared")
+                return RunReport(name, None, seconds, "the run has disappeared", run_id)
             error = self._settle_run(run, source, result)
-            return RunReport(name, repo.runs.get(run_id), seconds, error)
+            return RunReport(name, repo.runs.get(run_id), seconds, error, run_id)
         except StorageError as error:
-            return RunReport(name, None, seconds, f"could not record the end of the run: {error}")
+            why = f"could not record the end of the run: {error}"
+            return RunReport(name, None, seconds, why, run_id)
 
     def _settle_run(self, run: RunView, source: SourceConfig, result: ChildResult) -> str | None:
         now = self._clock()
@@ -285,12 +297,13 @@ class RunSupervisor:
             error=error,
         )
 
-    def conclude(self, report: RunReport, source: SourceConfig, next_run_at: Any) -> None:
-        """Log the run and record the source's state after it: failures in a row, and a
-        pause once they are too many (a stop is neither a failure nor a success)."""
+    def conclude(
+        self, report: RunReport, source: SourceConfig, next_run_at: Any, notes: Sequence[str] = ()
+    ) -> None:
+        """Log the run in one line (with ``notes``), and record the source's state after it:
+        failures in a row, and a pause once they are too many (a stop is neither a failure
+        nor a success)."""
         name = report.source
-        level = logging.WARNING if report.status == "failed" else logging.INFO
-        logger.log(level, "%s", report.line())
         failed = report.status == "failed"
         state = self.states.get(name)
         in_row = (state.failures_in_row if state else 0) + 1 if failed else 0
@@ -298,16 +311,15 @@ class RunSupervisor:
             in_row = state.failures_in_row
         pause = pause_for(in_row, source) if failed else None
         paused_until = self._clock() + pause if pause else None
-        if pause:
-            logger.warning(
-                "%s: %d failed runs in a row; pausing for %s (until %s)",
-                name,
-                in_row,
-                format_duration(pause),
-                paused_until.strftime("%Y-%m-%d %H:%M:%S %Z") if paused_until else "?",
+        said = []
+        if pause and paused_until:
+            said.append(
+                f"{in_row} failed runs in a row: paused for {format_duration(pause)}"
+                f" (until {paused_until.strftime('%Y-%m-%d %H:%M:%S %Z')})"
             )
         elif not failed and state is not None and state.paused_until is not None:
-            logger.info("%s: ok again; no longer paused", name)
+            said.append("no longer paused")
+        logger.log(logging.WARNING if failed else logging.INFO, "%s", report.line([*said, *notes]))
         self.states.save(
             name,
             current_run_id=None,

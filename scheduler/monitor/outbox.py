@@ -61,10 +61,11 @@ class Monitor:
         self.notifier = notifier or Notifier(config.smtp, timeout=config.notify.timeout)
 
     def evaluate(self) -> list[MatchView]:
-        """Evaluate the watch rules on the article events not seen yet."""
+        """Evaluate the watch rules on the article events not seen yet. A match is logged at
+        DEBUG: its notifications say it (the ``log`` target in the daemon's log)."""
         matches = evaluate(self.repo, self.config.watch, self.clock())
         for match in matches:
-            logger.info(
+            logger.debug(
                 'watch "%s" matched %s article %s (version %d): %s',
                 match.rule,
                 match.event,
