@@ -96,8 +96,8 @@ class ChildCrawl:
 
     Stopping is polite first: SIGTERM, on which Scrapy finishes cleanly and the run is
     recorded as interrupted; a second SIGTERM after half of ``kill_after`` seconds; then
-    SIGKILL. The child's stderr is passed line by line to ``output`` (by default to this
-    process's stderr; the daemon passes a :class:`scheduler.daemon.runlog.ChildLines`).
+    SIGKILL. The child's stderr is passed line by line to ``output`` (the daemon passes a
+    :class:`scheduler.daemon.runlog.ChildLines`).
     """
 
     def __init__(
@@ -105,14 +105,14 @@ class ChildCrawl:
         command: Sequence[str],
         *,
         timeout: float,
+        output: Callable[[str], None],
         kill_after: float = 10.0,
-        output: Callable[[str], None] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.command = list(command)
         self.timeout = timeout
         self.kill_after = kill_after
-        self.output = output or _to_stderr
+        self.output = output
         self.env = dict(env) if env is not None else None
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -223,9 +223,3 @@ class ChildCrawl:
                 if not line.strip() or line.startswith("Unhandled error in Deferred"):
                     continue
                 self.output(line)
-
-
-def _to_stderr(line: str) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
