@@ -194,9 +194,11 @@ def test_nothing_fetched_exits_1_with_one_line(tmp_path: Path) -> None:
         (["show", "ffff"], 1, "no article with id 'ffff'"),
     ],
 )
-def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], code: int, message: str):
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, migrated_sqlite: str, args: list[str], code: int, message: str
+):
     if "--db" not in args:
-        args = [*args, "--db", f"sqlite:///{tmp_path / 'a.db'}"]
+        args = [*args, "--db", migrated_sqlite]
     result = command(*args, env_home=tmp_path)
     assert result.returncode == code, result.stderr
     assert message in result.stderr

@@ -121,8 +121,10 @@ def test_recheck_by_date_notices_a_deletion(
         (["export", "--all-versions", "--format", "csv"], 2, "--all-versions needs"),
     ],
 )
-def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], code: int, message: str):
-    result = command(*args, "--db", f"sqlite:///{tmp_path / 'a.db'}", env_home=tmp_path)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, migrated_sqlite: str, args: list[str], code: int, message: str
+):
+    result = command(*args, "--db", migrated_sqlite, env_home=tmp_path)
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
