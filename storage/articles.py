@@ -98,6 +98,11 @@ class Articles(UnitOfWork):
 
         return self._read(work)
 
+    def id_at(self, url: str) -> str | None:
+        """The id of the article read at ``url``; None when no article was read there."""
+        query = select(URLS.c.article_id).where(URLS.c.url == url)
+        return self._read(lambda s: s.execute(query).scalar_one_or_none())
+
     def iterate(
         self,
         *,

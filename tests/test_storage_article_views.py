@@ -157,6 +157,9 @@ def test_list_and_count_articles(repo: Repository) -> None:
     with pytest.raises(ValueError, match="unknown order"):
         repo.articles.newest(sort="title")  # type: ignore[arg-type]
 
+    assert repo.articles.id_at(make_item(2).url) == newest[0].id
+    assert repo.articles.id_at("http://www.kcna.kp/never/read") is None
+
     assert repo.articles.count() == 4
     assert repo.articles.count(first_seen_since=T0 + DAY) == 2
     assert repo.articles.count(first_seen_since=T0 + 3 * DAY) == 0
