@@ -5,19 +5,29 @@ mirrors both sources' paths: kcna.kp ``/q/`` articles (one article under several
 real site) and category listings, kcna.kp ``/detail/`` articles behind a list that pages by form
 POST with a session cookie and a ``_csrf`` token, and KCNA Watch copies (linking their kcna.kp
 originals), pages found only there, and the seed page. :class:`BuiltSite` says what a crawl of
-it must store; :class:`~replica.server.FixtureServer` serves it.
+it must store, and publishes, edits, deletes and brings back kcna.kp ``/q/`` articles while it
+is served (:mod:`replica.qpart`); :class:`~replica.server.FixtureServer` serves it.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from replica.corpus import SEED_CASE, expected_text, expected_title, group_articles, load_records
+from replica.corpus import SEED_CASE, expected_title, group_articles, load_records
+from replica.qpart import (
+    Group,
+    Listed,
+    QPart,
+    SiteArticle,
+    path_of,
+    site_article,
+    stamp_style,
+    topics,
+)
 from replica.render import kcna, kcnawatch
 from replica.server import FixtureSite, Page
 
@@ -26,20 +36,6 @@ KCNAWATCH = "https://kcnawatch.org"
 CSRF = "fixture-csrf-token"
 DETAIL_CATEGORY = "Latest News"
 DETAIL_LIST_PATH = kcna.list_path(DETAIL_CATEGORY)
-
-Group = list[dict[str, Any]]  # one article: its corpus records, one per URL
-Listed = tuple[str, str, str]  # a listing entry: (path, title, published)
-
-
-@dataclass
-class SiteArticle:
-    """One distinct article of the site and what a crawl must store for it."""
-
-    title: str
-    published: str
-    text: str  # as it must read once extracted
-    urls: set[str]  # every public URL that carries it
-    categories: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -54,14 +50,14 @@ class BuiltSite:
     detail_records: list[dict[str, Any]]
     #: Articles held back, published one at a time by :meth:`publish_next`.
     held_back: list[Group] = field(default_factory=list)
-    _publish: Callable[[Group], SiteArticle] | None = None
+    q_part: QPart | None = None
 
     def publish_next(self) -> SiteArticle | None:
         """Publish the next held-back kcna.kp article: its pages, and an entry at the top of
         its category listings (as the real site does). None when none is left."""
-        if not self.held_back or self._publish is None:
+        if not self.held_back or self.q_part is None:
             return None
-        article = self._publish(self.held_back.pop(0))
+        article = self.q_part.publish(self.held_back.pop(0))
         self.articles.append(article)
         return article
 
@@ -69,6 +65,41 @@ class BuiltSite:
         """The start pages of one source (``kcna`` or ``kcnawatch``)."""
         watch = [p for p in self.start_paths if p.startswith("/newstream/")]
         return watch if source == "kcnawatch" else [p for p in self.start_paths if p not in watch]
+
+    # -- changes to published articles -------------------------------------------------------
+
+    def changeable(self) -> list[SiteArticle]:
+        """The published kcna.kp /q/ articles that :meth:`edit`, :meth:`delete` and
+        :meth:`restore` may change without a trace elsewhere: none copied on KCNA Watch, and
+        none whose deletion would leave a listing empty."""
+        if self.q_part is None:
+            return []
+        return [
+            placed.article
+            for placed in self.q_part.placed
+            if all(url.startswith(KCNA) for url in placed.article.urls)
+            and self.q_part.deletable(placed.article)
+        ]
+
+    def edit(
+        self, article: SiteArticle, *, title: str | None = None, text: str | None = None
+    ) -> None:
+        """Change a kcna.kp /q/ article's title (raw, as in the corpus) and/or text on every
+        page that carries it and in its listing entries; ``article`` reads the change."""
+        self._q().edit(article, title=title, text=text)
+
+    def delete(self, article: SiteArticle) -> None:
+        """Take a kcna.kp /q/ article down: its pages answer 404, it leaves its listings."""
+        self._q().delete(article)
+
+    def restore(self, article: SiteArticle) -> None:
+        """Bring a deleted kcna.kp /q/ article back where it was."""
+        self._q().restore(article)
+
+    def _q(self) -> QPart:
+        if self.q_part is None:
+            raise ValueError("this site has no kcna.kp /q/ part")
+        return self.q_part
 
 
 def build_site(
@@ -87,15 +118,16 @@ def build_site(
 
     ``latest`` are records published on KCNA Watch just now: at the top of its listing.
     ``hold_back`` kcna.kp /q/ articles (of the ``q_count``) are left unpublished, for
-    :meth:`BuiltSite.publish_next` to publish later. A form-paged list asked for a page past
-    its last answers that last page, or with ``empty_past_end`` an empty list whose paging
-    script says it is page 1.
+    :meth:`BuiltSite.publish_next` to publish later; each category keeps a published article
+    (a real category listing is never empty). A form-paged list asked for a page past its last
+    answers that last page, or with ``empty_past_end`` an empty list whose paging script says
+    it is page 1.
     """
     shares = _share(
         records if records is not None else load_records(), q_count, detail_count, hold_back
     )
     site = FixtureSite()
-    q_part = _QPart(site)
+    q_part = QPart(site)
     articles, start_paths = q_part.build(shares.q, shares.held_back)
     detail_records = [group[0] for group in shares.detail]
     detail_articles, detail_list_path = _put_detail_part(
@@ -118,7 +150,7 @@ def build_site(
         q_articles=[g[0] for g in shares.q],
         detail_records=detail_records,
         held_back=list(shares.held_back),
-        _publish=q_part.publish,
+        q_part=q_part,
     )
 
 
@@ -143,85 +175,29 @@ def _share(
     q_all = groups[:q_count]
     if not 0 <= hold_back < len(q_all):
         raise ValueError(f"hold_back must be between 0 and {len(q_all) - 1}, got {hold_back}")
+    held = {id(group) for group in _held_back(q_all, hold_back)}
     return _Shares(
-        q=q_all[: len(q_all) - hold_back],
-        held_back=q_all[len(q_all) - hold_back :],
+        q=[g for g in q_all if id(g) not in held],
+        held_back=[g for g in q_all if id(g) in held],
         detail=groups[q_count : q_count + detail_count],
         watch_only=groups[q_count + detail_count :],
     )
 
 
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def _stamp_style(published: str) -> Literal["juche", "gregorian"]:
-    # kcna.kp switched its page stamp from Juche to Gregorian years in late October 2024.
-    return "gregorian" if published >= "2024-10-25" else "juche"
-
-
-def _site_article(
-    rec: Mapping[str, Any], urls: set[str], categories: set[str] | None = None
-) -> SiteArticle:
-    return SiteArticle(
-        expected_title(rec["title"]),
-        rec["published"],
-        expected_text(rec["text"]),
-        urls,
-        categories if categories is not None else set(),
-    )
-
-
-class _QPart:
-    """kcna.kp /q/: every URL of every article, and one listing per category."""
-
-    def __init__(self, site: FixtureSite) -> None:
-        self.site = site
-        self.listings: dict[str, list[Listed]] = defaultdict(list)
-
-    def build(
-        self, groups: list[Group], held_back: list[Group]
-    ) -> tuple[list[SiteArticle], list[str]]:
-        """Put the articles and the listings: the articles, and the listings' paths."""
-        articles = [self.put_article(group) for group in groups]
-        # The held-back articles' categories get their listings now, so the start pages stay
-        # the same when they are published.
-        for group in held_back:
-            for rec in group:
-                for topic in rec["topics"]:
-                    self.listings.setdefault(topic, [])
-        return articles, [self.put_listing(category) for category in sorted(self.listings)]
-
-    def put_article(self, group: Group, *, newest: bool = False) -> SiteArticle:
-        """Put every URL of an article, listed last (or first if ``newest``) in its categories."""
-        article = _site_article(group[0], set())
-        for rec in group:
-            self.site.put(
-                _path(rec["url"]),
-                kcna.render_q_article(rec, stamp=_stamp_style(rec["published"])),
-            )
-            article.urls.add(rec["url"])
-            for topic in rec["topics"]:
-                entry = (_path(rec["url"]), rec["title"], rec["published"])
-                if newest:
-                    self.listings[topic].insert(0, entry)
-                else:
-                    self.listings[topic].append(entry)
-        return article
-
-    def put_listing(self, category: str) -> str:
-        """Put (again) the listing of ``category``; its path."""
-        path = kcna.q_category_path(category)
-        self.site.put(path, kcna.render_q_listing(self.listings[category], category=category))
-        return path
-
-    def publish(self, group: Group) -> SiteArticle:
-        """Publish a held-back article: its pages, on top of its categories' listings."""
-        article = self.put_article(group, newest=True)
-        for category in sorted({t for rec in group for t in rec["topics"]}):
-            self.put_listing(category)
-        return article
+def _held_back(groups: list[Group], count: int) -> list[Group]:
+    """``count`` of the /q/ articles to hold back, the last ones first, skipping one that
+    would leave a category with no published article (its listing would be empty)."""
+    published = Counter(topic for group in groups for topic in topics(group))
+    held: list[Group] = []
+    for group in reversed(groups):
+        if len(held) == count:
+            break
+        if all(published[topic] > 1 for topic in topics(group)):
+            held.append(group)
+            published.subtract(topics(group))
+    if len(held) < count:
+        raise ValueError(f"cannot hold back {count} articles without emptying a category")
+    return held
 
 
 @dataclass
@@ -279,7 +255,7 @@ def _put_detail_part(
     articles = []
     for rec in records:
         site.put(kcna.detail_path(rec), kcna.render_detail_article(rec))
-        articles.append(_site_article(rec, {KCNA + kcna.detail_path(rec)}, {DETAIL_CATEGORY}))
+        articles.append(site_article(rec, {KCNA + kcna.detail_path(rec)}, {DETAIL_CATEGORY}))
     return articles, listing.path
 
 
@@ -303,8 +279,8 @@ def _put_watch_part(
     newest_first: list[Listed] = []
     for group in [[rec] for rec in latest] + watch_only:
         rec = group[0]
-        path = _put_watch_page(site, rec, None, stamp=_stamp_style(rec["published"]))
-        own.append(_site_article(rec, {KCNAWATCH + path}))
+        path = _put_watch_page(site, rec, None, stamp=stamp_style(rec["published"]))
+        own.append(site_article(rec, {KCNAWATCH + path}))
         (newest_first if rec in latest else entries).append((path, rec["title"], rec["published"]))
     entries[:0] = newest_first
     seed, seed_entry = _put_seed(site)
@@ -333,11 +309,11 @@ def _put_seed(site: FixtureSite) -> tuple[SiteArticle, Listed]:
     """The KCNA Watch page the project started from: its article and its listing entry."""
     seed_url = (SEED_CASE / "url.txt").read_text(encoding="utf-8").strip()
     seed = json.loads((SEED_CASE / "expected.json").read_text(encoding="utf-8"))["record"]
-    site.put(_path(seed_url), (SEED_CASE / "page.html").read_text(encoding="utf-8"))
+    site.put(path_of(seed_url), (SEED_CASE / "page.html").read_text(encoding="utf-8"))
     article = SiteArticle(
         seed["title"], seed["published"], seed["text"], {seed_url, seed["canonical_url"]}
     )
-    return article, (_path(seed_url), seed["title"], seed["published"])
+    return article, (path_of(seed_url), seed["title"], seed["published"])
 
 
 def _put_watch_listing(site: FixtureSite, entries: list[Listed]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,9 @@ from storage.unit import UnitOfWork
 
 #: Shortest id prefix :meth:`Articles.get` accepts.
 MIN_PREFIX = 4
+#: How :meth:`Articles.newest` orders a page: by publication date, or by arrival.
+ArticleOrder = Literal["published", "first-seen"]
+ARTICLE_ORDERS: tuple[str, ...] = get_args(ArticleOrder)
 
 
 class Articles(UnitOfWork):
@@ -95,6 +98,11 @@ class Articles(UnitOfWork):
 
         return self._read(work)
 
+    def id_at(self, url: str) -> str | None:
+        """The id of the article read at ``url``; None when no article was read there."""
+        query = select(URLS.c.article_id).where(URLS.c.url == url)
+        return self._read(lambda s: s.execute(query).scalar_one_or_none())
+
     def iterate(
         self,
         *,
@@ -102,8 +110,10 @@ class Articles(UnitOfWork):
         until: date | None = None,
         source: str | None = None,
         with_history: bool = False,
+        newest_first: bool = False,
     ) -> Iterator[ArticleView]:
-        """Every article, ordered by publication date then id, read in chunks.
+        """Every article, ordered by publication date then id (``newest_first``: both
+        descending), read in chunks.
 
         ``since`` and ``until`` are inclusive publication dates; when either is given,
         undated articles are left out, otherwise they come last (ordered by id). Each chunk
@@ -116,29 +126,31 @@ class Articles(UnitOfWork):
             dated = dated.where(ARTICLES.c.published <= until)
         if source is not None:
             dated = dated.where(ARTICLES.c.source == source)
-        yield from self._keyset(dated, with_history, by_date=True)
+        yield from self._keyset(dated, with_history, by_date=True, descending=newest_first)
         if since is None and until is None:
             undated = select(ARTICLES).where(ARTICLES.c.published.is_(None))
             if source is not None:
                 undated = undated.where(ARTICLES.c.source == source)
-            yield from self._keyset(undated, with_history, by_date=False)
+            yield from self._keyset(undated, with_history, by_date=False, descending=newest_first)
 
     def _keyset(
-        self, base: Select[Any], with_history: bool, *, by_date: bool
+        self, base: Select[Any], with_history: bool, *, by_date: bool, descending: bool
     ) -> Iterator[ArticleView]:
+        day_column, id_column = ARTICLES.c.published, ARTICLES.c.id
         after: tuple[Any, str] | None = None
         while True:
             query = base
             if after is not None:
                 day, last_id = after
+                past_id = id_column < last_id if descending else id_column > last_id
                 if by_date:
-                    query = query.where(
-                        (ARTICLES.c.published > day)
-                        | ((ARTICLES.c.published == day) & (ARTICLES.c.id > last_id))
-                    )
+                    past_day = day_column < day if descending else day_column > day
+                    query = query.where(past_day | ((day_column == day) & past_id))
                 else:
-                    query = query.where(ARTICLES.c.id > last_id)
-            order = (ARTICLES.c.published, ARTICLES.c.id) if by_date else (ARTICLES.c.id,)
+                    query = query.where(past_id)
+            order = (day_column, id_column) if by_date else (id_column,)
+            if descending:
+                order = tuple(column.desc() for column in order)
             query = query.order_by(*order).limit(self._chunk_size)
 
             def work(session: Session, query: Select[Any] = query) -> list[ArticleView]:
@@ -152,19 +164,26 @@ class Articles(UnitOfWork):
             after = (views[-1].published, views[-1].id)
 
     def newest(
-        self, *, limit: int = 50, offset: int = 0, source: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        source: str | None = None,
+        sort: ArticleOrder = "published",
     ) -> list[ArticleView]:
-        """A page of articles, newest publication date first (undated last)."""
-        query = (
-            select(ARTICLES)
-            .order_by(
+        """A page of articles, newest first: by publication date (undated last), or with
+        ``sort="first-seen"`` by when the archive first stored them (arrivals first)."""
+        if sort not in ARTICLE_ORDERS:
+            raise ValueError(f"unknown order {sort!r} (known: {', '.join(ARTICLE_ORDERS)})")
+        if sort == "first-seen":
+            order = (ARTICLES.c.first_seen.desc(), ARTICLES.c.id.desc())
+        else:
+            order = (
                 ARTICLES.c.published.desc().nulls_last(),
                 ARTICLES.c.first_seen.desc(),
                 ARTICLES.c.id.desc(),
             )
-            .limit(limit)
-            .offset(offset)
-        )
+        query = select(ARTICLES).order_by(*order).limit(limit).offset(offset)
         if source is not None:
             query = query.where(ARTICLES.c.source == source)
         return self._read(

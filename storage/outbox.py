@@ -134,11 +134,16 @@ class Outbox(UnitOfWork):
         query = select(MATCHES.c.rule).where(MATCHES.c.article_id == article_id).distinct()
         return self._read(lambda s: set(s.execute(query).scalars()))
 
-    def matches(self, rule: str | None = None, limit: int = 50) -> list[MatchView]:
-        """The latest matches, newest first; optionally of one rule."""
+    def matches(
+        self, rule: str | None = None, limit: int = 50, *, events: Sequence[str] = ()
+    ) -> list[MatchView]:
+        """The latest matches, newest first; optionally of one rule, and of these events
+        (``new``, ``edited``, ``gone``) only."""
         query = select(MATCHES).order_by(MATCHES.c.id.desc()).limit(limit)
         if rule is not None:
             query = query.where(MATCHES.c.rule == rule)
+        if events:
+            query = query.where(MATCHES.c.event.in_(list(events)))
         return self._read(lambda s: [_match_view(r) for r in s.execute(query).mappings()])
 
     def cursor(self, name: str) -> int | None:

@@ -46,6 +46,7 @@ def article_id(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.Monkey
     [
         (["status"], "articles   1 stored"),
         (["list"], "{id}"),
+        (["list", "--sort", "first-seen"], "{id}"),
         (["show", "{id}"], TITLE),
         (["export"], "{id}"),
         (["history", "{id}"], TITLE),

@@ -95,6 +95,7 @@ HUGE = "99999999999999999999"
         (["list", "--offset", "-5"], "argument --offset: must be at least 0, got -5"),
         (["list", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
         (["list", "--limit", "ten"], "argument --limit: not a whole number: 'ten'"),
+        (["list", "--sort", "title"], "argument --sort: invalid choice: 'title'"),
         (["crawl", "--max-pages", HUGE], "argument --max-pages: must be at most 1000000000"),
         (["backfill", "kcna", "--pages", HUGE], "argument --pages: must be at most"),
         (["watch", "test", "x", "--limit", HUGE], "argument --limit: must be at most"),

@@ -63,15 +63,60 @@ def test_the_feed_is_atom_and_its_text_is_escaped(repo: Repository) -> None:
 
 def test_a_rule_feed_lists_what_the_rule_matched(repo: Repository) -> None:
     clock = Clock(T0)
+    rules = monitoring([*RULES, {"name": "nothing", "match": "no such words"}]).watch
     watcher = Monitor(repo, monitoring(RULES), sources=[], clock=clock)
     repo.articles.save([make_item(1, text=HOSTILE), make_item(2)])
     watcher.evaluate()
-    root = parse(build_feed(repo, now=clock(), rule="missiles"))
+    root = parse(build_feed(repo, now=clock(), rule=rules[0]))
     (entry,) = root.findall(f"{A}entry")
     assert root.findtext(f"{A}title") == "kcna-monitor: watch rule missiles"
     assert "missile <script>" in (entry.findtext(f"{A}summary") or "")
-    empty = parse(build_feed(repo, now=clock(), rule="nothing"))
+    empty = parse(build_feed(repo, now=clock(), rule=rules[1]))
     assert empty.findall(f"{A}entry") == [] and empty.findtext(f"{A}updated") == T0.isoformat()
+
+
+def test_a_new_rule_feed_lists_the_stored_articles_it_matches_then_their_changes(
+    repo: Repository,
+) -> None:
+    """A rule added after the articles were stored is not empty: it lists what ``watch
+    test`` finds, then the edits and disappearances it matched, newest first, each once."""
+    clock = Clock(T0)
+    missile = "Pyongyang, March 1 (KCNA) -- A missile was fired."
+    repo.articles.save(
+        [make_item(n, text=missile.replace("A missile", f"Missile {n}")) for n in (1, 2, 3)]
+        + [make_item(4)]
+    )
+    (rule,) = monitoring(RULES).watch
+
+    def entries(limit: int = 50) -> list[tuple[str, str]]:
+        root = parse(build_feed(repo, now=clock(), rule=rule, limit=limit))
+        return [
+            (e.findtext(f"{A}title") or "", e.findtext(f"{A}updated") or "")
+            for e in root.findall(f"{A}entry")
+        ]
+
+    before = entries()
+    assert sorted(title for title, _ in before) == [make_item(n).title for n in (1, 2, 3)]
+    assert len(entries(limit=2)) == 2
+
+    # The rule is evaluated from now on: an edit and a disappearance are recorded.
+    watcher = Monitor(repo, monitoring(RULES), sources=[], clock=clock)
+    watcher.evaluate()
+    clock.advance(HOUR)
+    edited = make_item(2, title="Missile 2, revised", text=missile + " Twice.", seen_at=clock())
+    repo.articles.save([edited])
+    watcher.evaluate()
+    clock.advance(HOUR)
+    repo.crawl_state.mark_gone([make_item(3).url], at=clock(), reason="HTTP 404")
+    watcher.evaluate()
+
+    after = entries()
+    titles = [title for title, _ in after]
+    assert titles[:2] == [f"[gone] {make_item(3).title}", "[edited, version 2] Missile 2, revised"]
+    assert sorted(titles[2:]) == sorted([make_item(1).title, make_item(3).title])
+    assert after[0][1] == (T0 + 2 * HOUR).isoformat()
+    assert after[1][1] == (T0 + HOUR).isoformat()
+    assert [t for t, _ in entries(limit=3)] == titles[:3]  # newest first, then cut
 
 
 @pytest.fixture
@@ -115,6 +160,20 @@ def test_the_feed_command_writes_a_file(
     assert capsys.readouterr().err.strip() == (
         'kcna-monitor: error: no watch rule named "nope" (rules: missiles, sowing)'
     )
+
+
+def test_the_feed_of_a_rule_never_evaluated_lists_what_watch_test_finds(
+    archive: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "later.toml"
+    config.write_text('[[watch]]\nname = "people"\nmatch = "working people"\n', encoding="utf-8")
+    common = ["--db", archive, "--config", str(config)]
+    found, feed = io.StringIO(), io.StringIO()
+    assert main(["watch", "test", "people", *common], out=found) == 0
+    assert main(["feed", "--rule", "people", *common], out=feed) == 0
+    (entry,) = parse(feed.getvalue().encode()).findall(f"{A}entry")
+    assert found.getvalue().splitlines()[0].endswith(entry.findtext(f"{A}title") or "?")
+    assert entry.findtext(f"{A}title") == make_item(2).title
 
 
 def test_watch_test_lists_the_stored_articles_a_rule_matches(

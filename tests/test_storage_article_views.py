@@ -120,6 +120,17 @@ def test_iter_articles_orders_filters_and_streams(engine: Engine) -> None:
     with_history = list(articles.iterate(with_history=True))
     assert all(len(v.history) == 1 for v in with_history)
 
+    # Newest first: dated ones by date then id, both descending, undated last (id descending).
+    newest_first = list(articles.iterate(newest_first=True))
+    assert [v.id for v in newest_first] == [v.id for v in reversed(dated)] + [
+        v.id for v in reversed(everything[-2:])
+    ]
+    assert {v.id for v in articles.iterate(newest_first=True, source="Other")} == {
+        ids[0],
+        ids[2],
+        ids[4],
+    }
+
 
 def test_list_and_count_articles(repo: Repository) -> None:
     repo.articles.save([make_item(1, published=date(2026, 2, 27))])
@@ -139,6 +150,15 @@ def test_list_and_count_articles(repo: Repository) -> None:
         date(2026, 2, 27),
     ]
     assert [v.source for v in repo.articles.newest(limit=10, source="Other")] == ["Other"]
+    # By arrival: the latest stored first, whatever their publication dates.
+    arrivals = repo.articles.newest(limit=10, sort="first-seen")
+    assert [v.first_seen for v in arrivals] == [T0 + 2 * DAY, T0 + DAY, T0, T0]
+    assert arrivals[2].id > arrivals[3].id
+    with pytest.raises(ValueError, match="unknown order"):
+        repo.articles.newest(sort="title")  # type: ignore[arg-type]
+
+    assert repo.articles.id_at(make_item(2).url) == newest[0].id
+    assert repo.articles.id_at("http://www.kcna.kp/never/read") is None
 
     assert repo.articles.count() == 4
     assert repo.articles.count(first_seen_since=T0 + DAY) == 2

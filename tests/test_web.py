@@ -163,7 +163,9 @@ def test_healthz_fails_when_the_database_is_unreachable() -> None:
 def test_feeds_and_other_paths(repo: Repository) -> None:
     clock = Clock(T0)
     populate(repo, clock)
-    with serving(WebApp(repo, monitoring(RULES), clock)) as base:
+    # A rule added after the articles were stored: its feed lists what it matches already.
+    later = {"name": "later", "match": "working people"}
+    with serving(WebApp(repo, monitoring([*RULES, later]), clock)) as base:
         status, content_type, body = get(base + "/feed.atom")
         assert (status, content_type) == (200, "application/atom+xml; charset=utf-8")
         root = ET.fromstring(body)
@@ -172,6 +174,10 @@ def test_feeds_and_other_paths(repo: Repository) -> None:
         status, _, body = get(base + "/feed/missiles.atom")
         assert status == 200
         assert len(ET.fromstring(body).findall("{http://www.w3.org/2005/Atom}entry")) == 1
+        status, _, body = get(base + "/feed/later.atom")
+        assert status == 200
+        (entry,) = ET.fromstring(body).findall("{http://www.w3.org/2005/Atom}entry")
+        assert entry.findtext("{http://www.w3.org/2005/Atom}title") == make_item(2).title
         assert get(base + "/feed/unknown.atom")[0] == 404
         assert get(base + "/nothing")[0] == 404
         status, _, body = get(base + "/")

@@ -82,7 +82,8 @@ def _add_demo(sub: Any) -> None:
         "demo",
         help="watch the daemon work, offline: a bundled copy of the sites on 127.0.0.1",
         description="Serve the bundled copy of both sites on 127.0.0.1 and run the daemon"
-        " against it on a short interval, publishing a new article every few runs."
+        " against it on a short interval, while the site publishes a new article every few"
+        " runs and edits, retitles, deletes and restores others, as the real one does."
         " Writes to a separate demo database, never to your archive.",
     )
     demo.add_argument(
@@ -100,7 +101,7 @@ def _add_demo(sub: Any) -> None:
         type=positive_int,
         default=2,
         metavar="N",
-        help="publish a new article after every N runs (default: 2)",
+        help="publish a new article after every N kcna runs (default: 2)",
     )
     demo.add_argument(
         "--db",

@@ -53,12 +53,11 @@ def cmd_watch_test(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     monitoring, repo = _open(args)
-    if args.rule is not None:
-        find_rule(monitoring.watch, args.rule)
+    rule = find_rule(monitoring.watch, args.rule) if args.rule is not None else None
     feed = build_feed(
         repo,
         now=utc_now(),
-        rule=args.rule,
+        rule=rule,
         limit=args.limit,
         self_url=args.self_url,
     )
@@ -129,7 +128,8 @@ def register(subparsers: Any) -> None:
         "feed",
         help="write the Atom feed of new and changed articles (overall or of one watch rule)",
         description="Write an Atom 1.0 feed of the latest new and edited articles, or of the"
-        " articles a watch rule matched, for any feed reader.",
+        " stored articles a watch rule matches with the edits and disappearances it matched,"
+        " for any feed reader.",
     )
     feed.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     feed.add_argument("--rule", metavar="NAME", help="the feed of this watch rule")

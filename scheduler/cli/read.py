@@ -13,6 +13,7 @@ from scheduler.cli.common import PROG, CommandError, find_article, open_archive,
 from scheduler.cli.options import add_db, non_negative_int, positive_int, user_date
 from scheduler.config import resolve_db
 from scheduler.history import describe_history, history_json
+from storage.articles import ARTICLE_ORDERS
 from storage.records import ArticleView
 from storage.repository import Repository
 
@@ -30,7 +31,10 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     repo = open_archive(resolve_db(args.db, args.config))
     shown = 0
-    for article in repo.articles.newest(limit=args.limit, offset=args.offset, source=args.source):
+    newest = repo.articles.newest(
+        limit=args.limit, offset=args.offset, source=args.source, sort=args.sort
+    )
+    for article in newest:
         published = article.published.isoformat() if article.published else "????-??-??"
         line = f"{article.id}  {published}  {article.source:<14}  {article.title}"
         print(export.printable(line), file=out)
@@ -125,6 +129,13 @@ def register(sub: Any) -> None:
         "--offset", type=non_negative_int, default=0, metavar="N", help="skip the first N"
     )
     lst.add_argument("--source", metavar="NAME", help='publisher feed, e.g. "KCNA.kp (En)"')
+    lst.add_argument(
+        "--sort",
+        choices=ARTICLE_ORDERS,
+        default="published",
+        help="newest by publication date (default), or by when first stored (first-seen):"
+        " the latest arrivals first",
+    )
     add_db(lst)
     lst.set_defaults(func=cmd_list)
 

@@ -1,11 +1,12 @@
 """Atom 1.0 feeds of new and changed articles: overall, and per watch rule.
 
-The overall feed lists the latest ``new`` and ``edited`` article events; a rule's feed the
-latest versions the rule matched. Each entry carries the version's title and text as
-``type="text"`` content: feed readers show it as text, so markup in an article (a hostile
-page's ``<script>``) is displayed, never interpreted. The XML is written by
-:mod:`xml.etree.ElementTree`, which escapes ``<``, ``>`` and ``&``; characters XML cannot
-carry (control characters) are dropped.
+The overall feed lists the latest ``new`` and ``edited`` article events. A rule's feed lists
+the stored articles the rule matches (as ``watch test`` finds them, so a new rule's feed is
+not empty), and the edits and disappearances the rule matched since it exists. Each entry
+carries the version's title and text as ``type="text"`` content: feed readers show it as
+text, so markup in an article (a hostile page's ``<script>``) is displayed, never
+interpreted. The XML is written by :mod:`xml.etree.ElementTree`, which escapes ``<``, ``>``
+and ``&``; characters XML cannot carry (control characters) are dropped.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 
-from storage.records import ArticleView, utc_iso
+from scheduler.monitor.watch import WatchRule, stored_matches
+from storage.records import ArticleView, MatchView, utc_iso
 from storage.repository import Repository
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -120,39 +123,67 @@ def overall_entries(repo: Repository, limit: int = DEFAULT_LIMIT) -> list[Entry]
     return entries
 
 
-def rule_entries(repo: Repository, rule: str, limit: int = DEFAULT_LIMIT) -> list[Entry]:
-    """The latest versions the watch rule matched."""
-    entries = []
-    for match in repo.outbox.matches(rule, limit=limit * 2):
-        if match.event == "gone":
-            continue
+def rule_entries(repo: Repository, rule: WatchRule, limit: int = DEFAULT_LIMIT) -> list[Entry]:
+    """What the watch rule matches: the stored articles it matches now (the newest
+    ``limit``, found as ``watch test`` finds them) and the edits and disappearances it
+    matched since it exists; one entry per article version or disappearance, newest first."""
+    entries: dict[str, Entry] = {}
+    for match in repo.outbox.matches(rule.name, limit=limit, events=("edited", "gone")):
         article = repo.articles.get(match.article_id)
-        if article is None:
-            continue
-        number, title, text = article.version(match.version)
-        label = "" if match.event == "new" else f"[edited, version {number}] "
-        entries.append(
-            Entry(
-                id=f"urn:kcna-monitor:watch:{rule}:{article.id}:v{number}",
-                title=label + title,
-                link=article.url,
-                updated=match.matched_at,
-                published=article.published,
-                summary=match.snippet,
-                content=text,
-                category=article.source,
-            )
-        )
-        if len(entries) == limit:
-            break
-    return entries
+        if article is not None:
+            entry = _recorded_entry(rule.name, match, article)
+            entries.setdefault(entry.id, entry)
+    found = stored_matches(repo.articles.iterate(newest_first=True), rule)
+    for article, snippet in islice(found, limit):
+        entry = _stored_entry(repo, rule.name, article, snippet)
+        entries.setdefault(entry.id, entry)
+    return sorted(entries.values(), key=lambda e: (e.updated, e.id), reverse=True)[:limit]
+
+
+def _label(number: int) -> str:
+    return "" if number == 1 else f"[edited, version {number}] "
+
+
+def _recorded_entry(rule: str, match: MatchView, article: ArticleView) -> Entry:
+    """A recorded match of the rule: an edited version, or the article gone."""
+    number, title, text = article.version(match.version)
+    gone = match.event == "gone"
+    return Entry(
+        id=f"urn:kcna-monitor:watch:{rule}:{article.id}:{match.dedup}",
+        title=("[gone] " if gone else _label(number)) + title,
+        link=article.url,
+        updated=match.matched_at,
+        published=article.published,
+        summary=f"No longer on the site. {match.snippet}" if gone else match.snippet,
+        content=text,
+        category=article.source,
+    )
+
+
+def _stored_entry(repo: Repository, rule: str, article: ArticleView, snippet: str) -> Entry:
+    """A stored article the rule matches: its current version, as of when it was stored."""
+    seen = article.first_seen
+    if article.versions > 1:  # when the current version was first seen
+        full = repo.articles.get(article.id)
+        if full is not None and full.history:
+            seen = full.history[-1].first_seen
+    return Entry(
+        id=f"urn:kcna-monitor:watch:{rule}:{article.id}:v{article.versions}",
+        title=_label(article.versions) + article.title,
+        link=article.url,
+        updated=seen,
+        published=article.published,
+        summary=snippet,
+        content=article.text,
+        category=article.source,
+    )
 
 
 def build_feed(
     repo: Repository,
     *,
     now: datetime,
-    rule: str | None = None,
+    rule: WatchRule | None = None,
     limit: int = DEFAULT_LIMIT,
     self_url: str | None = None,
 ) -> bytes:
@@ -168,9 +199,9 @@ def build_feed(
         )
     return render(
         rule_entries(repo, rule, limit),
-        feed_id=f"urn:kcna-monitor:watch:{rule}",
-        title=f"kcna-monitor: watch rule {rule}",
-        subtitle=f'Articles matching the watch rule "{rule}"',
+        feed_id=f"urn:kcna-monitor:watch:{rule.name}",
+        title=f"kcna-monitor: watch rule {rule.name}",
+        subtitle=f'Articles matching the watch rule "{rule.name}"',
         updated=now,
         self_url=self_url,
     )

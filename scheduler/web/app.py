@@ -134,7 +134,8 @@ class WebApp:
     def metrics(self) -> str:
         return render(self.repo).decode()
 
-    def feed(self, rule: str | None, self_url: str | None) -> bytes | None:
-        if rule is not None and self.config.rule(rule) is None:
+    def feed(self, name: str | None, self_url: str | None) -> bytes | None:
+        rule = self.config.rule(name) if name is not None else None
+        if name is not None and rule is None:
             return None
         return build_feed(self.repo, now=self.clock(), rule=rule, self_url=self_url)
