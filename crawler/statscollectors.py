@@ -116,6 +116,7 @@ class RunRecorder:
         self.host = host or socket.gethostname()
         self.repo: Repository | None = None
         self.finished = False  # the outcome is recorded
+        self._outcome: tuple[datetime, str, str | None] | None = None  # when, status, error
 
     def open(self) -> int:
         """Record the run as running (or claim the one given); returns its id."""
@@ -157,17 +158,28 @@ class RunRecorder:
         """Record the run's outcome (once); returns its status and error."""
         self.finished = True
         status, error = outcome(stats, reason)
-        if self.repo is None or self.run_id is None:
-            return status, error
+        self._outcome = (_now(), status, error)
+        self._record(stats)
+        return status, error
+
+    def recount(self, stats: Mapping[str, Any]) -> None:
+        """Record the final counters of a run whose outcome is recorded already: a stopped
+        crawl stores what it parsed after the stop too, and each of those counts."""
+        if self._outcome is not None:
+            self._record(stats)
+
+    def _record(self, stats: Mapping[str, Any]) -> None:
+        if self.repo is None or self.run_id is None or self._outcome is None:
+            return
+        finished_at, status, error = self._outcome
         try:
             self.repo.runs.finish(
-                self.run_id, finished_at=_now(), status=status, error=error, **_counts(stats)
+                self.run_id, finished_at=finished_at, status=status, error=error, **_counts(stats)
             )
             # What the source's health checks read: listing pages, empty ones, parse failures.
             self.repo.runs.save_stats(self.run_id, run_stats(stats), _now())
         except StorageError as exc:
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
-        return status, error
 
 
 class RunStatsCollector(MemoryStatsCollector):
@@ -206,6 +218,9 @@ class RunStatsCollector(MemoryStatsCollector):
         await self._finish("shutdown")
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.recorder is not None and self._ending:  # stopped: the outcome is recorded
+            await asyncio.to_thread(self.recorder.recount, dict(self.get_stats()))
+            return
         await self._finish(reason)
 
     async def _finish(self, reason: str) -> None:

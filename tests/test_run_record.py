@@ -82,8 +82,11 @@ def test_the_stats_collector_adopts_a_run_recorded_by_the_daemon(migrated_sqlite
     assert [r.id for r in repo.runs.recent()] == [run_id]  # no second run was started
 
 
-def test_the_stats_collector_records_the_end_of_the_run_once(db_url: str) -> None:
-    """At a stop (once the pipeline stored what it held), then not again at the close."""
+def test_a_stopped_runs_outcome_is_recorded_at_the_stop_and_its_counts_at_the_close(
+    db_url: str,
+) -> None:
+    """The outcome at a stop (once the pipeline stored what it held) stays; what the pipeline
+    stored after the stop counts too (a run's counters match what it stored)."""
     crawler = get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": db_url})
     collector = RunStatsCollector(crawler)
     collector.open_spider()
@@ -96,7 +99,7 @@ def test_the_stats_collector_records_the_end_of_the_run_once(db_url: str) -> Non
 
     asyncio.run(go())
     [last] = Repository(make_engine(db_url)).runs.recent(limit=1)
-    assert (last.status, last.new, last.error) == ("interrupted", 2, "shutdown")
+    assert (last.status, last.new, last.error) == ("interrupted", 3, "shutdown")
     assert collector.get_value(keys.RUN_STATUS) == "interrupted"
 
 
