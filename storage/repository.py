@@ -10,7 +10,8 @@ public methods are units of work of their own:
 - ``repo.runs`` (:class:`storage.runs.Runs`): crawl runs, failures, run statistics and the
   daemon's state of each source;
 - ``repo.outbox`` (:class:`storage.outbox.Outbox`): watch matches, notifications, cursors;
-- ``repo.alarms`` (:class:`storage.alarms.Alarms`): the sources' health alarms.
+- ``repo.alarms`` (:class:`storage.alarms.Alarms`): the sources' health alarms;
+- ``repo.search`` (:class:`storage.fulltext.Search`): full-text search, rebuilding its index.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import Engine
 from storage.alarms import Alarms
 from storage.articles import Articles
 from storage.crawl_state import CrawlState
+from storage.fulltext import Search
 from storage.merge import DEFAULT_AGGREGATOR_HOSTS
 from storage.outbox import Outbox
 from storage.runs import Runs
@@ -42,3 +44,4 @@ class Repository:
         self.runs = Runs(engine)
         self.outbox = Outbox(engine)
         self.alarms = Alarms(engine)
+        self.search = Search(engine)

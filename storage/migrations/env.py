@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from storage.db import make_engine
+from storage.fulltext_schema import is_model_object
 from storage.models import Base
 
 config = context.config
@@ -25,6 +26,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_model_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -39,7 +41,11 @@ def _url() -> str:
 
 def run_offline() -> None:
     context.configure(
-        url=_url(), target_metadata=target_metadata, literal_binds=True, compare_type=True
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        compare_type=True,
+        include_object=is_model_object,
     )
     with context.begin_transaction():
         context.run_migrations()
