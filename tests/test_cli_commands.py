@@ -26,7 +26,8 @@ def test_every_command_has_help_text() -> None:
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     helps = {choice.dest: choice.help for choice in action._choices_actions}
     archive = {"crawl", "backfill", "export", "show", "list", "run", "status", "demo"}
-    assert set(helps) == archive | {"watch", "feed", "serve", "history", "recheck"}
+    reading = {"watch", "feed", "serve", "history", "recheck", "search", "reindex"}
+    assert set(helps) == archive | reading
     for name, sub in subcommands().items():
         assert helps[name], f"{name} has no help line"
         for option in sub._actions:

@@ -35,6 +35,8 @@ READING = [
     ["feed", "-o", "{tmp}/feed.atom"],
     ["serve", "--port", "0"],
     ["watch", "test", "missiles"],
+    ["search", "missiles"],
+    ["reindex"],
 ]
 
 

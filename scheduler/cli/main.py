@@ -4,8 +4,8 @@ Each command turns a domain error into one line on stderr and an exit code:
 0 it ran, 1 it could not do its job (nothing fetched, database unreachable, no such
 article), 2 the command line or configuration is wrong. The commands are grouped by what
 they act on: the archive (:mod:`~scheduler.cli.archive`), reading it
-(:mod:`~scheduler.cli.read`), the daemon (:mod:`~scheduler.cli.daemon`) and monitoring
-(:mod:`~scheduler.cli.monitor`).
+(:mod:`~scheduler.cli.read`), searching it (:mod:`~scheduler.cli.search`), the daemon
+(:mod:`~scheduler.cli.daemon`) and monitoring (:mod:`~scheduler.cli.monitor`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from scheduler import export
-from scheduler.cli import archive, daemon, monitor, read
+from scheduler.cli import archive, daemon, monitor, read, search
 from scheduler.cli.common import PROG, CommandError
 from scheduler.cli.options import OneLineParser
 from scheduler.configtypes import ConfigError
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.register(sub)
     daemon.register(sub)
     read.register(sub)
+    search.register(sub)
     monitor.register(sub)
     return parser
 
