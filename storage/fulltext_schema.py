@@ -9,7 +9,9 @@
 
 These objects are not in the models (:mod:`storage.models`): :func:`is_model_object` tells a
 schema comparison to leave them out. Migration ``0008`` creates them; :func:`rebuild` makes
-them again from the stored articles (``kcna-monitor reindex``).
+them again from the stored articles (``kcna-monitor reindex``). A later migration that
+recreates ``articles`` or ``article_versions`` on SQLite (a batch ``ALTER``) drops their
+triggers and renumbers their rowids: it must end with :func:`rebuild`'s statements.
 """
 
 from __future__ import annotations

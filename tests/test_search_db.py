@@ -3,7 +3,9 @@ earlier versions, the migration of an existing archive and rebuilding the index.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -214,3 +216,38 @@ def test_reindex_rebuilds_the_index(repo: Repository, engine: Engine) -> None:
     assert _found(repo, ids, "nuclear") == {"leader", "drills"}
     later = repo.articles.save([make_item(9, title="Nuclear news", text="A new article.")])
     assert later[0].article_id in {h.id for h in repo.search.find("nuclear").hits}
+
+
+#: Pages whose leader's name was wrapped in markup (a <span>, no-break spaces), one of them
+#: stamped with a Juche year, as the crawler parsed them (their expected.json).
+PARSED_PAGES = {
+    "kuwait": "kcna_q/article_juche_stamp_wrapped_names_nbsp",
+    "russia": "kcna_detail/article_listing_hint_wrapped_names_empty_h1",
+}
+PAGE_CASES = [
+    ('"Kim Jong Un"', {"kuwait", "russia"}),
+    ('"Comrade Kim Jong Un" Kuwaiti', {"kuwait"}),
+    ('"president of the State Affairs"', {"kuwait", "russia"}),
+    ('"Kim Jong Un, president"', {"kuwait"}),
+    ("Medvedev OR emir", {"kuwait", "russia"}),
+    ('"Kim Jong Un" -Medvedev', {"kuwait"}),
+    ("neighbor*", {"russia"}),
+    ('"Workers\u2019 Party"', {"russia"}),
+    ("\u201cWorkers' Party of Korea\u201d", {"russia"}),
+]
+
+
+def test_parsed_pages_with_wrapped_names(repo: Repository) -> None:
+    ids = {}
+    for n, (name, case) in enumerate(PARSED_PAGES.items(), 1):
+        path = Path(__file__).parent / "fixtures" / case / "expected.json"
+        record = json.loads(path.read_text(encoding="utf-8"))["record"]
+        item = make_item(
+            n,
+            title=record["title"],
+            text=record["text"],
+            published=date.fromisoformat(record["published"]),
+        )
+        ids[name] = repo.articles.save([item])[0].article_id
+    for query, expected in PAGE_CASES:
+        assert _found(repo, ids, query) == expected, query
