@@ -1,6 +1,6 @@
 """What leaves through the command line never carries a raw control character: an archive
 written before titles and texts were cleaned may hold escape sequences, bells and
-backspaces, and ``list``, ``show``, ``history``, ``watch test``, ``status``, ``feed`` and
+backspaces, and ``list``, ``show``, ``history``, ``search``, ``watch test``, ``status``, ``feed`` and
 ``export`` must not pass them to a terminal or a CSV file. Terminal text and CSV show
 U+FFFD in their place; JSON and XML escape them and so keep the stored text exactly."""
 
@@ -100,6 +100,8 @@ def test_the_shared_functions() -> None:
         ["list"],
         ["show", "{id}"],
         ["history", "{id}"],
+        ["search", "missile"],
+        ["search", "second line", "--in-versions"],
         ["watch", "test", "missiles", "--config", "{config}"],
         ["status", "--config", "{config}"],
     ],
