@@ -1,7 +1,7 @@
 """What leaves through the command line never carries a raw control character: an archive
 written before titles and texts were cleaned may hold escape sequences, bells and
-backspaces, and ``list``, ``show``, ``history``, ``search``, ``watch test``, ``status``, ``feed`` and
-``export`` must not pass them to a terminal or a CSV file. Terminal text and CSV show
+backspaces, and ``list``, ``show``, ``history``, ``search``, ``watch test``, ``status``,
+``feed`` and ``export`` must not pass them to a terminal or a CSV file. Terminal text and CSV show
 U+FFFD in their place; JSON and XML escape them and so keep the stored text exactly."""
 
 from __future__ import annotations
