@@ -50,6 +50,13 @@ KCNA_MONITOR_RETRY_FAILED_DAYS = 7
 # or text is stored as a new version, a 404/410 marks the article gone.
 KCNA_MONITOR_REVISIT_DAYS = 7
 KCNA_MONITOR_REVISIT_EVERY = 24
+# Archive sweeps (see crawler.sweep; the daemon sets them from a source's sweep_every and
+# sweep_budget): a crawl also checks again a share of the stored articles, so that each is
+# checked once every KCNA_MONITOR_SWEEP_EVERY seconds (0: no sweep), given runs every
+# KCNA_MONITOR_SWEEP_INTERVAL seconds, at most KCNA_MONITOR_SWEEP_BUDGET a run.
+KCNA_MONITOR_SWEEP_EVERY = 0
+KCNA_MONITOR_SWEEP_BUDGET = 50
+KCNA_MONITOR_SWEEP_INTERVAL = 0
 # An article that vanished from a listing page while older ones are still listed is marked
 # gone (what each listing page showed is remembered from one crawl to the next).
 KCNA_MONITOR_VANISHED = True

@@ -39,6 +39,9 @@ class ArchiveState:
     #: Stored articles' own pages to fetch again (revisits of young articles, or a
     #: recheck), with their publication dates: edits and deletions show there.
     revisit_urls: dict[str, date | None] = field(default_factory=dict)
+    #: Stored articles' pages a sweep checks in this run (see :mod:`crawler.sweep`), with
+    #: their publication dates.
+    sweep_urls: dict[str, date | None] = field(default_factory=dict)
     #: URLs of articles marked gone: fetched again when a listing shows them.
     gone_urls: set[str] = field(default_factory=set)
     #: The last crawl of the source did not finish (killed, stopped, or it could not store

@@ -40,6 +40,8 @@ STORE_ERRORS: Final = PREFIX + "store_errors"
 # -- the archive (set by the archive-state extension) ----------------------------------------
 #: Stored articles due for a revisit (or named by a recheck).
 REVISITS_DUE: Final = PREFIX + "revisits_due"
+#: Stored articles a sweep checks in this run (see :mod:`crawler.sweep`).
+SWEEP_DUE: Final = PREFIX + "sweep_due"
 #: 1 when the last crawl did not finish: listings are read again in full.
 RECOVERING: Final = PREFIX + "recovering"
 
@@ -54,6 +56,7 @@ FETCH_FAILURES: Final = PREFIX + "fetch_failures"
 GONE_PAGES: Final = PREFIX + "gone_pages"
 FAILED_RETRIED: Final = PREFIX + "failed_retried"
 REVISITED: Final = PREFIX + "revisited"
+SWEPT: Final = PREFIX + "swept"
 KNOWN_SKIPPED: Final = PREFIX + "known_skipped"
 OLDER_THAN_SINCE: Final = PREFIX + "older_than_since"
 OFFSITE_LINKS: Final = PREFIX + "offsite_links"

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage import gone
+from storage import gone, sweeps
 from storage.models import ARTICLES, FAILURES, PROGRESS, URLS, VALIDATORS
+from storage.sweeps import SweepProgress
 from storage.unit import UnitOfWork, chunks, insert, upsert
 
 #: ``url -> (etag, last_modified)``
@@ -148,6 +149,33 @@ class CrawlState(UnitOfWork):
                 chosen = query.where(ARTICLES.c.id.in_(chunk))
                 found.update(_pages_to_check(session, chosen, prefixes))
             return found
+
+        return self._read(work)
+
+    def due_for_sweep(
+        self, prefixes: Iterable[str], *, checked_before: datetime, limit: int
+    ) -> dict[str, date | None]:
+        """Pages to fetch again (see :func:`_pages_to_check`) of up to ``limit`` of the
+        source's articles never re-checked (the newest first) or last checked before
+        ``checked_before`` (the least recently checked first); with their publication dates.
+        Articles marked gone are included, so that one coming back is noticed."""
+        prefixes = list(prefixes)
+        if not prefixes or limit <= 0:
+            return {}
+        query = sweeps.due_query(prefixes, checked_before, limit)
+        return self._read(lambda s: _pages_to_check(s, query, prefixes))
+
+    def sweep_progress(self, prefixes: Iterable[str], *, since: datetime) -> SweepProgress:
+        """How many of the source's articles (see :mod:`storage.sweeps`) were re-checked
+        since ``since``, how many never were, and the oldest check."""
+        prefixes = list(prefixes)
+        if not prefixes:
+            return SweepProgress(0, 0, 0, None)
+        query = sweeps.progress_query(prefixes, since)
+
+        def work(session: Session) -> SweepProgress:
+            total, checked, never, oldest = session.execute(query).one()
+            return SweepProgress(int(total), int(checked), int(never), oldest)
 
         return self._read(work)
 

@@ -3,7 +3,8 @@
 One of the crawler's three doors to storage, with the storing pipeline
 (:mod:`crawler.pipelines.store`) and the stats collector (:mod:`crawler.statscollectors`).
 On ``spider_opened`` it reads the source's known and recently failed URLs, the validators of
-its listing pages, the articles due for a revisit (or named by a recheck), those marked gone,
+its listing pages, the articles due for a revisit (or named by a recheck), a crawl's share of
+an archive sweep (see :mod:`crawler.sweep`), those marked gone,
 a backfill's progress, and whether the last crawl finished, into an
 :class:`~crawler.state.ArchiveState` that it announces (:data:`crawler.signals.archive_opened`):
 the spider and the conditional-request middleware listen.
@@ -30,6 +31,7 @@ from crawler import stats as keys
 from crawler.plan import CrawlPlan
 from crawler.signals import archive_opened, stop_requested
 from crawler.state import ArchiveState, Validators
+from crawler.sweep import Sweep
 from storage.db import StorageError, make_engine, migrate
 from storage.repository import Repository
 
@@ -47,6 +49,7 @@ class ArchiveLoader:
         retry_window: timedelta = timedelta(days=7),
         revisit_days: float = 7.0,
         revisit_every: timedelta = timedelta(hours=24),
+        sweep: Sweep | None = None,
         announce: Callable[[ArchiveState], Any] | None = None,
         stats: Any = None,
         clock: Callable[[], datetime] | None = None,
@@ -61,6 +64,8 @@ class ArchiveLoader:
         # per ``revisit_every``; a recheck fetches again the articles it names instead.
         self.revisit_days = revisit_days
         self.revisit_every = revisit_every
+        # Crawls (not a recheck, a backfill or a refetch) also check a share of the archive.
+        self.sweep = sweep if self.plan.kind == "crawl" else None
         self.announce = announce
         self.stats = stats
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -85,6 +90,7 @@ class ArchiveLoader:
             retry_window=timedelta(days=settings.getfloat("KCNA_MONITOR_RETRY_FAILED_DAYS", 7.0)),
             revisit_days=settings.getfloat("KCNA_MONITOR_REVISIT_DAYS", 7.0),
             revisit_every=timedelta(hours=settings.getfloat("KCNA_MONITOR_REVISIT_EVERY", 24.0)),
+            sweep=Sweep.from_settings(settings),
             announce=lambda state: crawler.signals.send_catch_log(
                 signal=archive_opened, state=state
             ),
@@ -130,15 +136,19 @@ class ArchiveLoader:
         now = self.clock()
         known = repo.crawl_state.known_urls(self.site_prefixes)
         revisit = self._revisit_urls(repo, now)
+        sweep = self._sweep_urls(repo, now)
         stored = repo.crawl_state.validators(self.site_prefixes, listings_only=True)
-        stored.update(repo.crawl_state.validators((), urls=revisit))
+        stored.update(repo.crawl_state.validators((), urls=[*revisit, *sweep]))
         failed = repo.crawl_state.failed_urls(self.site_prefixes, since=now - self.retry_window)
         state = ArchiveState.of(
             known, {url: Validators(*pair) for url, pair in stored.items()}, failed
         )
         state.revisit_urls = revisit
+        state.sweep_urls = sweep
         state.gone_urls = repo.crawl_state.gone_urls(self.site_prefixes)
         self._set_stat(keys.REVISITS_DUE, len(revisit))
+        if self.sweep is not None:
+            self._set_stat(keys.SWEEP_DUE, len(sweep))
         if self.plan.kind == "backfill":
             progress = repo.crawl_state.backfill_progress(self.source)
             state.pages_done = {url: done for url, (done, _count) in progress.items()}
@@ -164,6 +174,17 @@ class ArchiveLoader:
             self.site_prefixes,
             young_since=now - timedelta(days=self.revisit_days),
             checked_before=now - self.revisit_every,
+        )
+
+    def _sweep_urls(self, repo: Repository, now: datetime) -> dict[str, date | None]:
+        """This run's share of the sweep: :meth:`Sweep.quota` of the source's articles."""
+        sweep = self.sweep
+        if sweep is None:
+            return {}
+        cutoff = sweep.cutoff(now)
+        progress = repo.crawl_state.sweep_progress(self.site_prefixes, since=cutoff)
+        return repo.crawl_state.due_for_sweep(
+            self.site_prefixes, checked_before=cutoff, limit=sweep.quota(progress.articles)
         )
 
     # -- writing back ---------------------------------------------------------------------

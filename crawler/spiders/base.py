@@ -165,7 +165,7 @@ class SourceSpider(scrapy.Spider):
             # Article pages that failed in recent runs and are still missing: try them again.
             for url, hint in self.walk.retries():
                 yield self.page_request(url, depth=0, hint=hint)
-        # Stored articles due for a revisit (or named by a recheck): has anything changed?
+        # Stored articles due for a revisit, named by a recheck or swept: has anything changed?
         for url, hint in self.walk.revisits():
             yield self.check_request(url, hint=hint)
 

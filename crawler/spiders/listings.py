@@ -14,7 +14,7 @@ archive's state) and say what to fetch; the spider makes the requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -149,13 +149,21 @@ class ListingWalk:
                 yield url, _hint(url, listed_on)
 
     def revisits(self) -> Iterator[tuple[str, ListingEntry | None]]:
-        """Stored articles due for a revisit (or named by a recheck), not requested already."""
-        revisit = self.archive.revisit_urls if self.archive else {}
-        for url, published in sorted(revisit.items()):
+        """Stored articles due for a revisit (or named by a recheck), then those a sweep
+        checks in this run (least recently checked first, as the archive chose them); none
+        requested already."""
+        archive = self.archive or ArchiveState()
+        yield from self._checks(sorted(archive.revisit_urls.items()), keys.REVISITED)
+        yield from self._checks(archive.sweep_urls.items(), keys.SWEPT)
+
+    def _checks(
+        self, pages: Iterable[tuple[str, date | None]], stat: str
+    ) -> Iterator[tuple[str, ListingEntry | None]]:
+        for url, published in pages:
             if url in self.requested or not self.site.is_own(url) or not _is_article(url):
                 continue
             self.requested.add(url)
-            self.count(keys.REVISITED)
+            self.count(stat)
             yield url, _hint(url, published)
 
     def ended(self, listing: Listing, position: Position, asked: int | None) -> bool:

@@ -73,9 +73,15 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     setup_logging(args.log_level)
-    monitoring, repo = _open(args)
+    config = load(args.config)
+    repo = open_archive(config.resolve_db(args.db))
+    sweeps = {
+        name: source.sweep_period
+        for name, source in config.sources.items()
+        if source.sweep_period is not None
+    }
     try:
-        server = make_server(WebApp(repo, monitoring), args.host, args.port)
+        server = make_server(WebApp(repo, config.monitoring, sweeps=sweeps), args.host, args.port)
     except OSError as error:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"

@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BeforeValidator, Field, model_validator
 
 from crawler.sources import SOURCES, allowed_hosts, known
+from crawler.sweep import DEFAULT_BUDGET, DEFAULT_EVERY, Sweep
 from scheduler.configtypes import (
     Flag,
     HttpUrl,
@@ -143,6 +144,14 @@ class SourceConfig(Section):
         DEFAULT_PAUSE_AFTER
     )
     pause_max: Annotated[timedelta, duration(minimum=1.0)] = DEFAULT_PAUSE_MAX
+    #: Archive sweeps: every stored article is checked again at least once per
+    #: ``sweep_every`` (false: no sweeps), at most ``sweep_budget`` checks a run.
+    sweep_every: Annotated[timedelta | None, duration(minimum=1.0, false_is_none=True)] = (
+        DEFAULT_EVERY
+    )
+    sweep_budget: Annotated[int, whole(minimum=0, expected="a whole number (0: no sweeps)")] = (
+        DEFAULT_BUDGET
+    )
     settings: Annotated[dict[str, Any], BeforeValidator(_scrapy_settings)] = Field(
         default_factory=dict
     )
@@ -178,6 +187,17 @@ class SourceConfig(Section):
         if self.every is None:
             return timedelta(0)
         return min(self.every * DEFAULT_JITTER_SHARE, MAX_DEFAULT_JITTER)
+
+    @property
+    def sweep_period(self) -> timedelta | None:
+        """How often every article is checked again; None when sweeps are off."""
+        return self.sweep_every if self.sweep_budget > 0 else None
+
+    def sweep(self, interval: timedelta) -> Sweep | None:
+        """The source's archive sweep (None when off), for runs ``interval`` apart."""
+        if self.sweep_period is None:
+            return None
+        return Sweep(self.sweep_period, self.sweep_budget, interval)
 
     def describe_schedule(self) -> str:
         if self.cron is not None:

@@ -72,6 +72,24 @@ def _source_report(
         "paused_until": _iso(state.paused_until)
         if state and state.paused_until and state.paused_until > now
         else None,
+        "sweep": sweep_report(repo, name, source.sweep_period, now),
+    }
+
+
+def sweep_report(
+    repo: Repository, name: str, every: timedelta | None, now: datetime
+) -> dict[str, Any] | None:
+    """How far the source's archive sweep got in the current period (None when off)."""
+    if every is None:
+        return None
+    progress = repo.crawl_state.sweep_progress(SOURCES[name].site_prefixes(), since=now - every)
+    return {
+        "every": format_duration(every),
+        "articles": progress.articles,
+        "checked": progress.checked,
+        "share": round(progress.share, 4),
+        "never_checked": progress.never,
+        "oldest_check": _iso(progress.oldest),
     }
 
 
@@ -161,6 +179,7 @@ def status_text(report: dict[str, Any], now: datetime) -> str:
             if error
             else "  last error  none"
         )
+        lines += _sweep_lines(info["sweep"], now)
         if info["paused_until"]:
             lines.append(
                 f"  paused      until {_ago(info['paused_until'], now)},"
@@ -171,6 +190,18 @@ def status_text(report: dict[str, Any], now: datetime) -> str:
         f"articles   {articles['total']} stored, {articles['last_24h']} new in the last 24 hours"
     )
     return "\n".join([*lines, *alarm_lines(report["alarms"])]) + "\n"
+
+
+def _sweep_lines(sweep: dict[str, Any] | None, now: datetime) -> list[str]:
+    if sweep is None:
+        return ["  sweep       off"]
+    never = f", {sweep['never_checked']} never checked" if sweep["never_checked"] else ""
+    oldest = sweep["oldest_check"]
+    return [
+        f"  sweep       every {sweep['every']}: {sweep['share']:.0%} of {sweep['articles']}"
+        f" articles checked in this period{never}; oldest check"
+        f" {_ago(oldest, now) if oldest else 'none yet'}"
+    ]
 
 
 def alarm_lines(alarms: list[dict[str, Any]]) -> list[str]:

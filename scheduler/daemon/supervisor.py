@@ -23,8 +23,8 @@ from crawler.sources import SOURCES
 from scheduler.configtypes import format_duration
 from scheduler.daemon.child import ChildCrawl, ChildResult, crawl_command
 from scheduler.daemon.runlog import ChildLines
-from scheduler.daemon.schedule import pause_for
-from scheduler.daemon.settings import SourceConfig
+from scheduler.daemon.schedule import pause_for, period
+from scheduler.daemon.settings import DEFAULT_TIMEZONE, SourceConfig
 from storage.db import StorageError
 from storage.records import RunView, SourceState
 from storage.repository import Repository
@@ -226,6 +226,10 @@ class RunSupervisor:
             "AUTOTHROTTLE_START_DELAY": f"{delay:g}",
             "CONCURRENT_REQUESTS_PER_DOMAIN": str(source.concurrency),
         }
+        # A cron's gap is taken in UTC: a sweep's share per run need not be exact.
+        sweep = source.sweep(period(source, DEFAULT_TIMEZONE, self._clock()))
+        if sweep is not None:
+            settings.update(sweep.to_settings())
         for key, value in source.settings.items():
             settings[key] = setting_text(value)
         return crawl_command(

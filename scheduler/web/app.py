@@ -19,7 +19,7 @@ import json
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from scheduler.config import MonitoringConfig
@@ -93,6 +93,8 @@ class WebApp:
     repo: Repository
     config: MonitoringConfig
     clock: Callable[[], datetime] = utc_now
+    #: Source name -> its archive sweep period, for the sources that sweep (see /metrics).
+    sweeps: dict[str, timedelta] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.shared = SharedReads()
@@ -132,7 +134,7 @@ class WebApp:
         return (503 if alarms else 200), report
 
     def metrics(self) -> str:
-        return render(self.repo).decode()
+        return render(self.repo, self.sweeps, self.clock()).decode()
 
     def feed(self, name: str | None, self_url: str | None) -> bytes | None:
         rule = self.config.rule(name) if name is not None else None

@@ -4,17 +4,21 @@ by ``prometheus_client`` from a collector that reads them from the database at e
 The metrics (all prefixed ``kcna_monitor_``): ``database_up``; per source ``runs_total`` (by
 final status), ``pages_total``, ``articles_total`` (by outcome), ``failures_total`` and
 ``last_success_timestamp_seconds``; ``article_events_total`` by kind; ``articles_stored``;
-``notifications`` in the outbox by status; ``source_alarm`` per active alarm. When the database
-does not answer, only ``database_up 0`` is served.
+``notifications`` in the outbox by status; ``source_alarm`` per active alarm; per source with
+an archive sweep, ``sweep_checked_ratio`` (the share of its articles checked in the current
+period), ``sweep_never_checked`` and ``sweep_oldest_check_timestamp_seconds``. When the
+database does not answer, only ``database_up 0`` is served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from crawler.sources import SOURCES
 from storage.db import ping
 from storage.errors import StorageError
 from storage.records import RunTotals
@@ -41,8 +45,16 @@ class ArchiveCollector:
     :meth:`collect` (none is kept between two scrapes). A :class:`StorageError` after the
     first read goes to the caller."""
 
-    def __init__(self, repo: Repository) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        sweeps: Mapping[str, timedelta] | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.repo = repo
+        #: Source name -> its sweep period, for the sources that sweep.
+        self.sweeps = dict(sweeps or {})
+        self.now = now
 
     def collect(self) -> Iterator[Metric]:
         up = _gauge("database_up", "Whether the database answered.")
@@ -57,6 +69,7 @@ class ArchiveCollector:
         yield from self._runs(self.repo.runs.totals())
         yield from self._archive()
         yield from self._monitoring()
+        yield from self._sweeps()
 
     def _runs(self, totals: list[RunTotals]) -> Iterator[Metric]:
         runs = _counter(
@@ -121,7 +134,34 @@ class ArchiveCollector:
             alarms.add_metric([alarm.source, alarm.kind], 1)
         yield alarms
 
+    def _sweeps(self) -> Iterator[Metric]:
+        ratio = _gauge(
+            "sweep_checked_ratio",
+            "Share of the source's articles checked in the current sweep period.",
+            ("source",),
+        )
+        never = _gauge(
+            "sweep_never_checked", "The source's articles never checked again.", ("source",)
+        )
+        oldest = _gauge(
+            "sweep_oldest_check_timestamp_seconds",
+            "When the least recently checked of the source's articles was checked (Unix time).",
+            ("source",),
+        )
+        now = self.now or datetime.now(UTC)
+        for name, every in sorted(self.sweeps.items()):
+            prefixes = SOURCES[name].site_prefixes()
+            progress = self.repo.crawl_state.sweep_progress(prefixes, since=now - every)
+            ratio.add_metric([name], round(progress.share, 6))
+            never.add_metric([name], progress.never)
+            if progress.oldest is not None:
+                oldest.add_metric([name], round(progress.oldest.timestamp(), 3))
+        yield from (ratio, never, oldest)
 
-def render(repo: Repository) -> bytes:
-    """The text ``/metrics`` answers, read from the database now."""
-    return generate_latest(ArchiveCollector(repo))
+
+def render(
+    repo: Repository, sweeps: Mapping[str, timedelta] | None = None, now: datetime | None = None
+) -> bytes:
+    """The text ``/metrics`` answers, read from the database now (``sweeps``: source name ->
+    sweep period, for the sources that sweep)."""
+    return generate_latest(ArchiveCollector(repo, sweeps, now))
