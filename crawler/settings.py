@@ -121,6 +121,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.backoff.RetryBackoffMiddleware": 555,
     # Between the retry and the backoff: an unreachable host is neither retried nor waited for.
     "crawler.middlewares.unreachable.UnreachableHostMiddleware": 552,
+    # Farther than the retry: a page still cut short once retried names the bytes it lost.
+    "crawler.middlewares.truncated.TruncationMiddleware": 545,
     # Before HttpProxyMiddleware (750), which then honours the proxy it names.
     "crawler.middlewares.proxy.ProxyMiddleware": 740,
 }

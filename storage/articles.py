@@ -232,6 +232,35 @@ class Articles(UnitOfWork):
         )
         return self._read(lambda s: [EventView(**dict(r)) for r in s.execute(query).mappings()])
 
+    def changes_between(
+        self,
+        start: datetime,
+        end: datetime,
+        prefixes: Sequence[str],
+        kinds: Sequence[str] = ("gone", "edited"),
+    ) -> list[EventView]:
+        """The events of these kinds recorded from ``start`` to ``end`` (both included) of
+        the articles read at a URL starting with one of ``prefixes``, oldest first."""
+        if not prefixes:
+            return []
+        under = [URLS.c.url.startswith(prefix, autoescape=True) for prefix in prefixes]
+        query = (
+            select(EVENTS)
+            .where(EVENTS.c.kind.in_(list(kinds)))
+            .where(EVENTS.c.at >= start, EVENTS.c.at <= end)
+            .where(EVENTS.c.article_id.in_(select(URLS.c.article_id).where(or_(*under))))
+            .order_by(EVENTS.c.id)
+        )
+        return self._read(lambda s: [EventView(**dict(r)) for r in s.execute(query).mappings()])
+
+    def count_read_under(self, prefixes: Sequence[str]) -> int:
+        """Number of articles read at a URL starting with one of ``prefixes``."""
+        if not prefixes:
+            return 0
+        under = [URLS.c.url.startswith(prefix, autoescape=True) for prefix in prefixes]
+        query = select(func.count(func.distinct(URLS.c.article_id))).where(or_(*under))
+        return self._read(lambda s: int(s.execute(query).scalar_one()))
+
     def event_counts(self) -> dict[str, int]:
         """Article events recorded, by kind."""
         query = select(EVENTS.c.kind, func.count()).group_by(EVENTS.c.kind)

@@ -244,8 +244,11 @@ class CrawlState(UnitOfWork):
         answered "not modified" (it shows what it showed last time). URLs of no stored
         article are ignored. An article that a page listed last time has vanished when it is
         on none of ``pages`` now while an article listed after it there (an older one:
-        listings run newest first) still is on that page, and its own URL is on the
-        listing's site (a copy missing from an aggregator says nothing of the original).
+        listings run newest first) still is on that page, and the listing's site is the
+        article's home: that of its own URL if a page was ever read there, else that of the
+        pages it was read at (a copy missing from an aggregator says nothing of the original;
+        an article read only on an aggregator, its own URL an unread "original" link, is gone
+        when it vanishes from the aggregator's listing).
         Articles pushed off the end of a page by newer ones have no older one left behind
         them; one moved to another page read in the same crawl is still there. On
         ``later_pages`` (pages past the first of their listing) an article listed before it

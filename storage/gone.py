@@ -115,15 +115,12 @@ def record_listings(
         else:
             current[key] = list(dict.fromkeys(owner[u] for u in listed if u in owner))
     candidates = _vanished(pages, previous, current, set(later))
-    vanished: dict[str, str] = {}
-    for chunk in chunks(sorted(candidates)):
-        rows = session.execute(
-            select(ARTICLES.c.id, ARTICLES.c.url).where(ARTICLES.c.id.in_(chunk))
-        )
-        for aid, own in rows:
-            key = candidates[aid]
-            if _host(own) == _host(key):
-                vanished[aid] = f"vanished from the listing {key}"
+    homes = _home_hosts(session, sorted(candidates))
+    vanished = {
+        aid: f"vanished from the listing {key}"
+        for aid, key in candidates.items()
+        if _host(key) in homes.get(aid, ())
+    }
     rows = [
         {"listing": key, "article_ids": ids, "seen_at": at}
         for key, ids in sorted(current.items())
@@ -132,6 +129,30 @@ def record_listings(
     if rows:
         session.execute(upsert(session, SNAPSHOTS, ["listing"], ["article_ids", "seen_at"]), rows)
     return mark_gone(session, vanished, at)
+
+
+def _home_hosts(session: Session, ids: Sequence[str]) -> dict[str, set[str]]:
+    """Article id -> the hosts of the site it is at home on: its own URL's (the publisher's),
+    if a page was ever read there, else those of the pages it was read at. A copy on an
+    aggregator vanishing says nothing of an original read on its own site; an article read
+    only on an aggregator (its own URL an "original" link never read) is at home there."""
+    own: dict[str, str] = {}
+    read: dict[str, set[str]] = {}
+    for chunk in chunks(ids):
+        rows = session.execute(
+            select(ARTICLES.c.id, ARTICLES.c.url).where(ARTICLES.c.id.in_(chunk))
+        )
+        own.update({aid: url for aid, url in rows})
+        rows = session.execute(
+            select(URLS.c.article_id, URLS.c.url).where(URLS.c.article_id.in_(chunk))
+        )
+        for aid, url in rows:
+            read.setdefault(aid, set()).add(url)
+    homes: dict[str, set[str]] = {}
+    for aid, url in own.items():
+        pages = read.get(aid, set())
+        homes[aid] = {_host(url)} if url in pages or not pages else {_host(u) for u in pages}
+    return homes
 
 
 def _snapshots(session: Session, listings: Sequence[str]) -> dict[str, list[str]]:

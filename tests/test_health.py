@@ -4,6 +4,7 @@ alarm once, notify it, and clear it; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from scheduler.configtypes import ConfigError
 from scheduler.daemon.status import alarm_lines
 from scheduler.monitor.health import (
     EMPTY_LISTINGS,
+    MASS_CHANGES,
     PARSE_FAILURES,
     QUIET,
     alarms_json,
@@ -159,6 +161,84 @@ def test_a_quiet_source_raises_the_quiet_alarm(repo: Repository) -> None:
     assert repo.alarms.active() == []
 
 
+def changing_run(repo: Repository, clock: Clock, change: Callable[[], object]) -> int:
+    """A finished run of kcna during which ``change`` changes the archive."""
+    run = repo.runs.start("kcna", clock())
+    clock.advance(MINUTE)
+    change()
+    clock.advance(MINUTE)
+    repo.runs.finish(
+        run,
+        finished_at=clock(),
+        status="ok",
+        pages=1,
+        new=0,
+        changed=0,
+        unchanged=0,
+        failures=0,
+    )
+    return run
+
+
+def test_a_mass_deletion_raises_the_mass_changes_alarm_once_and_clears_it(
+    repo: Repository, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(T0)
+    config = monitoring([], health={"mass_change_share": 0.15})
+    watcher = Monitor(repo, config, sources=["kcna"], clock=clock)
+    saved = repo.articles.save([make_item(n, seen_at=clock()) for n in range(1, 31)])
+    ids = [result.article_id for result in saved]
+    clock.advance(HOUR)
+    changing_run(repo, clock, lambda: None)
+    assert watcher.after_run().alarms == []
+
+    clock.advance(HOUR)  # a purge: a fifth of the archive deleted
+    purge = ids[:6]
+    run = changing_run(
+        repo, clock, lambda: repo.crawl_state.mark_gone(purge, at=clock(), reason="HTTP 404")
+    )
+    with caplog.at_level(logging.WARNING, logger="health"):
+        report = watcher.after_run()
+    assert [(c.alarm.kind, c.raised) for c in report.alarms] == [(MASS_CHANGES, True)]
+    (alarm,) = repo.alarms.active()
+    first, second = sorted(purge)[:2]  # marked in the order of their ids
+    assert alarm.message.startswith(
+        f"run {run}: 6 articles changed at once (6 gone, 0 edited; 20% of 30 stored),"
+        f" above 15% of the archive; e.g. {first} gone (HTTP 404); {second} gone"
+    )
+    assert f"kcna: mass-changes alarm: run {run}: 6 articles" in caplog.text
+
+    clock.advance(HOUR)  # one more deletion, under the limits: the alarm clears
+    changing_run(
+        repo, clock, lambda: repo.crawl_state.mark_gone(ids[6:7], at=clock(), reason="HTTP 410")
+    )
+    report = watcher.after_run()
+    assert [(c.alarm.kind, c.raised) for c in report.alarms] == [(MASS_CHANGES, False)]
+    assert repo.alarms.active() == []
+
+
+def test_many_edits_raise_the_mass_changes_alarm_by_number(repo: Repository) -> None:
+    clock = Clock(T0)
+    config = monitoring([], health={"mass_changes": 3, "mass_change_share": False})
+    watcher = Monitor(repo, config, sources=["kcna"], clock=clock)
+    repo.articles.save([make_item(n, seen_at=clock()) for n in range(1, 101)])
+    clock.advance(HOUR)
+
+    def edit(count: int, how: str) -> None:
+        texts = [f"{how} {n}." for n in range(1, count + 1)]
+        repo.articles.save([make_item(n, text=t, seen_at=clock()) for n, t in enumerate(texts, 1)])
+
+    changing_run(repo, clock, lambda: edit(3, "Rewritten"))  # three: not more than three
+    assert watcher.after_run().alarms == []
+    clock.advance(HOUR)
+    run = changing_run(repo, clock, lambda: edit(4, "Rewritten again"))
+    (change,) = watcher.after_run().alarms
+    assert change.alarm.message.startswith(
+        f"run {run}: 4 articles changed at once (0 gone, 4 edited; 4% of 100 stored),"
+        " more than 3; e.g. "
+    )
+
+
 def test_health_configuration() -> None:
     health = {
         "quiet_after": "12h",
@@ -169,12 +249,20 @@ def test_health_configuration() -> None:
     assert config.of("kcna").quiet_after == timedelta(hours=12)
     assert config.of("kcnawatch").quiet_after == timedelta(days=2)
     assert config.of("kcnawatch").min_pages == 10
+    assert (config.of("kcna").mass_changes, config.of("kcna").mass_change_share) == (50, 0.1)
+    off = validate({"health": {"mass_changes": False, "mass_change_share": False}})
+    assert (off.monitoring.health.mass_changes, off.monitoring.health.mass_change_share) == (
+        None,
+        None,
+    )
     for raw, message in [
         ({"quiet": "1d"}, r"^health\.quiet: unknown key"),
         ({"parse_failure_share": 50}, r"^health\.parse_failure_share: expected a number above 0"),
         ({"sources": {"rodong": {}}}, r"^health\.sources\.rodong: unknown source"),
         ({"sources": {"kcna": {"notify": []}}}, r"^health\.sources\.kcna\.notify: unknown key"),
         ({"quiet_after": "soon"}, r'^health\.quiet_after: bad duration "soon"'),
+        ({"mass_changes": -1}, r"^health\.mass_changes: expected a whole number of at least 0"),
+        ({"mass_change_share": 2}, r"^health\.mass_change_share: expected a number above 0"),
         ({"notify": ["email:x@example.org"]}, r"^health\.notify\[0\]: email needs an \[smtp\]"),
     ]:
         with pytest.raises(ConfigError, match=message):

@@ -254,6 +254,8 @@ def test_a_page_not_modified_still_shows_its_articles(repo: Repository) -> None:
 
 
 def test_a_copy_missing_from_an_aggregator_listing_is_not_gone(repo: Repository) -> None:
+    # Originals read on their own site, and their copies on the aggregator.
+    repo.articles.save([make_item(n) for n in range(1, 4)])
     copies = [make_item(n, url=watch_url(n), canonical_url=q_url(n)) for n in range(1, 4)]
     repo.articles.save(copies)
     listing = "https://kcnawatch.org/newstream/"
@@ -270,6 +272,20 @@ def test_a_copy_missing_from_an_aggregator_listing_is_not_gone(repo: Repository)
         len(repo.crawl_state.record_listings({listing: [watch_url(4), watch_url(6)]}, T0 + 2 * DAY))
         == 1
     )
+
+
+def test_an_article_read_only_on_an_aggregator_is_gone_when_missing_there(
+    repo: Repository,
+) -> None:
+    # Read only on KCNA Watch; their own URLs are kcna.kp "original" links never read.
+    items = [make_item(n, url=watch_url(n), canonical_url=q_url(n)) for n in range(1, 4)]
+    results = repo.articles.save(items)
+    listing = "https://kcnawatch.org/newstream/"
+    repo.crawl_state.record_listings(
+        {listing: [watch_url(1), watch_url(2), watch_url(3)]}, T0 + HOUR
+    )
+    marked = repo.crawl_state.record_listings({listing: [watch_url(1), watch_url(3)]}, T0 + DAY)
+    assert marked == [results[1].article_id]
 
 
 def test_a_later_page_losing_its_first_article_to_an_unread_page_is_not_evidence(

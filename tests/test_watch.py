@@ -64,6 +64,11 @@ def monitor(repo: Repository, clock: Clock, *rules: dict) -> Monitor:
             r'^watch\[0\]\.max_age: bad duration "a week"',
         ),
         ({"name": "x"}, r"^watch: expected \[\[watch\]\] tables"),
+        (
+            [{"name": "x", "event": "deleted"}],
+            r'^watch\[0\]\.event\[0\]: unknown event "deleted" \(known: new, edited, gone\)',
+        ),
+        ([{"name": "x", "event": []}], r"^watch\[0\]\.event: expected an event or a list"),
     ],
 )
 def test_configuration_mistakes_are_one_line_naming_the_key(rules: object, message: str) -> None:
@@ -201,6 +206,30 @@ def test_a_gone_article_notifies_the_rules_that_matched_it(repo: Repository) -> 
     assert watcher.evaluate() == []
     payloads = [r.payload["event"] for r in notifications(repo.engine, rule="missiles")]
     assert payloads == ["new", "gone"]
+
+
+def test_a_rule_of_gone_events_notifies_every_deletion(repo: Repository) -> None:
+    clock = Clock(T0)
+    every = {"name": "deletions", "event": "gone", "notify": ["log"]}
+    missiles = {"name": "missiles-gone", "event": ["gone"], "match": "missile"}
+    watcher = monitor(repo, clock, every, missiles)
+    assert [r.events for r in watcher.config.watch] == [("gone",), ("gone",)]
+    saved = repo.articles.save([make_item(1, text=MISSILE_TEXT), make_item(2, text=PLAIN_TEXT)])
+    assert watcher.evaluate() == []  # new articles: not their events
+    clock.advance(DAY)
+    ids = [result.article_id for result in saved]
+    repo.crawl_state.mark_gone(ids, at=clock(), reason="HTTP 404")
+    gone = watcher.evaluate()
+    assert sorted((m.rule, m.event, m.article_id) for m in gone) == sorted(
+        [
+            ("deletions", "gone", ids[0]),
+            ("deletions", "gone", ids[1]),
+            ("missiles-gone", "gone", ids[0]),
+        ]
+    )
+    assert watcher.evaluate() == []
+    payloads = [r.payload["event"] for r in notifications(repo.engine, rule="deletions")]
+    assert payloads == ["gone", "gone"]
 
 
 def test_sources_and_age_limit_which_articles_a_rule_sees(repo: Repository) -> None:

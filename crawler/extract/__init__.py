@@ -32,7 +32,19 @@ PARSER_VERSION = "3"
 MAX_TEXT_CHARS = 200_000
 MAX_TITLE_CHARS = 2_000
 
-__all__ = ["MAX_TEXT_CHARS", "MAX_TITLE_CHARS", "PARSER_VERSION", "extract_page", "page_kind"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "MAX_TITLE_CHARS",
+    "PARSER_VERSION",
+    "extract_page",
+    "page_kind",
+    "shown_instead",
+]
+
+#: What a stored article's URL may show once the article is deleted (see :func:`shown_instead`).
+HOME_PAGE = "the site's home page"
+LIST_PAGE = "a list of articles"
+ERROR_PAGE = "an error page"
 
 _KCNA_KINDS = (
     (re.compile(r"^/en/article/q/[0-9a-f]+\.kcmsf$", re.I), "kcna-q-article"),
@@ -44,6 +56,10 @@ _KCNA_KINDS = (
 _KCNAWATCH_ARTICLE = re.compile(r"^/newstream/\d+-\d+(?:/|$)")
 _KCNAWATCH_LISTING = re.compile(
     r"^/(?:newstream|kctv-archive|category/[^/]+|tag/[^/]+)/?(?:page/\d+/?)?$|^/?$"
+)
+_HOME_PATHS = frozenset({"", "/en", "/index.html", "/index.php", "/en/index.html"})
+_ERROR_WORDS = re.compile(
+    r"\b(?:404|410|not found|no longer (?:exists|available)|does not exist|error)\b", re.I
 )
 _HEAD_TEXT = xpath("concat(string(//title), ' ', string(//h1))")
 _GALLERY = css("div.gallery div.slider")
@@ -111,6 +127,33 @@ def extract_page(
         raise
     except Exception as exc:  # a parser bug or a page no one foresaw: report, never crash
         raise ExtractionError(f"parser failure on {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def shown_instead(url: str, body: bytes | str, *, final_url: str | None = None) -> str | None:
+    """What a page fetched for the article at ``url`` shows instead of an article, when it
+    shows a page of another kind: :data:`HOME_PAGE`, :data:`LIST_PAGE` or :data:`ERROR_PAGE`
+    (a deletion answered softly, with a redirect or a 200). ``final_url`` is the public URL the
+    page was read at, after redirects. None when it shows an article, or nothing known (a
+    page that cannot be read says nothing of a deletion)."""
+    target = final_url or url
+    if target != url:
+        parts = urlsplit(target)
+        if parts.path.rstrip("/") in _HOME_PATHS and not parts.query:
+            return HOME_PAGE
+        if (page_kind(target) or "").endswith("-listing"):
+            return LIST_PAGE
+    try:
+        text = _decode(body)
+        page = _parse(text)
+    except ExtractionError:
+        return None
+    try:
+        kind: str | None = _sniff(page, text)
+    except (ExtractionError, NotAnArticle):
+        kind = None
+    if kind is not None:
+        return LIST_PAGE if kind.endswith("-listing") else None
+    return ERROR_PAGE if _ERROR_WORDS.search(clean(_HEAD_TEXT(page.root))) else None
 
 
 def _within_caps(record: ArticleRecord) -> ArticleRecord:

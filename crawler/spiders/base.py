@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 import scrapy
 from scrapy.exceptions import UsageError
 from scrapy.http import FormRequest, Response, TextResponse
-from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from crawler import signals
@@ -44,10 +43,11 @@ from crawler.items import (
     ProgressItem,
 )
 from crawler.middlewares.conditional import ARTICLE, CHECK, LISTING, PUBLIC_URL
-from crawler.middlewares.refused import RequestRefused
 from crawler.plan import CrawlPlan
 from crawler.sources import Source
 from crawler.spiders.listings import ListingWalk, listing_item
+from crawler.spiders.options import max_pages_option, with_contact
+from crawler.spiders.reasons import dataloss_reason, failure_reason, soft_deletion
 from crawler.spiders.urls import BadUrl, SiteUrls, check_http_url, split_option
 from crawler.state import ArchiveState
 
@@ -125,7 +125,7 @@ class SourceSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        max_pages = _max_pages(spider._max_pages_arg, settings)
+        max_pages = max_pages_option(spider._max_pages_arg, settings)
         plan = CrawlPlan.from_settings(settings)
         # Skip stored articles, stop paging at a page of known ones (when the archive is read);
         # count in the crawl's stats (which exist once it starts).
@@ -137,7 +137,7 @@ class SourceSpider(scrapy.Spider):
         spider.report_listings = settings.getbool("KCNA_MONITOR_VANISHED", True)
         contact = settings.get("KCNA_MONITOR_CONTACT")
         if contact:
-            spider.user_agent = _with_contact(settings.get("USER_AGENT", ""), contact)
+            spider.user_agent = with_contact(settings.get("USER_AGENT", ""), contact)
         return spider
 
     def _count(self, key: str) -> None:
@@ -252,6 +252,15 @@ class SourceSpider(scrapy.Spider):
             if self.report_listings and response.meta.get(LISTING):
                 yield ListingItem(listing=public_url, urls=None, at=datetime.now(UTC))
             return
+        if response.meta.get(CHECK) and response.status == 200:
+            softly = soft_deletion(response, public_url, self.site.to_public(response.url))
+            if softly is not None:  # a stored article's URL shows the home page, a list, ...
+                yield self.gone(public_url, softly)
+                return
+        truncated = dataloss_reason(response)
+        if truncated is not None:  # cut short, and let through (DOWNLOAD_FAIL_ON_DATALOSS off)
+            yield self.failure(public_url, truncated, hint)
+            return
         if not isinstance(response, TextResponse):
             kind = (response.headers.get("Content-Type") or b"unknown type").decode("latin-1")
             yield self.failure(public_url, f"not an HTML page ({kind})", hint)
@@ -347,19 +356,12 @@ class SourceSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         public_url = request.cb_kwargs.get("public_url") or self.site.to_public(request.url)
         response = getattr(failure.value, "response", None)
-        level = logging.WARNING
-        if isinstance(failure.value, RequestRefused):  # off-site redirect, too large, unreachable
-            reason, level = failure.value.reason, failure.value.log_level
-        elif response is not None:
-            reason = f"HTTP {response.status}"
-        else:
-            reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
+        reason = failure_reason(failure.value)  # off-site redirect, too large, truncated, ...
+        level = getattr(failure.value, "log_level", logging.WARNING)
         checked = bool(request.meta.get(CHECK))
         if checked and response is not None and response.status in GONE_STATUSES:
             # A stored article's page says it is gone: mark it, do not retry it as a failure.
-            self.crawler.stats.inc_value(keys.GONE_PAGES)
-            self.logger.info("gone: %s (%s)", public_url, reason)
-            yield GoneItem(url=public_url, reason=reason, at=datetime.now(UTC))
+            yield self.gone(public_url, reason)
         else:
             self.crawler.stats.inc_value(keys.FETCH_FAILURES)
             if request.meta.get(ABANDONED):  # the crawl is stopping: retried next time
@@ -372,27 +374,13 @@ class SourceSpider(scrapy.Spider):
             yield CheckedItem(public_url, datetime.now(UTC))
         yield from self._answered(request.meta)
 
+    def gone(self, public_url: str, reason: str) -> GoneItem:
+        """A stored article's page says it is gone (``reason``)."""
+        self.crawler.stats.inc_value(keys.GONE_PAGES)
+        self.logger.info("gone: %s (%s)", public_url, reason)
+        return GoneItem(url=public_url, reason=reason, at=datetime.now(UTC))
+
     @staticmethod
     def failure(url: str, reason: str, hint: ListingEntry | None = None) -> FailureItem:
         listed_on = hint.published if hint else None
         return FailureItem(url=url, reason=reason, at=datetime.now(UTC), listed_on=listed_on)
-
-
-def _max_pages(value: int | str | None, settings: BaseSettings) -> int:
-    """The ``max_pages`` spider argument (``KCNA_MONITOR_MAX_PAGES`` when not given), checked."""
-    if value is None:
-        value = settings.getint("KCNA_MONITOR_MAX_PAGES", 3)
-    try:
-        pages = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"max_pages must be a whole number, got {value!r}") from None
-    if pages < 1:
-        raise UsageError(f"max_pages must be at least 1, got {pages}")
-    return pages
-
-
-def _with_contact(agent: str, contact: str) -> str:
-    """The user agent naming a contact: in its closing parenthesis, or in one of its own."""
-    if agent.endswith(")"):
-        return f"{agent[:-1]}; contact: {contact})"
-    return f"{agent} (contact: {contact})"

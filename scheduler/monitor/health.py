@@ -1,6 +1,7 @@
-"""Source health: alarms when a source goes quiet or its layout seems to have changed.
+"""Source health: alarms when a source goes quiet, its layout seems to have changed, or a run
+finds many articles changed at once.
 
-Three alarms per source, each raised once and cleared when the condition goes away:
+Four alarms per source, each raised once and cleared when the condition goes away:
 
 - ``quiet``: no new article seen on the source's site for longer than ``quiet_after``
   (default one day; counted from the first run when nothing was ever stored);
@@ -8,7 +9,12 @@ Three alarms per source, each raised once and cleared when the condition goes aw
   earlier run of the source found entries on its listings (a run that parsed no listing,
   e.g. because every listing answered "not modified", tells nothing and changes nothing);
 - ``parse-failures``: more than ``parse_failure_share`` (default 0.5) of the pages the
-  latest run parsed failed to parse, among at least ``min_pages`` (default 5) pages.
+  latest run parsed failed to parse, among at least ``min_pages`` (default 5) pages;
+- ``mass-changes``: the latest run found more than ``mass_changes`` (default 50) articles
+  gone or edited, or more than ``mass_change_share`` (default 0.1) of the source's stored
+  articles (and at least :data:`MASS_SHARE_FLOOR` of them); the message names the counts and
+  some examples. Either limit may be ``false``. A purge rewriting or removing the archive by
+  the thousand is what it is for.
 
 The last two read the per-run counters of ``run_stats``; a run without them is not judged.
 An alarm is logged, listed by :func:`active_alarms`, and sent to the ``[health] notify``
@@ -21,6 +27,8 @@ Configuration (all optional)::
     parse_failure_share = 0.5
     min_pages = 5
     empty_listings = true
+    mass_changes = 50               # or false
+    mass_change_share = 0.1         # or false
     notify = ["webhook:https://example.org/ops"]
 
     [health.sources.kcnawatch]
@@ -43,7 +51,7 @@ from scheduler.monitor.notify.payloads import AlarmPayload
 from scheduler.monitor.notify.settings import Targets
 from storage.alarms import Alarms
 from storage.outbox import Outbox
-from storage.records import AlarmView, RunStats, RunView, utc_iso
+from storage.records import AlarmView, EventView, RunStats, RunView, utc_iso
 from storage.repository import Repository
 
 logger = logging.getLogger("health")
@@ -51,16 +59,31 @@ logger = logging.getLogger("health")
 QUIET = "quiet"
 EMPTY_LISTINGS = "empty-listings"
 PARSE_FAILURES = "parse-failures"
+MASS_CHANGES = "mass-changes"
 
 DEFAULT_QUIET_AFTER = timedelta(days=1)
 #: Runs of a source looked at for the layout alarms.
 HISTORY_RUNS = 20
+#: The fewest changed articles that ``mass_change_share`` counts (a small archive's one
+#: deletion is no purge).
+MASS_SHARE_FLOOR = 5
+#: Changed articles a mass-changes alarm names as examples.
+MASS_EXAMPLES = 3
 
 
 def _share(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
         raise mistake(f"expected a number above 0 and at most 1 (e.g. 0.5), got {show(value)}")
     return float(value)
+
+
+def _off(value: Any) -> Any:
+    """``false`` turns a limit off (None)."""
+    return None if value is False else value
+
+
+def _share_or_off(value: Any) -> float | None:
+    return None if value is None or value is False else _share(value)
 
 
 class SourceHealth(Section):
@@ -72,6 +95,8 @@ class SourceHealth(Section):
     parse_failure_share: Annotated[float, BeforeValidator(_share)] = 0.5
     min_pages: Annotated[int, whole()] = 5
     empty_listings: Flag = True
+    mass_changes: Annotated[int | None, whole(minimum=0), BeforeValidator(_off)] = 50
+    mass_change_share: Annotated[float | None, BeforeValidator(_share_or_off)] = 0.1
 
 
 def _inherit(value: Any, info: ValidationInfo) -> Any:
@@ -176,6 +201,38 @@ def layout_findings(
     return findings
 
 
+def mass_change_finding(
+    config: SourceHealth, run: RunView | None, changes: Sequence[EventView], stored: int
+) -> Finding:
+    """The mass-changes check on the latest finished run, the ``gone`` and ``edited`` events
+    recorded during it and the number of the source's stored articles."""
+    if config.mass_changes is None and config.mass_change_share is None:
+        return Finding(MASS_CHANGES, "")
+    if run is None:
+        return Finding(MASS_CHANGES, None)
+    changed = len({event.article_id for event in changes})
+    share = changed / stored if stored else 0.0
+    limits = []
+    if config.mass_changes is not None and changed > config.mass_changes:
+        limits.append(f"more than {config.mass_changes}")
+    floor = changed >= MASS_SHARE_FLOOR
+    if config.mass_change_share is not None and floor and share > config.mass_change_share:
+        limits.append(f"above {config.mass_change_share:.0%} of the archive")
+    if not limits:
+        return Finding(MASS_CHANGES, "")
+    gone = len({e.article_id for e in changes if e.kind == "gone"})
+    edited = len({e.article_id for e in changes if e.kind == "edited"})
+    examples = "; ".join(
+        f"{e.article_id} {e.kind}" + (f" ({e.detail})" if e.detail else "")
+        for e in changes[:MASS_EXAMPLES]
+    )
+    return Finding(
+        MASS_CHANGES,
+        f"run {run.id}: {changed} articles changed at once ({gone} gone, {edited} edited;"
+        f" {share:.0%} of {stored} stored), {' and '.join(limits)}; e.g. {examples}",
+    )
+
+
 @dataclass(frozen=True)
 class AlarmChange:
     alarm: AlarmView
@@ -213,12 +270,22 @@ def check_health(
         findings = [quiet_finding(settings, last_new, repo.runs.first_run_at(source), now)]
         runs = [r for r in repo.runs.recent(limit=HISTORY_RUNS, source=source) if r.finished_at]
         findings += layout_findings(settings, runs, repo.runs.stats([r.id for r in runs]))
+        findings.append(_mass_changes(repo, settings, runs[0] if runs else None, prefixes))
         for finding in findings:
             change = _apply(repo.alarms, source, finding, now)
             if change is not None:
                 changes.append(change)
                 _announce(repo.outbox, config, change, now)
     return changes
+
+
+def _mass_changes(
+    repo: Repository, config: SourceHealth, run: RunView | None, prefixes: Sequence[str]
+) -> Finding:
+    if run is None or run.finished_at is None:
+        return mass_change_finding(config, None, (), 0)
+    changes = repo.articles.changes_between(run.started_at, run.finished_at, prefixes)
+    return mass_change_finding(config, run, changes, repo.articles.count_read_under(prefixes))
 
 
 def _apply(alarms: Alarms, source: str, finding: Finding, now: datetime) -> AlarmChange | None:

@@ -8,6 +8,7 @@ A rule in the configuration::
     sources = ["kcna"]                    # optional: only articles seen on these sources
     notify = ["webhook:https://example.org/hook", "log", "email:someone@example.org"]
     max_age = "7d"                        # optional: see below
+    event = "gone"                        # optional: only these events (new, edited, gone)
 
 Rules are evaluated on the archive's article events (``new`` and ``edited``) after the
 ``watch`` cursor. A match is stored once per rule, article and version, in the same
@@ -15,6 +16,16 @@ transaction as its notifications and the cursor's move, so a rule fires once per
 whatever the number of runs or restarts, and an edit back to a version already notified
 does not notify again. When an article that a rule matched is noticed gone, the rule
 notifies a ``gone`` event. ``back`` events notify nothing.
+
+``event`` (one of ``new``, ``edited``, ``gone``, or a list of them) makes a rule notify only
+those events, and a ``gone`` chosen so notifies every deletion of an article the rule covers
+(its current version matching ``match``, which such a rule may leave out to cover every
+article), not only of those it matched before::
+
+    [[watch]]
+    name = "deletions"
+    event = "gone"
+    notify = ["log"]
 
 ``max_age`` (default 7 days; ``false`` for no limit) keeps a backfill of old articles from
 flooding the notifiers: a ``new`` article published longer than that before it was stored is
@@ -34,7 +45,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crawler.sources import SOURCES, known, sources_of
 from scheduler.configtypes import (
@@ -76,6 +94,16 @@ def _source(value: Any) -> str:
     return str(value)
 
 
+#: The events a rule may choose (``event``).
+EVENTS = ("new", "edited", "gone")
+
+
+def _event(value: Any) -> str:
+    if value not in EVENTS:
+        raise mistake(f"unknown event {show(value)} (known: {', '.join(EVENTS)})")
+    return str(value)
+
+
 class WatchRule(Section):
     """A ``[[watch]]`` table: which articles to tell about, and whom."""
 
@@ -83,8 +111,15 @@ class WatchRule(Section):
     needs: ClassVar[str] = "every rule needs name and match"
 
     name: Annotated[str, BeforeValidator(_rule_name)]
-    #: Case-insensitive, on title and text.
-    pattern: re.Pattern[str] = Field(alias="match")
+    #: Case-insensitive, on title and text; None (only with ``event``): every article.
+    pattern: re.Pattern[str] | None = Field(default=None, alias="match")
+    #: The events the rule notifies, each once; empty: new and edited, and gone when matched.
+    events: Annotated[
+        tuple[Annotated[str, BeforeValidator(_event)], ...],
+        listed("an event or a list of events", empty=False),
+        BeforeValidator(lambda value: [value] if isinstance(value, str) else value),
+        AfterValidator(each_once),
+    ] = Field(default=(), alias="event")
     #: Crawl sources (kcna, kcnawatch), each once; empty: any.
     sources: Annotated[
         tuple[Annotated[str, BeforeValidator(_source)], ...],
@@ -95,6 +130,13 @@ class WatchRule(Section):
     max_age: Annotated[timedelta | None, duration(positive=True, false_is_none=True)] = (
         DEFAULT_MAX_AGE
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_match(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "match" not in data and "event" not in data:
+            raise mistake("missing (every rule needs name and match, or an event)", at="match")
+        return data
 
     @field_validator("pattern", mode="before")
     @classmethod
@@ -119,13 +161,21 @@ class WatchRule(Section):
         return pattern
 
     def snippet(self, title: str, text: str) -> str | None:
-        """The matching passage (the title when only the title matches); None: no match."""
+        """The matching passage (the title when only the title matches, or when the rule has
+        no expression); None: no match."""
+        if self.pattern is None:
+            return " ".join(title.split())
         found = self.pattern.search(text)
         if found is not None:
             return make_snippet(text, found.start(), found.end())
         if self.pattern.search(title) is not None:
             return " ".join(title.split())
         return None
+
+    def wants(self, event: str) -> bool:
+        """Whether the rule notifies events of this kind (``gone`` by default only for the
+        articles it matched before: see :func:`matches_of_event`)."""
+        return not self.events or event in self.events
 
     def covers(self, article: ArticleView) -> bool:
         """Whether the article was seen on one of the rule's sources (any when none given)."""
@@ -201,7 +251,9 @@ def matches_of_event(
     if event.kind in ("new", "edited"):
         number, title, text = article.version(event.version)
         for rule in rules:
-            if not rule.covers(article) or (event.kind == "new" and _too_old(rule, article, now)):
+            if not rule.wants(event.kind) or not rule.covers(article):
+                continue
+            if event.kind == "new" and _too_old(rule, article, now):
                 continue
             snippet = rule.snippet(title, text)
             if snippet is None:
@@ -209,9 +261,13 @@ def matches_of_event(
             found.append(_match(rule, event, article, number, title, snippet, f"v{number}", now))
     elif event.kind == "gone":
         for rule in rules:
-            if rule.name not in (matched_before or set()):
+            snippet = rule.snippet(article.title, article.text)
+            if rule.events:  # chose its events: every deletion of an article it covers
+                if not rule.wants("gone") or not rule.covers(article) or snippet is None:
+                    continue
+            elif rule.name not in (matched_before or set()):
                 continue
-            snippet = rule.snippet(article.title, article.text) or ""
+            snippet = snippet or ""
             found.append(
                 _match(
                     rule,
