@@ -29,6 +29,7 @@ class FailureItem:
     reason: str
     at: datetime
     listed_on: date | None = None  # the date the listing that linked it gave
+    category: str | None = None  # the category of that listing (or of its request)
 
 
 @dataclass(slots=True)
@@ -59,6 +60,15 @@ class GoneItem:
     url: str
     reason: str  # e.g. "HTTP 404"
     at: datetime
+
+
+@dataclass(slots=True)
+class CategoryItem:
+    """A listing that stands for ``category`` showed these article URLs: each article there
+    is in it, whether fetched in this run or not."""
+
+    category: str
+    urls: tuple[str, ...]
 
 
 @dataclass(slots=True)

@@ -14,6 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from crawler.extract.text import title_key
+
+#: How a listing marks a title cut short.
+_ELLIPSES = ("...", "\u2026")
+
 
 @dataclass(frozen=True, slots=True)
 class Validators:
@@ -34,6 +39,11 @@ class ArchiveState:
     #: Pages that failed in recent runs and are still not stored, with the date their
     #: listing gave them: tried again first.
     retry_urls: dict[str, date | None] = field(default_factory=dict)
+    #: The category of the listing that linked such a page, when one did.
+    retry_categories: dict[str, str] = field(default_factory=dict)
+    #: Known URLs -> the stored article's title (:func:`title_key`): a listing showing
+    #: another title there is a sign of a retitle.
+    titles: dict[str, str] = field(default_factory=dict)
     #: For backfills: listing URL -> pages an earlier backfill finished.
     pages_done: dict[str, int] = field(default_factory=dict)
     #: Stored articles' own pages to fetch again (revisits of young articles, or a
@@ -64,6 +74,21 @@ class ArchiveState:
 
     def knows(self, url: str) -> bool:
         return url in self.known_urls
+
+    def set_titles(self, titles: Mapping[str, str]) -> None:
+        """Remember the stored titles of known URLs (as they read)."""
+        self.titles = {url: title_key(title) for url, title in titles.items()}
+
+    def retitled(self, url: str, listed_title: str) -> bool:
+        """Whether a listing shows a known URL under another title than the stored one (a
+        title cut short with an ellipsis counts when the stored one does not start so)."""
+        stored = self.titles.get(url)
+        listed = title_key(listed_title)
+        if stored is None or not listed:
+            return False
+        if listed_title.rstrip().endswith(_ELLIPSES):
+            return not stored.startswith(listed)
+        return stored != listed
 
     def is_gone(self, url: str) -> bool:
         return url in self.gone_urls

@@ -58,6 +58,8 @@ FAILED_RETRIED: Final = PREFIX + "failed_retried"
 REVISITED: Final = PREFIX + "revisited"
 SWEPT: Final = PREFIX + "swept"
 KNOWN_SKIPPED: Final = PREFIX + "known_skipped"
+#: Stored articles a listing showed under another title: fetched again.
+RETITLED: Final = PREFIX + "retitled_in_listing"
 OLDER_THAN_SINCE: Final = PREFIX + "older_than_since"
 OFFSITE_LINKS: Final = PREFIX + "offsite_links"
 PAGING_STOPPED_AT_KNOWN: Final = PREFIX + "paging_stopped_at_known"

@@ -8,11 +8,11 @@ methods read. Every method is one unit of work (see :mod:`storage.unit`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.batch import save_batch
@@ -28,7 +28,7 @@ from storage.records import (
     UrlView,
     VersionView,
 )
-from storage.unit import UnitOfWork
+from storage.unit import UnitOfWork, chunks
 
 #: Shortest id prefix :meth:`Articles.get` accepts.
 MIN_PREFIX = 4
@@ -63,6 +63,34 @@ class Articles(UnitOfWork):
         return self._write_attempts(
             lambda session, last: save_batch(session, items, self._aggregators, last=last)
         )
+
+    def add_categories(self, categories: Mapping[str, Iterable[str]]) -> set[str]:
+        """Add categories to stored articles, by any URL an article was seen at (a listing
+        showed it there): ``url -> categories``. Returns the URLs of stored articles; the
+        others are left for later. Categories are no part of a version: none is made."""
+        wanted = {url: list(dict.fromkeys(cats)) for url, cats in categories.items() if cats}
+        if not wanted:
+            return set()
+
+        def work(session: Session) -> set[str]:
+            owners: dict[str, str] = {}
+            for chunk in chunks(sorted(wanted)):
+                query = select(URLS.c.url, URLS.c.article_id).where(URLS.c.url.in_(chunk))
+                owners.update({url: aid for url, aid in session.execute(query)})
+            added: dict[str, list[str]] = {}
+            for url, aid in sorted(owners.items()):
+                added.setdefault(aid, []).extend(wanted[url])
+            for chunk in chunks(sorted(added)):
+                query = select(ARTICLES.c.id, ARTICLES.c.categories).where(ARTICLES.c.id.in_(chunk))
+                for aid, stored in session.execute(query.with_for_update()):
+                    merged = list(dict.fromkeys([*(stored or []), *added[aid]]))
+                    if merged != list(stored or []):
+                        session.execute(
+                            update(ARTICLES).where(ARTICLES.c.id == aid).values(categories=merged)
+                        )
+            return set(owners)
+
+        return self._write(work)
 
     # -- reading -------------------------------------------------------------------------
 

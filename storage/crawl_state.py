@@ -29,13 +29,17 @@ class CrawlState(UnitOfWork):
 
     # -- known and failed URLs ------------------------------------------------------------
 
-    def known_urls(self, prefixes: Iterable[str]) -> set[str]:
-        """Every stored article URL that starts with one of ``prefixes`` (e.g. a site root)."""
+    def known_titles(self, prefixes: Iterable[str]) -> dict[str, str]:
+        """The stored article URLs under ``prefixes``, each with its article's title."""
         prefixes = list(prefixes)
         if not prefixes:
-            return set()
-        query = select(URLS.c.url).where(_under(URLS.c.url, prefixes))
-        return self._read(lambda s: set(s.execute(query).scalars()))
+            return {}
+        query = (
+            select(URLS.c.url, ARTICLES.c.title)
+            .join(ARTICLES, ARTICLES.c.id == URLS.c.article_id)
+            .where(_under(URLS.c.url, prefixes))
+        )
+        return self._read(lambda s: {url: title for url, title in s.execute(query)})
 
     def failed_urls(self, prefixes: Iterable[str], since: datetime) -> dict[str, date | None]:
         """URLs under ``prefixes`` that failed since ``since`` and hold no stored article,
@@ -51,6 +55,26 @@ class CrawlState(UnitOfWork):
             .group_by(FAILURES.c.url)
         )
         return self._read(lambda s: {url: listed_on for url, listed_on in s.execute(query)})
+
+    def failure_categories(self, urls: Iterable[str]) -> dict[str, str]:
+        """The category of the listing that linked each of ``urls`` when it last failed
+        with one (URLs that failed without one are left out)."""
+        wanted = sorted(set(urls))
+        query = (
+            select(FAILURES.c.url, FAILURES.c.category)
+            .where(FAILURES.c.category.is_not(None))
+            .order_by(FAILURES.c.at, FAILURES.c.id)
+        )
+
+        def work(session: Session) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for chunk in chunks(wanted):
+                found.update(
+                    {u: c for u, c in session.execute(query.where(FAILURES.c.url.in_(chunk)))}
+                )
+            return found
+
+        return self._read(work)
 
     # -- validators ------------------------------------------------------------------------
 

@@ -199,6 +199,7 @@ class CrawlFailure(Base):
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(index=True)
     listed_on: Mapped[date | None] = mapped_column(Date)
+    category: Mapped[str | None] = mapped_column(Text)  # the category of that listing
 
 
 class HttpValidator(Base):

@@ -112,6 +112,7 @@ class FailureInput:
     reason: str
     at: datetime
     listed_on: date | None = None  # the date a listing gave the page, for a later retry
+    category: str | None = None  # the category of the listing that linked it, likewise
 
     def __post_init__(self) -> None:
         _require_utc("FailureInput.at", self.at)

@@ -163,6 +163,7 @@ class Runs(UnitOfWork):
                 "reason": f.reason,
                 "at": f.at,
                 "listed_on": f.listed_on,
+                "category": f.category,
             }
             for f in failures
         ]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from crawler.pipelines.inputs import to_input
 from crawler.pipelines.spool import encode
-from crawler.pipelines.store import to_input
 from crawler.state import Validators
 from storage.db import make_engine
 from storage.errors import DatabaseUnavailable

@@ -132,7 +132,7 @@ def test_new_entries_skip_requested_offsite_stored_and_old_ones() -> None:
         entry(d, date(2024, 3, 1)),
         entry(d),  # requested already
     )
-    assert [(e.url, gone) for e, gone in walker.new_entries(entries)] == [(B, True), (d, False)]
+    assert [(e.url, check) for e, check in walker.new_entries(entries)] == [(B, True), (d, False)]
     assert walker.requested == {B, d}
     assert stats == {
         keys.KNOWN_SKIPPED: 1,
@@ -272,7 +272,7 @@ def test_retries_and_revisits_are_own_articles_requested_once() -> None:
     stats = Stats()
     walker = walk(archive, stats)
     hint = ListingEntry(url=article, title="", published=date(2024, 1, 2))
-    assert list(walker.retries()) == [(article, hint)]
+    assert list(walker.retries()) == [(article, hint, None)]
     assert list(walker.revisits()) == [(other, None)]
     assert walker.requested == {article, other}
     assert stats == {keys.FAILED_RETRIED: 1, keys.REVISITED: 1}
@@ -295,3 +295,54 @@ def test_the_walk_of_a_plan(plan: CrawlPlan, stops: bool, since: date | None, pr
         progress,
     )
     assert walker.max_pages == 3
+
+
+@pytest.mark.parametrize(
+    ("stored", "listed", "fetched"),
+    [
+        ("Kim Jong Un Inspects Farm", "Kim Jong Un Inspects Farm", False),
+        ("Kim Jong Un Inspects Farm", "  kim jong un  INSPECTS farm ", False),  # case, spaces
+        ("Kim Jong Un's Visit", "Kim Jong Un\u2019s Visit", False),  # a curly apostrophe
+        ("Kim Jong Un Inspects Farm", "Kim Jong Un Inspects Farm.", False),  # punctuation
+        ("Kim Jong Un Inspects Farm", "Kim Jong Un Inspects...", False),  # cut short
+        ("Kim Jong Un Inspects Farm", "Kim Jong Un Visits\u2026", True),  # cut short, other
+        ("Kim Jong Un Inspects Farm", "Kim Jong Un Inspects Factory", True),  # retitled
+        ("Kim Jong Un Inspects Farm", "", False),  # the listing shows no title
+        (None, "Anything", False),  # stored, title unknown
+    ],
+)
+def test_a_stored_article_is_fetched_again_when_listed_under_another_title(
+    stored: str | None, listed: str, fetched: bool
+) -> None:
+    archive = ArchiveState.of({A})
+    if stored is not None:
+        archive.set_titles({A: stored})
+    stats = Stats()
+    walker = walk(archive, stats)
+    shown = ListingEntry(url=A, title=listed)
+    assert [(e.url, check) for e, check in walker.new_entries((shown,))] == (
+        [(A, True)] if fetched else []
+    )
+    assert stats == ({keys.RETITLED: 1} if fetched else {keys.KNOWN_SKIPPED: 1})
+    assert walker.requested == ({A} if fetched else set())
+
+
+def test_a_retitled_article_is_fetched_once_and_a_gone_one_is_not_counted_retitled() -> None:
+    archive = ArchiveState.of({A, B})
+    archive.set_titles({A: "Old title", B: "Old title"})
+    archive.gone_urls.add(B)
+    stats = Stats()
+    walker = walk(archive, stats)
+    entries = (ListingEntry(A, "New title"), ListingEntry(B, "New"), ListingEntry(A, "New"))
+    assert [(e.url, check) for e, check in walker.new_entries(entries)] == [(A, True), (B, True)]
+    assert stats == {keys.RETITLED: 1}
+
+
+def test_retries_carry_the_category_of_the_listing_that_linked_them() -> None:
+    article = "https://kcnawatch.org/newstream/1701650000-1/some-title/"
+    other = "https://kcnawatch.org/newstream/1701650000-2/other/"
+    archive = ArchiveState.of((), retry_urls={article: date(2024, 1, 2), other: None})
+    archive.retry_categories = {article: "Top News"}
+    walker = walk(archive)
+    hint = ListingEntry(url=article, title="", published=date(2024, 1, 2))
+    assert list(walker.retries()) == [(article, hint, "Top News"), (other, None, None)]

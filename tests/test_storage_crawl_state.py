@@ -18,17 +18,18 @@ WATCH = ("https://kcnawatch.org/",)
 # -- known and failed URLs, validators, backfill progress ------------------------------------
 
 
-def test_known_urls_are_listed_per_site(repo: Repository) -> None:
+def test_known_urls_are_listed_per_site_with_their_titles(repo: Repository) -> None:
     repo.articles.save(
         [
             make_item(1, url=q_url(1)),
             make_item(2, url=watch_url(2)),
         ]
     )
-    assert repo.crawl_state.known_urls(["http://www.kcna.kp/"]) == {q_url(1)}
-    assert repo.crawl_state.known_urls(["https://kcnawatch.org/"]) == {watch_url(2)}
-    assert repo.crawl_state.known_urls(["http://www.kcna.kp/en/%"]) == set()  # no wildcards
-    assert repo.crawl_state.known_urls([]) == set()
+    kcna = repo.crawl_state.known_titles(["http://www.kcna.kp/"])
+    assert kcna == {q_url(1): make_item(1, url=q_url(1)).title}
+    assert set(repo.crawl_state.known_titles(["https://kcnawatch.org/"])) == {watch_url(2)}
+    assert repo.crawl_state.known_titles(["http://www.kcna.kp/en/%"]) == {}  # no wildcards
+    assert repo.crawl_state.known_titles([]) == {}
 
 
 def test_failed_urls_are_those_still_missing(repo: Repository) -> None:
@@ -49,6 +50,44 @@ def test_failed_urls_are_those_still_missing(repo: Repository) -> None:
         q_url(2): date(2026, 2, 28)
     }
     assert repo.crawl_state.failed_urls([], since=T0 - DAY) == {}
+
+
+def test_a_failure_keeps_the_category_of_its_listing(repo: Repository) -> None:
+    run = repo.runs.start("kcna", T0)
+    repo.runs.record_failures(
+        run,
+        [
+            FailureInput(url=q_url(1), reason="HTTP 503", at=T0, category="Top News"),
+            FailureInput(url=q_url(1), reason="HTTP 503", at=T0 + HOUR),  # retried, no listing
+            FailureInput(url=q_url(2), reason="HTTP 503", at=T0, category="Latest News"),
+            FailureInput(url=q_url(2), reason="HTTP 503", at=T0 + HOUR, category="Top News"),
+            FailureInput(url=q_url(3), reason="HTTP 503", at=T0),
+        ],
+    )
+    found = repo.crawl_state.failure_categories([q_url(1), q_url(2), q_url(3), q_url(4)])
+    assert found == {q_url(1): "Top News", q_url(2): "Top News"}  # the latest one given
+    assert repo.crawl_state.failure_categories([]) == {}
+
+
+def test_listings_add_their_categories_to_stored_articles(repo: Repository) -> None:
+    one = make_item(1, url=q_url(1), categories=("Latest News",))
+    repo.articles.save([one, make_item(2, url=watch_url(2), canonical_url=q_url(2))])
+    added = repo.articles.add_categories(
+        {
+            q_url(1): ["Top News", "Latest News"],
+            watch_url(2): ["Top News"],  # by any URL it was seen at
+            q_url(9): ["Top News"],  # not stored (yet)
+        }
+    )
+    assert added == {q_url(1), watch_url(2)}
+    first = repo.articles.get(repo.articles.id_at(q_url(1)))
+    assert first.categories == ["Latest News", "Top News"]
+    assert first.versions == 1  # no new version
+    second = repo.articles.get(repo.articles.id_at(watch_url(2)))
+    assert second.categories == ["Top News"]
+    assert repo.articles.add_categories({q_url(1): ["Top News"]}) == {q_url(1)}  # no change
+    assert repo.articles.get(first.id).categories == ["Latest News", "Top News"]
+    assert repo.articles.add_categories({}) == set()
 
 
 def test_validators_are_stored_and_replaced(repo: Repository) -> None:

@@ -2,8 +2,9 @@
 
 One of the crawler's three doors to storage, with the storing pipeline
 (:mod:`crawler.pipelines.store`) and the stats collector (:mod:`crawler.statscollectors`).
-On ``spider_opened`` it reads the source's known and recently failed URLs, the validators of
-its listing pages, the articles due for a revisit (or named by a recheck), a crawl's share of
+On ``spider_opened`` it reads the source's known URLs (with their articles' titles) and
+recently failed ones (with their listings' dates and categories), the validators of its
+listing pages, the articles due for a revisit (or named by a recheck), a crawl's share of
 an archive sweep (see :mod:`crawler.sweep`), those marked gone,
 a backfill's progress, and whether the last crawl finished, into an
 :class:`~crawler.state.ArchiveState` that it announces (:data:`crawler.signals.archive_opened`):
@@ -134,15 +135,17 @@ class ArchiveLoader:
             self.repo = Repository(engine)
         repo = self.repo
         now = self.clock()
-        known = repo.crawl_state.known_urls(self.site_prefixes)
+        titles = repo.crawl_state.known_titles(self.site_prefixes)
         revisit = self._revisit_urls(repo, now)
         sweep = self._sweep_urls(repo, now)
         stored = repo.crawl_state.validators(self.site_prefixes, listings_only=True)
         stored.update(repo.crawl_state.validators((), urls=[*revisit, *sweep]))
         failed = repo.crawl_state.failed_urls(self.site_prefixes, since=now - self.retry_window)
         state = ArchiveState.of(
-            known, {url: Validators(*pair) for url, pair in stored.items()}, failed
+            titles, {url: Validators(*pair) for url, pair in stored.items()}, failed
         )
+        state.set_titles(titles)
+        state.retry_categories = repo.crawl_state.failure_categories(failed)
         state.revisit_urls = revisit
         state.sweep_urls = sweep
         state.gone_urls = repo.crawl_state.gone_urls(self.site_prefixes)

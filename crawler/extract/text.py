@@ -9,6 +9,7 @@ whitespace normalised.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,6 +66,14 @@ def clean(text: str) -> str:
             text = _ESCAPE_RE.sub("", text)
         text = CONTROL_RE.sub("", text)
     return " ".join(text.split())
+
+
+def title_key(title: str) -> str:
+    """What a title says, to compare a listing's title of an article with the stored one:
+    NFKC, case-folded, punctuation as spaces, words joined by single spaces."""
+    text = unicodedata.normalize("NFKC", clean(title)).casefold()
+    words = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text)
+    return " ".join(words.split())
 
 
 def _collect(element: Any, parts: list[str]) -> None:

@@ -1,6 +1,7 @@
-"""Store articles, raw pages and failures in batches; also revisit marks and what listings
-showed. One of the crawler's three doors to storage, with the archive-state extension
-(:mod:`crawler.extensions.archive`) and the stats collector (:mod:`crawler.statscollectors`).
+"""Store articles, raw pages and failures in batches; also revisit marks, what listings
+showed and the categories they give. One of the crawler's three doors to storage, with the
+archive-state extension (:mod:`crawler.extensions.archive`) and the stats collector
+(:mod:`crawler.statscollectors`).
 
 Items are buffered and written in batches (one transaction each, off the reactor thread) when
 a batch is full, every ``flush_every`` seconds, on the first stop request
@@ -31,6 +32,7 @@ from scrapy.exceptions import NotConfigured
 from crawler import stats as keys
 from crawler.items import (
     ArticleItem,
+    CategoryItem,
     CheckedItem,
     FailureItem,
     GoneItem,
@@ -38,44 +40,17 @@ from crawler.items import (
     ProgressItem,
 )
 from crawler.pipelines import spool
+from crawler.pipelines.inputs import failure_input, to_input
 from crawler.signals import batch_stored, stop_requested, stop_stored
 from crawler.sources import aggregator_hosts
 from storage.db import StorageError, make_engine, migrate
-from storage.records import ArticleInput, FailureInput, RawPage, SaveOutcome
+from storage.records import ArticleInput, FailureInput, SaveOutcome, SaveResult
 from storage.repository import Repository
 
 logger = logging.getLogger(__name__)
 
 #: What the pipeline announces: a signal of :mod:`crawler.signals`, sent and awaited.
 Notify = Callable[[object], Awaitable[Any]]
-
-
-def to_input(item: ArticleItem, keep_page: bool) -> ArticleInput:
-    record = item.record
-    page = None
-    if keep_page and item.body is not None:
-        page = RawPage(
-            url=record.url,
-            body=item.body,
-            fetched_at=item.seen_at,
-            status=item.status,
-            parser_version=item.parser_version,
-            content_type=item.content_type,
-        )
-    return ArticleInput(
-        url=record.url,
-        canonical_url=record.canonical_url,
-        source=record.source,
-        title=record.title,
-        text=record.text,
-        published=record.published,
-        published_from=record.published_from,
-        dateline=record.dateline,
-        categories=tuple(record.categories),
-        source_key=record.source_key,
-        seen_at=item.seen_at,
-        page=page,
-    )
 
 
 @dataclass
@@ -126,6 +101,8 @@ class StorePipeline:
         self._gone: list[GoneItem] = []
         self._checked: list[CheckedItem] = []
         self._listings: dict[str, tuple[str, ...] | None] = {}  # written at the close
+        #: Article URL -> categories of the listings that showed it, for stored articles.
+        self._categories: dict[str, list[str]] = {}
         self._later_pages: set[str] = set()  # listing pages past a listing's first
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
@@ -179,15 +156,16 @@ class StorePipeline:
             # Written with (after) the articles buffered before it, never ahead of them.
             self._progress[item.listing_url] = (item.pages_done, item.page_count)
         elif isinstance(item, FailureItem):
-            self._failures.append(
-                FailureInput(url=item.url, reason=item.reason, at=item.at, listed_on=item.listed_on)
-            )
+            self._failures.append(failure_input(item))
             self.counts.failures += 1
             self._count(keys.FAILURES)
         elif isinstance(item, GoneItem):
             self._gone.append(item)
         elif isinstance(item, CheckedItem):
             self._checked.append(item)
+        elif isinstance(item, CategoryItem):
+            self._keep_categories({url: [item.category] for url in item.urls})
+            return item
         elif isinstance(item, ListingItem):
             self._listings[item.listing] = item.urls
             if item.page is not None and item.page > 1:
@@ -278,13 +256,16 @@ class StorePipeline:
         self._flushed_at = time.monotonic()
         async with self._lock:
             articles, failures, progress = self._articles, self._failures, self._progress
-            gone, checked = self._gone, self._checked
-            if not (articles or failures or progress or gone or checked) or self.repo is None:
+            gone, checked, categories = self._gone, self._checked, self._categories
+            pending = articles or failures or progress or gone or checked or categories
+            if not pending or self.repo is None:
                 return
             self._articles, self._failures, self._progress = [], [], {}
-            self._gone, self._checked = [], []
+            self._gone, self._checked, self._categories = [], [], {}
             try:
-                results = await asyncio.to_thread(self._write, articles, failures, progress)
+                results, waiting = await asyncio.to_thread(
+                    self._write, articles, failures, progress, categories
+                )
             except StorageError as exc:
                 # Keep them for the next attempt; nothing is lost.
                 self._articles[:0] = articles
@@ -292,9 +273,11 @@ class StorePipeline:
                 self._progress = {**progress, **self._progress}
                 self._gone[:0] = gone
                 self._checked[:0] = checked
+                self._keep_categories(categories)
                 self._refused(f"could not store {len(articles)} articles: {exc}", str(exc))
                 return
             self._write_error = None
+            self._keep_categories(waiting)
             try:
                 await asyncio.to_thread(self._write_checks, gone, checked)
             except StorageError as exc:
@@ -312,6 +295,13 @@ class StorePipeline:
                 self._count(keys.PREFIX + outcome.value)
             if self.notify is not None:
                 await self.notify(batch_stored)
+
+    def _keep_categories(self, categories: dict[str, list[str]]) -> None:
+        """Categories to add to articles at the next flush (one not stored yet waits; those
+        still waiting at the close are of articles that were not stored)."""
+        for url, listed in categories.items():
+            waiting = self._categories.setdefault(url, [])
+            waiting.extend(c for c in listed if c not in waiting)
 
     def _refused(self, message: str, error: str) -> None:
         """A batch the database refused: one line per kind of trouble, not per try."""
@@ -361,14 +351,20 @@ class StorePipeline:
         articles: Sequence[ArticleInput],
         failures: Sequence[FailureInput],
         progress: dict[str, tuple[int, int | None]],
-    ) -> list:
+        categories: dict[str, list[str]],
+    ) -> tuple[list[SaveResult], dict[str, list[str]]]:
+        """Write a batch; the results, and the categories of articles not stored yet."""
         assert self.repo is not None
         results = self.repo.articles.save(articles) if articles else []
+        waiting: dict[str, list[str]] = {}
+        if categories:  # after the articles: a listing may show one stored in this batch
+            added = self.repo.articles.add_categories(categories)
+            waiting = {url: cats for url, cats in categories.items() if url not in added}
         if failures:
             self.repo.runs.record_failures(self.stats.get_value(keys.RUN_ID), failures)
         if progress:
             self.repo.crawl_state.save_backfill_progress(self.source, progress, _now())
-        return results
+        return results, waiting
 
     # -- spool: articles the database would not take ------------------------------------
 

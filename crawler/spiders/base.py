@@ -36,6 +36,7 @@ from crawler.extract.records import (
 )
 from crawler.items import (
     ArticleItem,
+    CategoryItem,
     CheckedItem,
     FailureItem,
     GoneItem,
@@ -163,8 +164,8 @@ class SourceSpider(scrapy.Spider):
                 self.walk.listing_pages.add((url, 1))
                 yield request
             # Article pages that failed in recent runs and are still missing: try them again.
-            for url, hint in self.walk.retries():
-                yield self.page_request(url, depth=0, hint=hint)
+            for url, hint, category in self.walk.retries():
+                yield self.page_request(url, depth=0, hint=hint, category=category)
         # Stored articles due for a revisit, named by a recheck or swept: has anything changed?
         for url, hint in self.walk.revisits():
             yield self.check_request(url, hint=hint)
@@ -259,11 +260,11 @@ class SourceSpider(scrapy.Spider):
                 return
         truncated = dataloss_reason(response)
         if truncated is not None:  # cut short, and let through (DOWNLOAD_FAIL_ON_DATALOSS off)
-            yield self.failure(public_url, truncated, hint)
+            yield self.failure(public_url, truncated, hint, category)
             return
         if not isinstance(response, TextResponse):
             kind = (response.headers.get("Content-Type") or b"unknown type").decode("latin-1")
-            yield self.failure(public_url, f"not an HTML page ({kind})", hint)
+            yield self.failure(public_url, f"not an HTML page ({kind})", hint, category)
             return
         try:
             page = extract_page(public_url, response.text, hint=hint, today=self.today())
@@ -274,7 +275,7 @@ class SourceSpider(scrapy.Spider):
         except ExtractionError as exc:
             stats.inc_value(keys.PARSE_FAILURES)
             self.logger.warning("could not parse %s: %s", public_url, exc.reason)
-            yield self.failure(public_url, exc.reason, hint)
+            yield self.failure(public_url, exc.reason, hint, category)
             return
         if isinstance(page, Listing):
             yield from self.listing(page, response, public_url, depth, category)
@@ -293,6 +294,8 @@ class SourceSpider(scrapy.Spider):
         if self.report_listings and page.entries:
             posted = response.request is not None and response.request.method != "GET"
             yield listing_item(page, public_url, position, posted=posted)
+        if category and page.entries:  # each article listed is in it, fetched or not
+            yield CategoryItem(category, tuple(dict.fromkeys(e.url for e in page.entries)))
         yield from self.follow_listing(page, depth, category, position or (public_url, depth))
 
     def follow_listing(
@@ -328,8 +331,8 @@ class SourceSpider(scrapy.Spider):
         self, entries: tuple[ListingEntry, ...], category: str | None
     ) -> Iterator[scrapy.Request]:
         """Requests for the entries' article pages, but for those stored already."""
-        for entry, gone in self.walk.new_entries(entries):
-            if gone:  # an article marked gone is listed again: is its page back?
+        for entry, check in self.walk.new_entries(entries):
+            if check:  # a stored article marked gone or retitled: is it back? changed?
                 yield self.check_request(entry.url, hint=entry, category=category)
             else:
                 yield self.page_request(entry.url, depth=0, hint=entry, category=category)
@@ -369,7 +372,8 @@ class SourceSpider(scrapy.Spider):
                 reason = "abandoned: the crawl was stopped"
             else:
                 self.logger.log(level, "could not fetch %s: %s", public_url, reason)
-            yield self.failure(public_url, reason, request.cb_kwargs.get("hint"))
+            kwargs = request.cb_kwargs
+            yield self.failure(public_url, reason, kwargs.get("hint"), kwargs.get("category"))
         if checked:
             yield CheckedItem(public_url, datetime.now(UTC))
         yield from self._answered(request.meta)
@@ -381,6 +385,9 @@ class SourceSpider(scrapy.Spider):
         return GoneItem(url=public_url, reason=reason, at=datetime.now(UTC))
 
     @staticmethod
-    def failure(url: str, reason: str, hint: ListingEntry | None = None) -> FailureItem:
+    def failure(
+        url: str, reason: str, hint: ListingEntry | None = None, category: str | None = None
+    ) -> FailureItem:
+        """A page that gave no article, with what its listing said (for a later retry)."""
         listed_on = hint.published if hint else None
-        return FailureItem(url=url, reason=reason, at=datetime.now(UTC), listed_on=listed_on)
+        return FailureItem(url, reason, datetime.now(UTC), listed_on=listed_on, category=category)

@@ -138,15 +138,17 @@ class ListingWalk:
         if self.progress is not None:
             self.progress.done.update(state.pages_done)
 
-    def retries(self) -> Iterator[tuple[str, ListingEntry | None]]:
-        """Article pages that failed in recent runs and are still missing, to try again (with
-        what their listing said)."""
-        retry = self.archive.retry_urls if self.archive else {}
-        for url, listed_on in sorted(retry.items()):
+    def retries(self) -> Iterator[tuple[str, ListingEntry | None, str | None]]:
+        """Article pages that failed in recent runs and are still missing, to try again, with
+        what their listing said (its date, and its category when it is one)."""
+        if self.archive is None:
+            return
+        categories = self.archive.retry_categories
+        for url, listed_on in sorted(self.archive.retry_urls.items()):
             if self.site.is_own(url) and _is_article(url):
                 self.requested.add(url)  # a listing showing it need not ask again
                 self.count(keys.FAILED_RETRIED)
-                yield url, _hint(url, listed_on)
+                yield url, _hint(url, listed_on), categories.get(url)
 
     def revisits(self) -> Iterator[tuple[str, ListingEntry | None]]:
         """Stored articles due for a revisit (or named by a recheck), then those a sweep
@@ -180,23 +182,39 @@ class ListingWalk:
         return True
 
     def new_entries(self, entries: tuple[ListingEntry, ...]) -> Iterator[tuple[ListingEntry, bool]]:
-        """The entries to fetch, each with whether it is an article marked gone (is it back?):
-        not those requested already, off the site, stored, or older than the since-date."""
+        """The entries to fetch, each with whether to check a stored article's page (one
+        marked gone: is it back? one listed under another title: was it retitled?): not
+        those requested already, off the site, stored (unless so), or older than the
+        since-date."""
         for entry in entries:
             if entry.url in self.requested:
                 continue
             if not self.site.is_own(entry.url):
                 self.count(keys.OFFSITE_LINKS)
                 continue
-            gone = self.archive is not None and self.archive.is_gone(entry.url)
-            if self.archive is not None and self.archive.knows(entry.url) and not gone:
-                self.count(keys.KNOWN_SKIPPED)
+            check = self._check_known(entry)
+            if check is None:
                 continue
             if self.since and entry.published and entry.published < self.since:
                 self.count(keys.OLDER_THAN_SINCE)
                 continue
             self.requested.add(entry.url)
-            yield entry, gone
+            yield entry, check
+
+    def _check_known(self, entry: ListingEntry) -> bool | None:
+        """Whether a listed entry is a stored article to check again (marked gone, or listed
+        under another title than the stored one); None for a stored one to skip."""
+        archive = self.archive
+        if archive is None or not archive.knows(entry.url):
+            return False
+        if archive.is_gone(entry.url):
+            return True
+        if archive.retitled(entry.url, entry.title):
+            self.count(keys.RETITLED)
+            self.logger.info("listed under another title: %s (%r)", entry.url, entry.title)
+            return True
+        self.count(keys.KNOWN_SKIPPED)
+        return None
 
     def listed(
         self, listing: Listing, position: Position | None, requests: int
