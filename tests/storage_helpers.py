@@ -267,6 +267,7 @@ class FailureView:
     reason: str
     at: datetime
     listed_on: date | None = None
+    category: str | None = None
 
 
 def last_failures(engine: Engine, limit: int = 20) -> list[FailureView]:

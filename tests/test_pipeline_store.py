@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extract.records import ArticleRecord
-from crawler.items import ArticleItem, FailureItem
+from crawler.items import ArticleItem, CategoryItem, FailureItem
 from crawler.pipelines.validate import ValidatePipeline
 from storage.articles import Articles
 from storage.db import make_engine
@@ -81,6 +81,34 @@ def test_failures_are_recorded_against_the_run(db_url: str) -> None:
         "no body",
         pipeline.run_id,
     )
+
+
+def test_listings_add_their_categories_to_articles_stored_before_or_later(db_url: str) -> None:
+    crawl_once(Storing(db_url, source="kcna"), [item(1)])
+    one, two, three = (item(n).record.url for n in (1, 2, 3))
+    pipeline = Storing(db_url, source="kcna", batch_size=2)
+    shown = [
+        CategoryItem("Top News", (one, two)),  # before the article two is stored
+        item(2),
+        CategoryItem("Latest News", (two, three)),  # three is never stored
+        CategoryItem("Top News", (two,)),
+    ]
+    crawl_once(pipeline, shown)
+    stored = {a.url: a.categories for a in articles_in(db_url)}
+    assert stored == {one: ["Top News"], two: ["Top News", "Latest News"]}
+
+
+def test_a_failure_is_recorded_with_its_listing_date_and_category(db_url: str) -> None:
+    failure = FailureItem(
+        url="http://www.kcna.kp/en/article/q/ab.kcmsf",
+        reason="HTTP 503",
+        at=T0,
+        listed_on=date(2024, 5, 1),
+        category="Top News",
+    )
+    crawl_once(Storing(db_url, source="kcna"), [failure])
+    [recorded] = last_failures(make_engine(db_url))
+    assert (recorded.listed_on, recorded.category) == (date(2024, 5, 1), "Top News")
 
 
 def test_a_dropped_article_becomes_a_failure_not_a_silent_loss(db_url: str) -> None:
