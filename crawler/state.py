@@ -41,8 +41,8 @@ class ArchiveState:
     retry_urls: dict[str, date | None] = field(default_factory=dict)
     #: The category of the listing that linked such a page, when one did.
     retry_categories: dict[str, str] = field(default_factory=dict)
-    #: Known URLs -> the stored article's title (:func:`title_key`): a listing showing
-    #: another title there is a sign of a retitle.
+    #: Known URLs -> the stored article's title: a listing showing another title there is
+    #: a sign of a retitle.
     titles: dict[str, str] = field(default_factory=dict)
     #: For backfills: listing URL -> pages an earlier backfill finished.
     pages_done: dict[str, int] = field(default_factory=dict)
@@ -76,16 +76,18 @@ class ArchiveState:
         return url in self.known_urls
 
     def set_titles(self, titles: Mapping[str, str]) -> None:
-        """Remember the stored titles of known URLs (as they read)."""
-        self.titles = {url: title_key(title) for url, title in titles.items()}
+        """Remember the stored titles of known URLs."""
+        self.titles = dict(titles)
 
     def retitled(self, url: str, listed_title: str) -> bool:
-        """Whether a listing shows a known URL under another title than the stored one (a
-        title cut short with an ellipsis counts when the stored one does not start so)."""
-        stored = self.titles.get(url)
+        """Whether a listing shows a known URL under another title than the stored one,
+        compared by :func:`title_key` (a title cut short with an ellipsis counts when the
+        stored one does not start so)."""
+        title = self.titles.get(url)
         listed = title_key(listed_title)
-        if stored is None or not listed:
+        if title is None or not listed:
             return False
+        stored = title_key(title)
         if listed_title.rstrip().endswith(_ELLIPSES):
             return not stored.startswith(listed)
         return stored != listed

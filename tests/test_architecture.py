@@ -23,8 +23,8 @@ PACKAGES = ("crawler", "scheduler", "storage", "replica")
 SUPPORT = ("tests", "bench", "scripts")
 
 #: The crawler reaches storage in its storing components only: the storing pipeline (and
-#: its inputs and spool), the extension that loads the archive state, the stats collector that records
-#: the run.
+#: its inputs and spool), the extension that loads the archive state, the stats collector
+#: that records the run.
 CRAWLER_STORAGE_USERS = {
     "crawler.pipelines.store",
     "crawler.pipelines.inputs",

@@ -98,6 +98,31 @@ def test_listings_add_their_categories_to_articles_stored_before_or_later(db_url
     assert stored == {one: ["Top News"], two: ["Top News", "Latest News"]}
 
 
+def test_categories_the_database_refuses_wait_and_cost_no_article(db_url: str) -> None:
+    pipeline = Storing(db_url, source="kcna", batch_size=1)
+    url = item(1).record.url
+    tries: list[int] = []
+
+    async def go() -> None:
+        await pipeline.open()
+        real = pipeline.pipeline.repo.articles.add_categories
+
+        def refuse_once(categories):
+            tries.append(len(categories))
+            if len(tries) == 1:
+                raise DatabaseUnavailable("database is locked")
+            return real(categories)
+
+        pipeline.pipeline.repo.articles.add_categories = refuse_once
+        await pipeline.process([CategoryItem("Top News", (url,)), item(1)])
+        await pipeline.pipeline.close_spider()
+
+    run(go())
+    assert pipeline.counts.new == 1  # stored once, counted once
+    assert tries == [1, 1]
+    assert [a.categories for a in articles_in(db_url)] == [["Top News"]]
+
+
 def test_a_failure_is_recorded_with_its_listing_date_and_category(db_url: str) -> None:
     failure = FailureItem(
         url="http://www.kcna.kp/en/article/q/ab.kcmsf",

@@ -358,7 +358,11 @@ class StorePipeline:
         results = self.repo.articles.save(articles) if articles else []
         waiting: dict[str, list[str]] = {}
         if categories:  # after the articles: a listing may show one stored in this batch
-            added = self.repo.articles.add_categories(categories)
+            try:
+                added = self.repo.articles.add_categories(categories)
+            except StorageError as exc:  # the articles are stored: only delays the categories
+                logger.warning("could not add categories to %d articles: %s", len(categories), exc)
+                added = set()
             waiting = {url: cats for url, cats in categories.items() if url not in added}
         if failures:
             self.repo.runs.record_failures(self.stats.get_value(keys.RUN_ID), failures)
