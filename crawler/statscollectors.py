@@ -192,6 +192,7 @@ class RunStatsCollector(MemoryStatsCollector):
         db_url = settings.get("KCNA_MONITOR_DB")
         self.recorder: RunRecorder | None = None
         self._ending = False  # the run's outcome is being recorded (once)
+        self._lock = asyncio.Lock()  # the run's writes, one at a time and in order
         if not db_url:
             return
         spidercls = crawler.spidercls
@@ -211,15 +212,24 @@ class RunStatsCollector(MemoryStatsCollector):
             self.set_value(keys.RUN_ID, self.recorder.open())
 
     async def batch_stored(self) -> None:
-        if self.recorder is not None:
-            await asyncio.to_thread(self.recorder.save_counts, dict(self.get_stats()))
+        """Keep the run's counters current; after a stop too, as what was parsed before it
+        goes on being stored (and a stopped process may be ended before it closes)."""
+        if self.recorder is None:
+            return
+        async with self._lock:
+            stats = dict(self.get_stats())
+            if self._ending:
+                await asyncio.to_thread(self.recorder.recount, stats)
+            else:
+                await asyncio.to_thread(self.recorder.save_counts, stats)
 
     async def stop_stored(self) -> None:
         await self._finish("shutdown")
 
     async def spider_closed(self, spider: Any, reason: str) -> None:
         if self.recorder is not None and self._ending:  # stopped: the outcome is recorded
-            await asyncio.to_thread(self.recorder.recount, dict(self.get_stats()))
+            async with self._lock:
+                await asyncio.to_thread(self.recorder.recount, dict(self.get_stats()))
             return
         await self._finish(reason)
 
@@ -227,9 +237,12 @@ class RunStatsCollector(MemoryStatsCollector):
         if self.recorder is None or self._ending:
             return
         self._ending = True
-        status, error = await asyncio.to_thread(
-            self.recorder.finish, dict(self.get_stats()), reason
-        )
+        # One write of the run at a time, each with the stats as they are when it starts: a
+        # batch counted after this snapshot is recorded by its own batch_stored.
+        async with self._lock:
+            status, error = await asyncio.to_thread(
+                self.recorder.finish, dict(self.get_stats()), reason
+            )
         self.set_value(keys.RUN_STATUS, status)
         if error:
             self.set_value(keys.RUN_ERROR, error)

@@ -107,3 +107,21 @@ def test_without_a_database_the_stats_collector_only_collects() -> None:
     collector = RunStatsCollector(get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": ""}))
     collector.open_spider()
     assert collector.recorder is None and collector.get_value(keys.RUN_ID) is None
+
+
+def test_articles_stored_after_a_stop_count_even_if_the_process_never_closes(db_url: str) -> None:
+    """A stopped crawl may be ended before its close (the forced exit): each batch stored
+    after the stop updates the run's counters itself, keeping the stop's outcome."""
+    crawler = get_crawler(KcnaSpider, {"KCNA_MONITOR_DB": db_url})
+    collector = RunStatsCollector(crawler)
+    collector.open_spider()
+    collector.set_value(keys.NEW, 2)
+
+    async def go() -> None:
+        await collector.stop_stored()
+        collector.set_value(keys.NEW, 4)
+        await collector.batch_stored()  # no spider_closed follows
+
+    asyncio.run(go())
+    [last] = Repository(make_engine(db_url)).runs.recent(limit=1)
+    assert (last.status, last.new, last.error) == ("interrupted", 4, "shutdown")
