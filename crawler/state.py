@@ -95,9 +95,6 @@ class ArchiveState:
     def is_gone(self, url: str) -> bool:
         return url in self.gone_urls
 
-    def add_known(self, url: str) -> None:
-        self.known_urls.add(url)
-
     def validators_for(self, url: str) -> Validators | None:
         return self.learnt.get(url) or self.validators.get(url)
 

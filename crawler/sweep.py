@@ -64,11 +64,11 @@ class Sweep:
     @classmethod
     def from_settings(cls, settings: _Settings) -> Sweep | None:
         """The sweep the settings ask for; None when there is none (no period, or 0)."""
-        every = float(settings.get(EVERY) or 0)
+        every = _number(settings, EVERY, 0.0, float)
         if every <= 0:
             return None
-        budget = int(settings.get(BUDGET) or DEFAULT_BUDGET)
-        interval = float(settings.get(INTERVAL) or every)
+        budget = _number(settings, BUDGET, DEFAULT_BUDGET, int)
+        interval = _number(settings, INTERVAL, every, float)
         return cls(timedelta(seconds=every), budget, timedelta(seconds=interval))
 
     def to_settings(self) -> dict[str, str]:
@@ -78,3 +78,15 @@ class Sweep:
             BUDGET: str(self.budget),
             INTERVAL: f"{self.interval.total_seconds():g}",
         }
+
+
+def _number(settings: _Settings, name: str, default: Any, kind: type) -> Any:
+    """A setting's number; a ValueError naming the setting when it is not one."""
+    value = settings.get(name)
+    if not value:  # unset, empty or 0: the default
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise ValueError(f"{name}: expected {what}, got {value!r}") from None

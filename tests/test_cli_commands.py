@@ -125,3 +125,18 @@ def test_user_dates(text: str, expected: date) -> None:
 def test_user_dates_refused(text: str, message: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         user_date(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("KCNA_MONITOR_SWEEP_EVERY", "abc", "expected a number of seconds, got 'abc'"),
+        ("KCNA_MONITOR_SWEEP_BUDGET", "1.5", "expected a whole number, got '1.5'"),
+    ],
+)
+def test_a_sweep_setting_that_is_not_a_number_is_one_line(
+    name: str, value: str, expected: str
+) -> None:
+    settings = {"KCNA_MONITOR_SWEEP_EVERY": "60", name: value}
+    with pytest.raises(OptionError, match=f"^{name}: {expected}$"):
+        plan(CrawlOptions(sources=["kcna"], settings=settings))

@@ -13,6 +13,7 @@ from crawler.extract import page_kind
 from crawler.plan import SETTING as PLAN_SETTING
 from crawler.plan import CrawlPlan, PlanError
 from crawler.sources import SOURCES, allowed_hosts, is_http_url, known
+from crawler.sweep import Sweep
 
 
 class OptionError(ValueError):
@@ -108,6 +109,7 @@ def crawl_plan(options: CrawlOptions) -> CrawlPlan:
     """What the crawl does: ``options.plan``, unless ``--set KCNA_MONITOR_PLAN`` says."""
     try:
         told = CrawlPlan.from_settings(options.settings)  # a retired mode setting is an error
-    except PlanError as exc:
+        Sweep.from_settings(options.settings)  # a sweep setting that is not a number
+    except (PlanError, ValueError) as exc:
         raise OptionError(str(exc)) from None
     return told if PLAN_SETTING in options.settings else options.plan
