@@ -9,7 +9,7 @@ without it every source runs on its defaults. See ``contrib/config.example.toml`
 defined next to the code that uses them: ``[daemon]`` and ``[sources.NAME]``
 (:mod:`scheduler.daemon.settings`), ``[[watch]]`` (:mod:`scheduler.monitor.watch`),
 ``[smtp]`` and ``[notify]`` (:mod:`scheduler.monitor.notify.settings`), ``[health]``
-(:mod:`scheduler.monitor.health`). :func:`load` reads
+(:mod:`scheduler.monitor.health`), ``[web]`` (:mod:`scheduler.web.settings`). :func:`load` reads
 it into a :class:`Config`. Every mistake is one :class:`ConfigError` line naming the key and
 what is allowed, e.g. ``sources.kcna.every: bad duration "15 minutes" (use e.g. 30s, 15m,
 2h)``; a key the model does not know is a mistake too.
@@ -46,6 +46,7 @@ from scheduler.daemon.settings import DaemonConfig, SourceConfig
 from scheduler.monitor.health import HealthConfig
 from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig
 from scheduler.monitor.watch import WatchRule
+from scheduler.web.settings import WebConfig
 
 ENV_CONFIG = "KCNA_MONITOR_CONFIG"
 ENV_DB = "KCNA_MONITOR_DB"
@@ -126,6 +127,7 @@ class ConfigFile(Section):
     ] = ()
     notify: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> ConfigFile:
@@ -173,6 +175,7 @@ class Config:
     daemon: DaemonConfig
     sources: dict[str, SourceConfig]
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def enabled_sources(self) -> list[SourceConfig]:
         return [source for source in self.sources.values() if source.enabled]
@@ -245,6 +248,7 @@ def validate(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
             notify=document.notify,
             health=document.health,
         ),
+        web=document.web,
     )
 
 

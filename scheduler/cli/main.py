@@ -5,7 +5,8 @@ Each command turns a domain error into one line on stderr and an exit code:
 article), 2 the command line or configuration is wrong. The commands are grouped by what
 they act on: the archive (:mod:`~scheduler.cli.archive`), reading it
 (:mod:`~scheduler.cli.read`), searching it (:mod:`~scheduler.cli.search`), the daemon
-(:mod:`~scheduler.cli.daemon`) and monitoring (:mod:`~scheduler.cli.monitor`).
+(:mod:`~scheduler.cli.daemon`), monitoring (:mod:`~scheduler.cli.monitor`) and the reading
+room (:mod:`~scheduler.cli.serve`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from scheduler import export
-from scheduler.cli import archive, daemon, monitor, read, search
+from scheduler.cli import archive, daemon, monitor, read, search, serve
 from scheduler.cli.common import PROG, CommandError
 from scheduler.cli.options import OneLineParser
 from scheduler.configtypes import ConfigError
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     read.register(sub)
     search.register(sub)
     monitor.register(sub)
+    serve.register(sub)
     return parser
 
 

@@ -1,5 +1,5 @@
-"""The commands of watch rules, feeds and the monitoring server:
-``watch test NAME``, ``feed [-o FILE] [--rule NAME]`` and ``serve [--host] [--port]``.
+"""The commands of watch rules and feeds: ``watch test NAME`` and
+``feed [-o FILE] [--rule NAME]``.
 
 :func:`register` adds them to the ``kcna-monitor`` command line; each command follows the
 ``cmd_*(args, out) -> int`` pattern of :mod:`scheduler.cli.main` (a configuration mistake is
@@ -13,16 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from scheduler.cli.common import CommandError, open_archive, write_atomically
-from scheduler.cli.options import add_db, add_log_level, positive_int
+from scheduler.cli.common import open_archive, write_atomically
+from scheduler.cli.options import add_db, positive_int
 from scheduler.config import MonitoringConfig, load
 from scheduler.export import printable, xml_text
-from scheduler.logs import setup_logging
 from scheduler.monitor.feed import build_feed
 from scheduler.monitor.outbox import utc_now
 from scheduler.monitor.watch import find_rule, stored_matches
-from scheduler.web.app import WebApp
-from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, make_server
 
 
 def _open(args: argparse.Namespace) -> tuple[MonitoringConfig, Any]:
@@ -71,48 +68,8 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    setup_logging(args.log_level)
-    config = load(args.config)
-    repo = open_archive(config.resolve_db(args.db))
-    sweeps = {
-        name: source.sweep_period
-        for name, source in config.sources.items()
-        if source.sweep_period is not None
-    }
-    try:
-        server = make_server(WebApp(repo, config.monitoring, sweeps=sweeps), args.host, args.port)
-    except OSError as error:
-        raise CommandError(
-            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
-        ) from None
-    host, port = server.server_address[:2]
-    print(
-        f"serving http://{host}:{port}/metrics, /healthz and /feed.atom (Ctrl-C to stop)",
-        file=out,
-        flush=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
-    return value
-
-
 def register(subparsers: Any) -> None:
-    """Add ``watch``, ``feed`` and ``serve`` to the command line's subparsers."""
+    """Add ``watch`` and ``feed`` to the command line's subparsers."""
     watch = subparsers.add_parser(
         "watch",
         help="watch rules: see which stored articles a rule matches",
@@ -147,23 +104,3 @@ def register(subparsers: Any) -> None:
     )
     add_db(feed)
     feed.set_defaults(func=cmd_feed)
-
-    serve = subparsers.add_parser(
-        "serve",
-        help="serve /metrics (Prometheus), /healthz and the Atom feeds over HTTP",
-        description="Serve /metrics (Prometheus text format), /healthz (503 when a source is"
-        " in alarm or the database is unreachable), /feed.atom and /feed/RULE.atom.",
-    )
-    serve.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})"
-    )
-    serve.add_argument(
-        "--port",
-        type=_port,
-        default=DEFAULT_PORT,
-        metavar="N",
-        help=f"port to listen on (default: {DEFAULT_PORT}; 0: any free port)",
-    )
-    add_log_level(serve, "INFO")
-    add_db(serve)
-    serve.set_defaults(func=cmd_serve)

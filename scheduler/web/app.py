@@ -1,143 +1,133 @@
-"""What ``kcna-monitor serve`` answers, whatever serves it (:mod:`scheduler.web.server`).
+"""The web app of ``kcna-monitor serve``: a read-only reading room over the archive.
 
-- ``/metrics``: Prometheus text format (:mod:`scheduler.web.metrics`);
-- ``/healthz``: ``200`` with ``{"status": "ok", ...}``, or ``503`` with
-  ``{"status": "fail", ...}`` when the database is unreachable or a source is in alarm;
-- ``/feed.atom`` and ``/feed/<rule>.atom``: the Atom feeds of :mod:`scheduler.monitor.feed`;
-- ``/``: the list of these paths.
+:func:`create_app` composes it (Starlette): the pages (:mod:`scheduler.web.pages`), the JSON
+API (:mod:`scheduler.web.api`), the Atom feeds (:mod:`scheduler.web.feeds`), ``/metrics``
+and ``/healthz`` (here), the stylesheet; the security headers and, when the server is
+reachable from other machines, the token check (:mod:`scheduler.web.security`).
 
-Every answer is computed from the database, so it can be served beside the daemon or on its
-own. Requests for the same answer that arrive while it is being computed wait for that
-computation instead of starting their own (:class:`SharedReads`): a slow database is then
-asked once, not once per waiting client, and a client waits at most :data:`WAIT_SECONDS`
-before it gets a ``503``.
+Every route answers GET and HEAD only: nothing on the web writes. Handlers are plain
+functions, run in Starlette's thread pool, because the archive is read through the
+synchronous repository. Errors are one line, in the form the client asked for: a malformed
+query or parameter is 400, a database that cannot answer is 503.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+import logging
+from pathlib import Path
+from typing import Any
 
-from scheduler.config import MonitoringConfig
-from scheduler.monitor.feed import ATOM_TYPE, build_feed
-from scheduler.monitor.health import alarms_json
-from scheduler.monitor.outbox import utc_now
-from scheduler.web.metrics import METRICS_TYPE, render
-from storage.db import ping
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from scheduler.web import api, feeds, pages
+from scheduler.web.context import WebContext, context_of
+from scheduler.web.metrics import METRICS_TYPE
+from scheduler.web.params import BadRequest
+from scheduler.web.security import SecurityHeaders, TokenRequired
 from storage.errors import StorageError
-from storage.repository import Repository
+from storage.search import QueryError
 
-#: How long a request waits for a database read that another request started.
-WAIT_SECONDS = 30.0
-TEXT_TYPE = "text/plain; charset=utf-8"
+logger = logging.getLogger("web")
 
-T = TypeVar("T")
-#: An answer: HTTP status, content type, body.
-Answer = tuple[int, str, bytes]
+HERE = Path(__file__).parent
 
 
-@dataclass
-class _Read:
-    done: threading.Event = field(default_factory=threading.Event)
-    value: Any = None
-    error: BaseException | None = None
+def templates() -> Jinja2Templates:
+    """The page templates; every value is HTML-escaped unless marked safe."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return Jinja2Templates(env=environment)
 
 
-class SharedReads:
-    """Concurrent requests for the same answer share one computation of it.
-
-    The first request for a key computes the answer; those arriving before it is done wait
-    for it (at most ``wait`` seconds, then :class:`storage.errors.StorageError`) and get the
-    same answer, or an error of the same kind. A later request computes a fresh answer.
-    """
-
-    def __init__(self, wait: float = WAIT_SECONDS) -> None:
-        self.wait = wait
-        self._lock = threading.Lock()
-        self._running: dict[Hashable, _Read] = {}
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            read = self._running.get(key)
-            first = read is None
-            if read is None:
-                read = self._running[key] = _Read()
-        if first:
-            try:
-                read.value = compute()
-            except Exception as error:
-                read.error = error
-                raise
-            finally:
-                with self._lock:
-                    del self._running[key]
-                read.done.set()
-            return read.value
-        if not read.done.wait(self.wait):
-            raise StorageError(f"the database did not answer within {self.wait:g} s")
-        if isinstance(read.error, StorageError):
-            raise StorageError(str(read.error)) from read.error
-        if read.error is not None:
-            raise RuntimeError(f"{type(read.error).__name__}: {read.error}") from read.error
-        return read.value
+def create_app(context: WebContext, *, token: str | None = None) -> Starlette:
+    """The app over ``context``; with ``token``, every request must present it."""
+    middleware = [Middleware(SecurityHeaders)]
+    if token is not None:
+        middleware.append(Middleware(TokenRequired, token=token))
+    routes = [
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/healthz", healthz_endpoint, methods=["GET"]),
+        *feeds.routes(),
+        *api.routes(),
+        *pages.routes(),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            BadRequest: _bad_request,
+            QueryError: _bad_request,
+            StorageError: _unavailable,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    app.state.context = context
+    app.state.templates = templates()
+    return app
 
 
-@dataclass
-class WebApp:
-    """What the server answers from."""
+def metrics_endpoint(request: Request) -> Response:
+    context = context_of(request)
+    body = context.shared.get("/metrics", context.metrics)
+    return Response(body, media_type=METRICS_TYPE, headers={"Cache-Control": "no-cache"})
 
-    repo: Repository
-    config: MonitoringConfig
-    clock: Callable[[], datetime] = utc_now
-    #: Source name -> its archive sweep period, for the sources that sweep (see /metrics).
-    sweeps: dict[str, timedelta] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.shared = SharedReads()
+def healthz_endpoint(request: Request) -> Response:
+    context = context_of(request)
+    status, report = context.shared.get("/healthz", context.health)
+    return Response(
+        json.dumps(report, indent=2) + "\n",
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-cache"},
+    )
 
-    def answer(self, path: str, host: str | None = None) -> Answer:
-        """The answer to a GET of ``path`` (``host``: the request's Host header, for the
-        feeds' own URL). Raises :class:`StorageError` when the database cannot answer."""
-        if path == "/metrics":
-            return 200, METRICS_TYPE, self.shared.get(path, self.metrics).encode()
-        if path == "/healthz":
-            status, report = self.shared.get(path, self.health)
-            return status, "application/json", (json.dumps(report, indent=2) + "\n").encode()
-        if path == "/feed.atom" or (path.startswith("/feed/") and path.endswith(".atom")):
-            rule = None if path == "/feed.atom" else path[len("/feed/") : -len(".atom")]
-            self_url = f"http://{host}{path}" if host else None
-            body = self.shared.get((path, self_url), lambda: self.feed(rule, self_url))
-            if body is None:
-                return 404, TEXT_TYPE, b"no such watch rule\n"
-            return 200, ATOM_TYPE, body
-        if path == "/":
-            names = [f"/feed/{rule.name}.atom" for rule in self.config.watch]
-            text = "\n".join(["kcna-monitor", "/metrics", "/healthz", "/feed.atom", *names])
-            return 200, TEXT_TYPE, (text + "\n").encode()
-        return 404, TEXT_TYPE, b"not found\n"
 
-    def health(self) -> tuple[int, dict[str, Any]]:
-        try:
-            ping(self.repo.engine)
-            alarms = self.repo.alarms.active()
-        except StorageError as error:
-            return 503, {"status": "fail", "database": f"unreachable: {error}", "alarms": []}
-        report = {
-            "status": "fail" if alarms else "ok",
-            "database": "ok",
-            "alarms": alarms_json(alarms),
-        }
-        return (503 if alarms else 200), report
+# -- errors: one line, in the client's form ----------------------------------------------
 
-    def metrics(self) -> str:
-        return render(self.repo, self.sweeps, self.clock()).decode()
 
-    def feed(self, name: str | None, self_url: str | None) -> bytes | None:
-        rule = self.config.rule(name) if name is not None else None
-        if name is not None and rule is None:
-            return None
-        return build_feed(self.repo, now=self.clock(), rule=rule, self_url=self_url)
+def _error(request: Request, status: int, message: str) -> Response:
+    path = request.url.path
+    if path.startswith("/api/"):
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+    if path.endswith((".atom", ".xsl")) or path in ("/metrics", "/healthz"):
+        return PlainTextResponse(message + "\n", status_code=status)
+    return pages.error_page(request, status, message)
+
+
+def _bad_request(request: Request, error: Any) -> Response:
+    return _error(request, 400, str(error))
+
+
+def _unavailable(request: Request, error: Any) -> Response:
+    logger.warning("%s %s: database unavailable: %s", request.method, request.url.path, error)
+    return _error(request, 503, f"database unavailable: {error}")
+
+
+def _http_error(request: Request, error: Any) -> Response:
+    detail = str(getattr(error, "detail", "") or "error")
+    response = _error(request, error.status_code, detail)
+    for name, value in (getattr(error, "headers", None) or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _internal_error(request: Request, error: Exception) -> Response:
+    logger.error("%s %s: %s: %s", request.method, request.url.path, type(error).__name__, error)
+    return _error(request, 500, "internal error")

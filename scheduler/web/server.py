@@ -1,84 +1,95 @@
-"""The HTTP server of ``kcna-monitor serve``: it answers GET and HEAD from an :class:`App`
-(:class:`scheduler.web.app.WebApp`).
+"""The HTTP server of ``kcna-monitor serve``: uvicorn serving the app of
+:func:`scheduler.web.app.create_app` on a socket bound here.
 
-It binds to 127.0.0.1 unless told otherwise. Each connection is served in a thread of its
-own, and the kernel queues up to :data:`LISTEN_BACKLOG` connections not accepted yet, so a
+Binding first, then handing the socket to uvicorn, means a port that is taken is one clear
+line before anything starts, and ``port=0`` (any free port, for tests) tells its number at
+once. The kernel queues up to :data:`LISTEN_BACKLOG` connections not accepted yet, so a
 burst of scrapers and probes is answered rather than refused.
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import socket
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+import threading
+from types import TracebackType
 
-from storage.errors import StorageError
+import uvicorn
+from starlette.types import ASGIApp
 
-logger = logging.getLogger("web")
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9310
 #: Connections the kernel holds for the server before it accepts them (the system's limit,
 #: ``net.core.somaxconn``, may lower it).
 LISTEN_BACKLOG = max(1024, socket.SOMAXCONN)
-#: How long a connection may stay silent before the server closes it.
-IDLE_SECONDS = 30.0
-TEXT_TYPE = "text/plain; charset=utf-8"
+#: How long an idle keep-alive connection stays open.
+KEEP_ALIVE_SECONDS = 30
 
 
-class App(Protocol):
-    def answer(self, path: str, host: str | None = None) -> tuple[int, str, bytes]:
-        """HTTP status, content type and body of a GET of ``path`` (``host``: the request's
-        Host header); raises :class:`StorageError` when the database cannot answer."""
-        ...
+class WebServer:
+    """``app`` served on (``host``, ``port``); the socket is bound on creation (raises
+    :class:`OSError` when it cannot be)."""
 
-
-class Handler(BaseHTTPRequestHandler):
-    server_version = "kcna-monitor"
-    timeout = IDLE_SECONDS
-    app: App  # set on the subclass made by make_server
-
-    def do_GET(self) -> None:
-        self._answer(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._answer(send_body=False)
-
-    def _answer(self, *, send_body: bool) -> None:
-        path = unquote(urlsplit(self.path).path)
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
         try:
-            status, content_type, body = self.app.answer(path, self.headers.get("Host"))
-        except StorageError as error:
-            status, content_type = 503, TEXT_TYPE
-            body = f"database unavailable: {error}\n".encode()
-        except Exception as error:  # a bug: one line in the log, a 500 to the client
-            logger.error("%s %s: %s: %s", self.command, path, type(error).__name__, error)
-            status, content_type, body = 500, TEXT_TYPE, b"internal error\n"
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind((host.strip("[]"), port))
+            self.socket.listen(LISTEN_BACKLOG)
+        except OSError:
+            self.socket.close()
+            raise
+        self.socket.set_inheritable(True)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            backlog=LISTEN_BACKLOG,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            server_header=False,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
 
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+    @property
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
+        host, port = self.socket.getsockname()[:2]
+        return host, port
 
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-class Server(ThreadingHTTPServer):
-    """A thread per connection; a listen backlog of :data:`LISTEN_BACKLOG`."""
+    def serve_forever(self) -> None:
+        """Serve until SIGINT or SIGTERM (in the main thread) or :meth:`stop`."""
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self.socket.close()
 
-    request_queue_size = LISTEN_BACKLOG
-    daemon_threads = True
+    # -- in a thread, for tests and benchmarks -------------------------------------------
 
+    def __enter__(self) -> WebServer:
+        self._thread = threading.Thread(target=self._run_in_thread, name="web", daemon=True)
+        self._thread.start()
+        return self
 
-def make_server(
-    app: App, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
-) -> ThreadingHTTPServer:
-    """A server bound to (host, port) (port 0: any free port; see ``server_address``)."""
-    handler = type("BoundHandler", (Handler,), {"app": app})
-    return Server((host, port), handler)
+    def _run_in_thread(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.socket]))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (the open connections are closed) and wait for the thread."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.socket.close()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,9 @@
+"""The JSON API under ``/api/``."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    return []
