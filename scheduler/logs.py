@@ -43,3 +43,18 @@ def setup_logging(level: str = "WARNING") -> None:
     # Scrapy's cookie handling asks tldextract, which tries to download the public suffix
     # list and, offline, logs a traceback before using its bundled copy: noise for users.
     logging.getLogger("tldextract").setLevel(logging.CRITICAL)
+    if level.upper() != "DEBUG":
+        # Alembic tells its plugins and its database dialect at INFO on every start; only
+        # "Running upgrade ..." says something to a user.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        migration = logging.getLogger("alembic.runtime.migration")
+        for old in [f for f in migration.filters if isinstance(f, _AlembicChatter)]:
+            migration.removeFilter(old)
+        migration.addFilter(_AlembicChatter())
+
+
+class _AlembicChatter(logging.Filter):
+    """Drops Alembic's start-up lines that say nothing about the schema."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
