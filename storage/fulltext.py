@@ -4,94 +4,80 @@ A query (see :mod:`storage.search`) finds articles by their current title and te
 ``in_versions`` by any version's; filters narrow the matches, and a page of them comes back
 sorted by relevance (bm25 on SQLite, ``ts_rank_cd`` on PostgreSQL), by publication date or by
 first sighting, each with a snippet whose hits are between :data:`HIT_START` and
-:data:`HIT_END`.
+:data:`HIT_END`. Without a query, :meth:`Search.browse` pages through the archive with the same
+filters and :meth:`Search.facets` counts it by source and month. Pages continue by cursor
+(:mod:`storage.paging`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Integer,
+    RowMapping,
+    Select,
     Subquery,
     bindparam,
     cast,
     func,
-    literal,
     literal_column,
     null,
     select,
     table,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from storage.fulltext_schema import rebuild
 from storage.models import ARTICLES, VERSIONS
+from storage.paging import (
+    BROWSE_SORTS,
+    HIT_COLUMNS,
+    HIT_END,
+    HIT_START,
+    SEARCH_SORTS,
+    SNIPPET_WORDS,
+    UNDATED,
+    BrowseSort,
+    CursorError,
+    Facets,
+    SearchFilters,
+    SearchHit,
+    SearchPage,
+    SearchSort,
+    after_key,
+    check_sort,
+    conditions,
+    cursor_after,
+    opening,
+    order,
+    read_cursor,
+)
 from storage.search import PG_CONFIG, Query, parse, to_fts5, to_tsquery
 from storage.unit import UnitOfWork, dialect_of
 
-#: The marks around a hit in a snippet (control characters: never in stored text).
-HIT_START, HIT_END = "\x02", "\x03"
-#: How :meth:`Search.find` orders the matches.
-SearchSort = Literal["relevance", "published", "first-seen"]
-SEARCH_SORTS: tuple[str, ...] = get_args(SearchSort)
-#: Words around the hits in a snippet.
-SNIPPET_WORDS = 24
+__all__ = [
+    "HIT_END",
+    "HIT_START",
+    "SEARCH_SORTS",
+    "SNIPPET_WORDS",
+    "CursorError",
+    "Facets",
+    "Search",
+    "SearchFilters",
+    "SearchHit",
+    "SearchPage",
+]
+
 _HEADLINE_OPTIONS = (
     f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords={SNIPPET_WORDS}, MinWords=12,"
     ' MaxFragments=2, FragmentDelimiter=" … "'
 )
 
 
-@dataclass(frozen=True)
-class SearchFilters:
-    """What a match must also be: from ``source``, in ``category``, published between
-    ``since`` and ``until`` (inclusive), first seen at or after ``first_seen_since``, edited
-    (more than one version), gone."""
-
-    source: str | None = None
-    category: str | None = None
-    since: date | None = None
-    until: date | None = None
-    first_seen_since: datetime | None = None
-    edited: bool = False
-    gone: bool = False
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """A matching article; ``version`` is the version that matched (``in_versions``)."""
-
-    id: str
-    url: str
-    source: str
-    title: str
-    published: date | None
-    first_seen: datetime
-    gone_at: datetime | None
-    version_count: int
-    version: int | None
-    snippet: str
-
-    def plain_snippet(self) -> str:
-        return self.snippet.replace(HIT_START, "").replace(HIT_END, "")
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    """One page of matches and how many there are in all."""
-
-    hits: list[SearchHit]
-    total: int
-
-
 class Search(UnitOfWork):
-    """Full-text search of the archive."""
+    """Full-text search of the archive, and the archive read without a query."""
 
     def find(
         self,
@@ -102,35 +88,88 @@ class Search(UnitOfWork):
         limit: int = 20,
         offset: int = 0,
         in_versions: bool = False,
+        after: str | None = None,
     ) -> SearchPage:
         """A page of the articles matching ``query`` (a string is parsed: it may raise
-        :class:`storage.search.QueryError`)."""
-        if sort not in SEARCH_SORTS:
-            raise ValueError(f"unknown order {sort!r} (known: {', '.join(SEARCH_SORTS)})")
+        :class:`storage.search.QueryError`), after the ``after`` cursor of the previous page
+        if given (:class:`storage.paging.CursorError` if it is not one), then ``offset``."""
+        check_sort(sort, SEARCH_SORTS)
         parsed = parse(query) if isinstance(query, str) else query
         wanted = filters or SearchFilters()
+        key = read_cursor(after, sort) if after is not None else None
 
         def work(session: Session) -> SearchPage:
             sqlite = dialect_of(session) == "sqlite"
-            if sqlite:
-                matches = _fts5_matches(parsed, in_versions)
-            else:
-                matches = _pg_matches(parsed, in_versions)
-            conditions = _conditions(wanted, sqlite)
+            matches = _matches(parsed, in_versions, sqlite)
+            where = conditions(wanted, sqlite)
             joined = ARTICLES.join(matches, matches.c.article_id == ARTICLES.c.id)
-            total = session.execute(
-                select(func.count()).select_from(joined).where(*conditions)
-            ).scalar_one()
-            page = (
-                select(*_HIT_COLUMNS, matches.c.version, _snippet(parsed, matches, sqlite))
+            statement = (
+                select(*HIT_COLUMNS, matches.c.version, _snippet(parsed, matches, sqlite))
                 .select_from(joined if sqlite else _pg_shown(joined, matches))
-                .where(*conditions)
-                .order_by(*_order(sort, matches))
-                .limit(limit)
-                .offset(offset)
+                .where(*where)
+                .order_by(*order(sort, matches.c.rank))
             )
-            hits = [SearchHit(**row) for row in session.execute(page).mappings()]
-            return SearchPage(hits, int(total))
+            rows, cursor = _page(session, statement, sort, limit, offset, key)
+            hits = [SearchHit(**row) for row in rows]
+            return SearchPage(hits, _count(session, joined, where), cursor)
+
+        return self._read(work)
+
+    def browse(
+        self,
+        *,
+        filters: SearchFilters | None = None,
+        sort: BrowseSort = "published",
+        limit: int = 20,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> SearchPage:
+        """A page of the archive without a query, newest first (undated articles last when
+        by ``published``); each hit's snippet is the start of its text, unmarked."""
+        check_sort(sort, BROWSE_SORTS)
+        wanted = filters or SearchFilters()
+        key = read_cursor(after, sort) if after is not None else None
+
+        def work(session: Session) -> SearchPage:
+            where = conditions(wanted, dialect_of(session) == "sqlite")
+            start = func.substr(ARTICLES.c.text, 1, _OPENING_CHARS).label("opening")
+            statement = select(*HIT_COLUMNS, start).where(*where).order_by(*order(sort))
+            rows, cursor = _page(session, statement, sort, limit, offset, key)
+            hits = [_opening_hit(row) for row in rows]
+            return SearchPage(hits, _count(session, ARTICLES, where), cursor)
+
+        return self._read(work)
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        """How many articles pass ``filters`` (all of them without)."""
+        wanted = filters or SearchFilters()
+
+        def work(session: Session) -> int:
+            where = conditions(wanted, dialect_of(session) == "sqlite")
+            return _count(session, ARTICLES, where)
+
+        return self._read(work)
+
+    def facets(
+        self,
+        query: str | Query | None = None,
+        *,
+        filters: SearchFilters | None = None,
+        in_versions: bool = False,
+    ) -> Facets:
+        """How many articles match ``query`` (or pass ``filters``, without one) by source
+        and by month of publication."""
+        parsed = parse(query) if isinstance(query, str) else query
+        wanted = filters or SearchFilters()
+
+        def work(session: Session) -> Facets:
+            sqlite = dialect_of(session) == "sqlite"
+            where = conditions(wanted, sqlite)
+            found: Any = ARTICLES
+            if parsed is not None:
+                matches = _matches(parsed, in_versions, sqlite)
+                found = ARTICLES.join(matches, matches.c.article_id == ARTICLES.c.id)
+            return _facets(session, found, where, _month(sqlite))
 
         return self._read(work)
 
@@ -146,16 +185,73 @@ class Search(UnitOfWork):
         return self._write(work)
 
 
-_HIT_COLUMNS = (
-    ARTICLES.c.id,
-    ARTICLES.c.url,
-    ARTICLES.c.source,
-    ARTICLES.c.title,
-    ARTICLES.c.published,
-    ARTICLES.c.first_seen,
-    ARTICLES.c.gone_at,
-    ARTICLES.c.version_count,
-)
+#: Characters of a text read for its opening words when browsing.
+_OPENING_CHARS = 1000
+
+
+def _page(
+    session: Session,
+    statement: Select[Any],
+    sort: str,
+    limit: int,
+    offset: int,
+    key: dict[str, Any] | None,
+) -> tuple[list[RowMapping], str | None]:
+    """The rows of one page of ``statement`` (ordered by ``sort``), after ``key`` (a
+    cursor's) and ``offset``, and the cursor of the next page (None on the last)."""
+    start = offset
+    if key is not None and sort == "relevance":
+        start += key["offset"]
+    elif key is not None:
+        statement = statement.where(after_key(sort, key))
+    rows = list(session.execute(statement.limit(limit + 1).offset(start)).mappings())
+    shown = rows[:limit]
+    more = len(rows) > limit and bool(shown)
+    return shown, cursor_after(sort, shown[-1], start + len(shown)) if more else None
+
+
+def _count(session: Session, found: Any, where: list[ColumnElement[bool]]) -> int:
+    return int(session.execute(select(func.count()).select_from(found).where(*where)).scalar_one())
+
+
+def _opening_hit(row: RowMapping) -> SearchHit:
+    text = row["opening"]
+    if len(text) >= _OPENING_CHARS:  # cut short: its last word may be part of one
+        text = text.rsplit(None, 1)[0] + " …"
+    columns = {column.name: row[column.name] for column in HIT_COLUMNS}
+    return SearchHit(**columns, version=None, snippet=opening(text))
+
+
+def _month(sqlite: bool) -> ColumnElement[str]:
+    """The "YYYY-MM" of an article's publication date (NULL when it has none)."""
+    if sqlite:
+        return func.strftime(literal_column("'%Y-%m'"), ARTICLES.c.published)
+    return func.to_char(ARTICLES.c.published, literal_column("'YYYY-MM'"))
+
+
+def _facets(
+    session: Session, found: Any, where: list[ColumnElement[bool]], month: ColumnElement[str]
+) -> Facets:
+    counted = func.count().label("n")
+    sources = session.execute(
+        select(ARTICLES.c.source, counted)
+        .select_from(found)
+        .where(*where)
+        .group_by(ARTICLES.c.source)
+    ).all()
+    months = session.execute(
+        select(month.label("month"), counted).select_from(found).where(*where).group_by(month)
+    ).all()
+    by_source = dict(sorted(((s, int(n)) for s, n in sources), key=lambda p: (-p[1], p[0])))
+    dated = sorted(((m, int(n)) for m, n in months if m is not None), reverse=True)
+    undated = [(UNDATED, int(n)) for m, n in months if m is None]
+    return Facets(by_source, dated + undated)
+
+
+def _matches(query: Query, in_versions: bool, sqlite: bool) -> Subquery:
+    if sqlite:
+        return _fts5_matches(query, in_versions)
+    return _pg_matches(query, in_versions)
 
 
 def _fts5_matches(query: Query, in_versions: bool) -> Subquery:
@@ -230,42 +326,3 @@ def _snippet(query: Query, matches: Subquery, sqlite: bool) -> ColumnElement[Any
     config = literal_column(f"'{PG_CONFIG}'::regconfig")
     options = bindparam("headline_options", _HEADLINE_OPTIONS)
     return func.ts_headline(config, text, to_tsquery(query), options).label("snippet")
-
-
-def _conditions(wanted: SearchFilters, sqlite: bool) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if wanted.source is not None:
-        conditions.append(ARTICLES.c.source == wanted.source)
-    if wanted.category is not None:
-        conditions.append(_in_category(wanted.category, sqlite))
-    if wanted.since is not None:
-        conditions.append(ARTICLES.c.published >= wanted.since)
-    if wanted.until is not None:
-        conditions.append(ARTICLES.c.published <= wanted.until)
-    if wanted.first_seen_since is not None:
-        conditions.append(ARTICLES.c.first_seen >= wanted.first_seen_since)
-    if wanted.edited:
-        conditions.append(ARTICLES.c.version_count > 1)
-    if wanted.gone:
-        conditions.append(ARTICLES.c.gone_at.is_not(None))
-    return conditions
-
-
-def _in_category(category: str, sqlite: bool) -> ColumnElement[bool]:
-    if sqlite:
-        each = func.json_each(ARTICLES.c.categories).table_valued("value")
-        return select(literal(1)).select_from(each).where(each.c.value == category).exists()
-    return cast(ARTICLES.c.categories, JSONB).contains(cast(literal([category], JSON), JSONB))
-
-
-def _order(sort: str, matches: Subquery) -> tuple[Any, ...]:
-    newest = (
-        ARTICLES.c.published.desc().nulls_last(),
-        ARTICLES.c.first_seen.desc(),
-        ARTICLES.c.id.desc(),
-    )
-    if sort == "relevance":
-        return (matches.c.rank, *newest)
-    if sort == "first-seen":
-        return (ARTICLES.c.first_seen.desc(), ARTICLES.c.id.desc())
-    return newest

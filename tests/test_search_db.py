@@ -79,7 +79,7 @@ CASES = [
 ]
 
 
-def _fill(repo: Repository) -> dict[str, str]:
+def fill_corpus(repo: Repository) -> dict[str, str]:
     """The corpus stored; the id of each article by name."""
     items = [
         make_item(
@@ -104,13 +104,13 @@ def _found(repo: Repository, ids: dict[str, str], query: str, **options: object)
 
 
 def test_the_same_cases_on_both_databases(repo: Repository) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
     for query, expected in CASES:
         assert _found(repo, ids, query) == expected, query
 
 
 def test_hits_are_marked_in_snippets(repo: Repository) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
     page = repo.search.find("deterrent")
     assert page.total == 1
     (hit,) = page.hits
@@ -121,13 +121,13 @@ def test_hits_are_marked_in_snippets(repo: Repository) -> None:
 
 
 def test_title_ranks_above_text(repo: Repository) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
     hits = repo.search.find("peninsula").hits
     assert [h.id for h in hits] == [ids["peace"], ids["drills"]]
 
 
 def test_filters(repo: Repository) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
 
     assert _found(repo, ids, "nuclear OR juche OR peace OR people") == set(NAMES)
     query = "nuclear OR juche OR peace OR people"
@@ -150,7 +150,7 @@ def test_filters(repo: Repository) -> None:
 
 
 def test_sorts_and_pages(repo: Repository) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
     query = "nuclear OR juche OR peace OR people"
     by_date = [h.id for h in repo.search.find(query, sort="published").hits]
     assert by_date == [ids[n] for n in ("leader", "drills", "juche", "peace", "workers")]
@@ -164,7 +164,7 @@ def test_sorts_and_pages(repo: Repository) -> None:
 
 
 def test_earlier_versions_are_searched_with_in_versions(repo: Repository) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
     title, body, published, _ = CORPUS["peace"]
     edited = body.replace(" The missile launch was a warning to the enemy.", "")
     repo.articles.save(
@@ -180,7 +180,7 @@ def test_earlier_versions_are_searched_with_in_versions(repo: Repository) -> Non
 
 
 def test_malformed_queries_never_reach_the_database(repo: Repository) -> None:
-    _fill(repo)
+    fill_corpus(repo)
     for query in ('"unclosed', "-only", "OR", "*"):
         with pytest.raises(QueryError):
             repo.search.find(query)
@@ -196,7 +196,7 @@ def test_the_migration_indexes_an_existing_archive(db_url: str) -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "0007")
-        ids = _fill(Repository(engine))
+        ids = fill_corpus(Repository(engine))
         migrate(engine)
         repo = Repository(engine)
         assert _found(repo, ids, '"Kim Jong Un"') == {"leader"}
@@ -206,7 +206,7 @@ def test_the_migration_indexes_an_existing_archive(db_url: str) -> None:
 
 
 def test_reindex_rebuilds_the_index(repo: Repository, engine: Engine) -> None:
-    ids = _fill(repo)
+    ids = fill_corpus(repo)
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
             connection.execute(text("DROP TRIGGER articles_fts_insert"))
