@@ -92,6 +92,11 @@ class Base(DeclarativeBase):
 
 class Article(Base):
     __tablename__ = "articles"
+    # The archive's two orders, and the keys their pages continue from (storage.paging).
+    __table_args__ = (
+        Index("ix_articles_newest", sql("coalesce(published, '0001-01-01')"), "first_seen", "id"),
+        Index(None, "first_seen", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     url: Mapped[str] = mapped_column(Text)  # the publisher's URL when known

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 from datetime import date
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, Select, select, text
 
+from storage.db import make_engine
 from storage.fulltext import SNIPPET_WORDS, CursorError, SearchFilters, SearchPage
+from storage.paging import HIT_COLUMNS, after_key, order
 from storage.repository import Repository
 from storage.search import QueryError
 from tests.storage_helpers import DAY, T0, make_item
@@ -182,3 +186,27 @@ def test_facets_of_the_archive_and_of_a_query(repo: Repository) -> None:
     assert repo.search.facets("missile").by_source == {}
     assert repo.search.facets("missile", in_versions=True).by_month == [("2022-08", 1)]
     assert ids  # the corpus was stored
+
+
+def _plan(engine: Engine, statement: Select[Any]) -> str:
+    sql = statement.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as connection:
+        return " ".join(row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [("published", "ix_articles_newest"), ("first-seen", "ix_articles_first_seen_id")],
+)
+def test_pages_are_read_from_an_index_in_order(migrated_sqlite: str, sort: str, index: str) -> None:
+    """The ORDER BY and the cursor's range are spelled as the index is: a page is a seek in
+    it, never a sort of the whole archive (SQLite's plan; PostgreSQL's planner weighs the
+    table's size, so a tiny test table tells nothing there)."""
+    engine = make_engine(migrated_sqlite)
+    first = select(*HIT_COLUMNS).order_by(*order(sort)).limit(21)
+    later = first.where(after_key(sort, {"published": None, "first_seen": T0, "id": "x"}))
+    try:
+        assert _plan(engine, first) == f"SCAN articles USING INDEX {index}"
+        assert _plan(engine, later).startswith(f"SEARCH articles USING INDEX {index} (")
+    finally:
+        engine.dispose()
