@@ -125,7 +125,8 @@ class Search(UnitOfWork):
         after: str | None = None,
     ) -> SearchPage:
         """A page of the archive without a query, newest first (undated articles last when
-        by ``published``); each hit's snippet is the start of its text, unmarked."""
+        by ``published``), after the ``after`` cursor if given, then ``offset``; each hit's
+        snippet is the start of its text, unmarked, and its ``version`` None."""
         check_sort(sort, BROWSE_SORTS)
         wanted = filters or SearchFilters()
         key = read_cursor(after, sort) if after is not None else None
