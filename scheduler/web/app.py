@@ -33,7 +33,7 @@ from scheduler.web.context import WebContext, context_of
 from scheduler.web.metrics import METRICS_TYPE
 from scheduler.web.params import BadRequest
 from scheduler.web.security import SecurityHeaders, TokenRequired
-from storage.errors import StorageError
+from storage.errors import AmbiguousId, StorageError
 from storage.search import QueryError
 
 logger = logging.getLogger("web")
@@ -72,6 +72,7 @@ def create_app(context: WebContext, *, token: str | None = None) -> Starlette:
         exception_handlers={
             BadRequest: _bad_request,
             QueryError: _bad_request,
+            AmbiguousId: _bad_request,
             StorageError: _unavailable,
             HTTPException: _http_error,
             Exception: _internal_error,
