@@ -16,9 +16,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from html import escape
 from itertools import islice
 
 from scheduler.monitor.watch import WatchRule, stored_matches
+from storage.fulltext import SearchHit
 from storage.records import ArticleView, MatchView, utc_iso
 from storage.repository import Repository
 
@@ -41,8 +43,11 @@ class Entry:
     updated: datetime
     published: date | None
     summary: str
-    content: str
+    content: str | None
     category: str | None = None
+    #: The archived article the entry is about: with a ``base_url``, :func:`render` links
+    #: its page on that server and gives ``link`` as the related original.
+    article_id: str | None = None
 
 
 def render(
@@ -53,42 +58,62 @@ def render(
     updated: datetime,
     self_url: str | None = None,
     subtitle: str | None = None,
+    base_url: str | None = None,
+    stylesheet: str | None = None,
 ) -> bytes:
-    """The Atom document of ``entries`` (newest first), UTF-8 encoded."""
+    """The Atom document of ``entries`` (newest first), UTF-8 encoded.
+
+    ``base_url``: the reading room serving the feed; an entry about an archived article links
+    its page there, and the original as ``related``. ``stylesheet``: the URL of an XSL
+    stylesheet for browsers, announced by an ``xml-stylesheet`` processing instruction (feed
+    readers ignore it).
+    """
     ET.register_namespace("", ATOM_NS)
-
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
-        if text is not None:
-            element.text = xml_text(text)
-        return element
-
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    sub(feed, "id", feed_id)
-    sub(feed, "title", title, type="text")
+    _sub(feed, "id", feed_id)
+    _sub(feed, "title", title, type="text")
     if subtitle:
-        sub(feed, "subtitle", subtitle, type="text")
+        _sub(feed, "subtitle", subtitle, type="text")
     newest = max((e.updated for e in entries), default=updated)
-    sub(feed, "updated", utc_iso(newest))
-    author = sub(feed, "author")
-    sub(author, "name", "kcna-monitor")
-    sub(feed, "generator", "kcna-monitor")
+    _sub(feed, "updated", utc_iso(newest))
+    author = _sub(feed, "author")
+    _sub(author, "name", "kcna-monitor")
+    _sub(feed, "generator", "kcna-monitor")
     if self_url:
-        sub(feed, "link", rel="self", href=xml_text(self_url), type="application/atom+xml")
+        _sub(feed, "link", rel="self", href=xml_text(self_url), type="application/atom+xml")
     for item in entries:
-        entry = sub(feed, "entry")
-        sub(entry, "id", item.id)
-        sub(entry, "title", item.title or "(untitled)", type="text")
-        sub(entry, "link", rel="alternate", href=xml_text(item.link), type="text/html")
-        sub(entry, "updated", utc_iso(item.updated))
-        if item.published is not None:
-            sub(entry, "published", f"{item.published.isoformat()}T00:00:00+09:00")
-        if item.category:
-            sub(entry, "category", term=xml_text(item.category))
-        sub(entry, "summary", item.summary, type="text")
-        sub(entry, "content", item.content, type="text")
+        _entry(_sub(feed, "entry"), item, base_url)
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    head = "<?xml version='1.0' encoding='utf-8'?>\n"
+    if stylesheet:
+        head += f'<?xml-stylesheet type="text/xsl" href="{escape(stylesheet, quote=True)}"?>\n'
+    return (head + ET.tostring(feed, encoding="unicode") + "\n").encode("utf-8")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+    if text is not None:
+        element.text = xml_text(text)
+    return element
+
+
+def _entry(entry: ET.Element, item: Entry, base_url: str | None) -> None:
+    _sub(entry, "id", item.id)
+    _sub(entry, "title", item.title or "(untitled)", type="text")
+    if base_url and item.article_id:
+        local = f"{base_url.rstrip('/')}/articles/{item.article_id}"
+        _sub(entry, "link", rel="alternate", href=xml_text(local), type="text/html")
+        _sub(entry, "link", rel="related", href=xml_text(item.link), type="text/html")
+    else:
+        _sub(entry, "link", rel="alternate", href=xml_text(item.link), type="text/html")
+    _sub(entry, "updated", utc_iso(item.updated))
+    if item.published is not None:
+        _sub(entry, "published", f"{item.published.isoformat()}T00:00:00+09:00")
+    if item.category:
+        _sub(entry, "category", term=xml_text(item.category))
+    _sub(entry, "summary", item.summary, type="text")
+    if item.content is not None:
+        _sub(entry, "content", item.content, type="text")
 
 
 def _summary(text: str, limit: int = 300) -> str:
@@ -118,6 +143,7 @@ def overall_entries(repo: Repository, limit: int = DEFAULT_LIMIT) -> list[Entry]
                 summary=_summary(text),
                 content=text,
                 category=article.source,
+                article_id=article.id,
             )
         )
     return entries
@@ -157,6 +183,7 @@ def _recorded_entry(rule: str, match: MatchView, article: ArticleView) -> Entry:
         summary=f"No longer on the site. {match.snippet}" if gone else match.snippet,
         content=text,
         category=article.source,
+        article_id=article.id,
     )
 
 
@@ -176,6 +203,7 @@ def _stored_entry(repo: Repository, rule: str, article: ArticleView, snippet: st
         summary=snippet,
         content=article.text,
         category=article.source,
+        article_id=article.id,
     )
 
 
@@ -186,22 +214,43 @@ def build_feed(
     rule: WatchRule | None = None,
     limit: int = DEFAULT_LIMIT,
     self_url: str | None = None,
+    base_url: str | None = None,
+    stylesheet: str | None = None,
 ) -> bytes:
-    """The overall feed, or the feed of watch rule ``rule``."""
+    """The overall feed, or the feed of watch rule ``rule`` (``base_url``, ``stylesheet``:
+    as :func:`render` takes them, when a web server serves it)."""
+    shown = {"updated": now, "self_url": self_url, "base_url": base_url, "stylesheet": stylesheet}
     if rule is None:
         return render(
             overall_entries(repo, limit),
             feed_id="urn:kcna-monitor:feed",
             title="kcna-monitor: new and changed articles",
             subtitle="New and edited articles of KCNA and KCNA Watch",
-            updated=now,
-            self_url=self_url,
+            **shown,
         )
     return render(
         rule_entries(repo, rule, limit),
         feed_id=f"urn:kcna-monitor:watch:{rule.name}",
         title=f"kcna-monitor: watch rule {rule.name}",
         subtitle=f'Articles matching the watch rule "{rule.name}"',
-        updated=now,
-        self_url=self_url,
+        **shown,
     )
+
+
+def search_entries(hits: Sequence[SearchHit]) -> list[Entry]:
+    """An entry per search hit, in the hits' order: its title, its snippet as the summary
+    (no content: the article's page has the text), updated when it was first seen."""
+    return [
+        Entry(
+            id=f"urn:kcna-monitor:article:{hit.id}",
+            title=_label(hit.version_count) + hit.title,
+            link=hit.url,
+            updated=hit.first_seen,
+            published=hit.published,
+            summary=hit.plain_snippet(),
+            content=None,
+            category=hit.source,
+            article_id=hit.id,
+        )
+        for hit in hits
+    ]

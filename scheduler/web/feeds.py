@@ -1,22 +1,55 @@
-"""The Atom feeds: ``/feed.atom`` (new and edited articles) and ``/feed/RULE.atom`` (the
-articles a watch rule matches), built by :mod:`scheduler.monitor.feed`."""
+"""The Atom feeds: ``/search.atom`` (the newest articles matching a search, with the
+parameters of ``/search``), ``/feed.atom`` (new and edited articles) and ``/feed/RULE.atom``
+(the articles a watch rule matches), built by :mod:`scheduler.monitor.feed`.
+
+Each names the XSL stylesheet ``/static/feed.xsl``, so that a browser opening a feed shows a
+readable page that says how to subscribe; feed readers ignore it. Entries about archived
+articles link their page on this server, and the original. Every feed carries an ``ETag``:
+a feed reader polling an unchanged feed gets a ``304``. A browser (its ``Accept`` names
+HTML) gets the same document as ``application/xml``, the type Chromium applies XSL to.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from scheduler.monitor.feed import ATOM_TYPE, build_feed
-from scheduler.web.context import context_of
+from scheduler.monitor.feed import ATOM_TYPE, build_feed, render, search_entries
+from scheduler.web.conditional import conditional
+from scheduler.web.context import WebContext, context_of
+from scheduler.web.params import ArchiveQuery, archive_query
+
+#: The XSL stylesheet a browser renders the feeds with.
+STYLESHEET = "/static/feed.xsl"
+#: A feed's type for a browser: Chromium shows ``application/atom+xml`` as plain text and
+#: applies the XSL stylesheet only to a generic XML type.
+BROWSER_TYPE = "application/xml; charset=utf-8"
+#: Entries in a search feed.
+SEARCH_FEED_SIZE = 50
 
 
 def routes() -> list[BaseRoute]:
     return [
+        Route("/search.atom", search_feed, methods=["GET"]),
         Route("/feed.atom", overall_feed, methods=["GET"]),
         Route("/feed/{rule}.atom", rule_feed, methods=["GET"]),
     ]
+
+
+def answer(request: Request, body: bytes) -> Response:
+    """The feed ``body``: as Atom for a feed reader, as generic XML (the same bytes) for a
+    browser, which asks for HTML, so that it applies the stylesheet."""
+    browser = "text/html" in request.headers.get("accept", "")
+    media_type = BROWSER_TYPE if browser else ATOM_TYPE
+    return conditional(request, body, media_type, headers={"Vary": "Accept"})
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
 
 
 def overall_feed(request: Request) -> Response:
@@ -24,9 +57,15 @@ def overall_feed(request: Request) -> Response:
     self_url = str(request.url)
     body = context.shared.get(
         ("feed", self_url),
-        lambda: build_feed(context.repo, now=context.clock(), self_url=self_url),
+        lambda: build_feed(
+            context.repo,
+            now=context.clock(),
+            self_url=self_url,
+            base_url=_base(request),
+            stylesheet=STYLESHEET,
+        ),
     )
-    return Response(body, media_type=ATOM_TYPE)
+    return answer(request, body)
 
 
 def rule_feed(request: Request) -> Response:
@@ -37,6 +76,56 @@ def rule_feed(request: Request) -> Response:
     self_url = str(request.url)
     body = context.shared.get(
         ("feed", self_url),
-        lambda: build_feed(context.repo, now=context.clock(), rule=rule, self_url=self_url),
+        lambda: build_feed(
+            context.repo,
+            now=context.clock(),
+            rule=rule,
+            self_url=self_url,
+            base_url=_base(request),
+            stylesheet=STYLESHEET,
+        ),
     )
-    return Response(body, media_type=ATOM_TYPE)
+    return answer(request, body)
+
+
+def search_feed(request: Request) -> Response:
+    """The newest matches of a search (or, without ``q``, of the filters alone): sorted by
+    first sighting unless ``sort=published`` asks for publication dates, since a feed
+    reader shows what is new at the top."""
+    context = context_of(request)
+    query = archive_query(request.query_params, limit=SEARCH_FEED_SIZE)
+    sort = "published" if query.sort == "published" else "first-seen"
+    query = replace(query, sort=sort, page=1, after=None)
+    self_url = _base(request) + "/search.atom" + query.link()
+    body = context.shared.get(("feed", self_url), lambda: _search_feed(context, query, request))
+    return answer(request, body)
+
+
+def _search_feed(context: WebContext, query: ArchiveQuery, request: Request) -> bytes:
+    if query.q:
+        page = context.repo.search.find(
+            query.q,
+            filters=query.filters,
+            sort=query.sort,  # type: ignore[arg-type]
+            limit=query.limit,
+            in_versions=query.in_versions,
+        )
+    else:
+        page = context.repo.search.browse(
+            filters=query.filters,
+            sort=query.sort,  # type: ignore[arg-type]
+            limit=query.limit,
+        )
+    what = f"search {query.q!r}" if query.q else "the archive"
+    base = _base(request)
+    return render(
+        search_entries(page.hits),
+        feed_id=f"urn:kcna-monitor:search:{query.link()}",
+        title=f"kcna-monitor: {what}",
+        subtitle=f"The newest of {page.total} articles matching {what}; all: "
+        f"{base}/search{query.link(sort='relevance' if query.q else 'published')}",
+        updated=context.clock(),
+        self_url=base + "/search.atom" + query.link(),
+        base_url=base,
+        stylesheet=STYLESHEET,
+    )
