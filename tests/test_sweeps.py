@@ -17,9 +17,9 @@ from crawler.sweep import Sweep
 from replica.render import kcna
 from replica.server import FixtureServer
 from replica.site import BuiltSite, build_site
-from scheduler.config import ConfigError, MonitoringConfig, parse_config
+from scheduler.config import ConfigError, parse_config
 from scheduler.daemon.supervisor import RunSupervisor, SourceStates
-from scheduler.web.app import WebApp
+from scheduler.web.context import WebContext
 from storage.db import make_engine
 from storage.repository import Repository
 from tests.storage_helpers import DAY, HOUR, T0, make_item, q_url, watch_url
@@ -192,10 +192,11 @@ def test_metrics_show_how_far_the_sweep_got(repo: Repository) -> None:
     now = T0 + 40 * DAY
     repo.crawl_state.mark_checked([q_url(1)], T0 + DAY)
     repo.crawl_state.mark_checked([q_url(2), q_url(3)], now - DAY)
-    app = WebApp(repo, MonitoringConfig(), clock=lambda: now, sweeps={"kcna": 30 * DAY})
-    status, _, body = app.answer("/metrics")
-    text = body.decode()
-    assert status == 200
+    config = parse_config(
+        '[sources.kcna]\nsweep_every = "30d"\n[sources.kcnawatch]\nsweep_budget = 0\n'
+    )
+    url = repo.engine.url.render_as_string(hide_password=False)
+    text = WebContext(repo, config, url, clock=lambda: now).metrics()  # what /metrics serves
     assert 'kcna_monitor_sweep_checked_ratio{source="kcna"} 0.5' in text
     assert 'kcna_monitor_sweep_never_checked{source="kcna"} 1.0' in text
     [oldest] = [

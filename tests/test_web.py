@@ -1,55 +1,28 @@
-"""The monitoring server: /metrics in Prometheus text format, /healthz, the feeds; bound
-to 127.0.0.1 on a free port; on SQLite and PostgreSQL."""
+"""The reading room's operational routes: /metrics in Prometheus text format, /healthz
+(alarms, an unreachable database, sources with no recent success), the watch feeds, the
+default address; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
+from scheduler.cli.serve import DEFAULT_HOST
 from scheduler.monitor.outbox import Monitor
-from scheduler.web.app import WebApp
-from scheduler.web.server import make_server
+from scheduler.web.context import WebContext
 from storage.db import make_engine
 from storage.records import RunStats
 from storage.repository import Repository
-from tests.monitor_helpers import SHUTDOWN_POLL, Clock, monitoring
+from tests.cli_helpers import run_main
+from tests.monitor_helpers import Clock, monitoring
 from tests.storage_helpers import HOUR, T0, make_item
+from tests.web_helpers import RULES, context, serving, web_config
 
 MINUTE = timedelta(minutes=1)
+ATOM = "{http://www.w3.org/2005/Atom}"
 #: A sample line of the text format: name, optional labels, a number.
 SAMPLE = re.compile(r'^kcna_monitor_[a-z_]+(\{([a-z]+="[^"\\\n]*",?)*\})? -?[0-9.e+]+$')
-RULES = [{"name": "missiles", "match": "missile", "notify": ["webhook:http://127.0.0.1:9/x"]}]
-
-
-@contextmanager
-def serving(app: WebApp) -> Iterator[str]:
-    server = make_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(
-        target=server.serve_forever, args=(SHUTDOWN_POLL,), name="web", daemon=True
-    )
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def get(url: str) -> tuple[int, str, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Content-Type"], response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers["Content-Type"], error.read()
 
 
 def metrics(text: str) -> dict[str, float]:
@@ -62,6 +35,12 @@ def metrics(text: str) -> dict[str, float]:
         name, value = line.rsplit(" ", 1)
         values[name] = float(value)
     return values
+
+
+def finished_run(repo: Repository, source: str, at, status: str = "ok", **counts) -> None:
+    run = repo.runs.start(source, at)
+    values = {"pages": 0, "new": 0, "changed": 0, "unchanged": 0, "failures": 0, **counts}
+    repo.runs.finish(run, finished_at=at + MINUTE, status=status, **values)
 
 
 def populate(repo: Repository, clock: Clock) -> None:
@@ -78,18 +57,7 @@ def populate(repo: Repository, clock: Clock) -> None:
         failures=1,
     )
     repo.runs.save_stats(run, RunStats(listing_pages=2), clock())
-    failed = repo.runs.start("kcnawatch", clock())
-    repo.runs.finish(
-        failed,
-        finished_at=clock() + MINUTE,
-        status="failed",
-        pages=0,
-        new=0,
-        changed=0,
-        unchanged=0,
-        failures=1,
-        error="HTTP 503",
-    )
+    finished_run(repo, "kcnawatch", clock(), status="failed", failures=1, error="HTTP 503")
     repo.crawl_state.mark_gone([make_item(2).url], at=clock() + HOUR, reason="HTTP 404")
     Monitor(repo, monitoring(RULES), sources=[], clock=clock).evaluate()
 
@@ -97,10 +65,11 @@ def populate(repo: Repository, clock: Clock) -> None:
 def test_metrics_answer_in_the_prometheus_text_format(repo: Repository) -> None:
     clock = Clock(T0)
     populate(repo, clock)
-    with serving(WebApp(repo, monitoring(RULES), clock)) as base:
-        status, content_type, body = get(base + "/metrics")
-    assert status == 200 and content_type == "text/plain; version=0.0.4; charset=utf-8"
-    values = metrics(body.decode())
+    with serving(context(repo, web_config(RULES), clock)) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    values = metrics(response.text)
     assert values["kcna_monitor_database_up"] == 1
     assert values['kcna_monitor_runs_total{source="kcna",status="ok"}'] == 1
     assert values['kcna_monitor_runs_total{source="kcnawatch",status="failed"}'] == 1
@@ -118,20 +87,21 @@ def test_metrics_answer_in_the_prometheus_text_format(repo: Repository) -> None:
     assert values['kcna_monitor_notifications{status="pending"}'] == 1
     assert values['kcna_monitor_notifications{status="delivered"}'] == 0
     assert not any(name.startswith("kcna_monitor_source_alarm{") for name in values)
-    assert "# TYPE kcna_monitor_runs_total counter" in body.decode()
+    assert "# TYPE kcna_monitor_runs_total counter" in response.text
 
 
 def test_healthz_fails_while_a_source_is_in_alarm(repo: Repository) -> None:
-    clock = Clock(T0)
-    with serving(WebApp(repo, monitoring([]), clock)) as base:
-        status, content_type, body = get(base + "/healthz")
-        assert (status, content_type) == (200, "application/json")
-        assert json.loads(body) == {"status": "ok", "database": "ok", "alarms": []}
+    web = context(repo, web_config(stale_after=False))
+    with serving(web) as client:
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {"status": "ok", "database": "ok", "alarms": [], "stale": {}}
 
         repo.alarms.raise_alarm("kcna", "empty-listings", "all 3 listing pages parsed to none", T0)
-        status, _, body = get(base + "/healthz")
-        assert status == 503
-        report = json.loads(body)
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        report = response.json()
         assert report["status"] == "fail"
         assert report["alarms"] == [
             {
@@ -141,23 +111,79 @@ def test_healthz_fails_while_a_source_is_in_alarm(repo: Repository) -> None:
                 "message": "all 3 listing pages parsed to none",
             }
         ]
-        values = metrics(get(base + "/metrics")[2].decode())
+        values = metrics(client.get("/metrics").text)
         assert values['kcna_monitor_source_alarm{alarm="empty-listings",source="kcna"}'] == 1
 
         repo.alarms.clear("kcna", "empty-listings", T0 + HOUR)
-        assert get(base + "/healthz")[0] == 200
+        assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_fails_when_a_source_has_not_succeeded_for_too_long(repo: Repository) -> None:
+    # kcna runs every 15 minutes, kcnawatch every 30: the default limit is 3 intervals.
+    clock = Clock(T0)
+    finished_run(repo, "kcna", T0)
+    finished_run(repo, "kcnawatch", T0)
+    with serving(context(repo, web_config(), clock)) as client:
+        clock.advance(45 * MINUTE)  # kcna's last success 44 minutes ago: within
+        assert client.get("/healthz").json() == {
+            "status": "ok",
+            "database": "ok",
+            "alarms": [],
+            "stale": {},
+        }
+        clock.advance(2 * MINUTE)  # 46 minutes: older than 3 x 15 minutes
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert list(response.json()["stale"]) == ["kcna"]
+        assert response.json()["stale"]["kcna"].startswith("last successful run 46m ago")
+        finished_run(repo, "kcna", clock(), status="failed", error="HTTP 503")
+        assert client.get("/healthz").status_code == 503  # a failed run is no success
+        finished_run(repo, "kcna", clock())
+        assert client.get("/healthz").status_code == 200
+        clock.advance(HOUR)
+        assert set(client.get("/healthz").json()["stale"]) == {"kcna", "kcnawatch"}
+
+
+def test_healthz_staleness_follows_its_setting(repo: Repository) -> None:
+    clock = Clock(T0 + 24 * HOUR)
+    finished_run(repo, "kcna", T0)
+    finished_run(repo, "kcnawatch", T0)
+    with serving(context(repo, web_config(stale_after=False), clock)) as client:
+        assert client.get("/healthz").status_code == 200
+    with serving(context(repo, web_config(stale_after=100), clock)) as client:
+        assert client.get("/healthz").status_code == 200  # 24 h < 100 x 15 min
+
+
+def test_a_source_that_never_succeeded_is_stale(repo: Repository) -> None:
+    clock = Clock(T0)
+    with serving(context(repo, web_config(), clock)) as client:
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["stale"] == {"kcna": "no run yet", "kcnawatch": "no run yet"}
+        finished_run(repo, "kcna", T0, status="failed", error="HTTP 503")
+        finished_run(repo, "kcnawatch", T0)
+        assert client.get("/healthz").json()["stale"] == {}  # its first run is recent
+        clock.advance(2 * HOUR)
+        stale = client.get("/healthz").json()["stale"]
+        assert stale["kcna"].startswith("first run, still no success, 2h ago")
 
 
 def test_healthz_fails_when_the_database_is_unreachable() -> None:
-    engine = make_engine("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
-    with serving(WebApp(Repository(engine), monitoring([]))) as base:
-        status, _, body = get(base + "/healthz")
-        assert status == 503
-        report = json.loads(body)
+    url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    web = WebContext(Repository(make_engine(url)), web_config(), url)
+    with serving(web) as client:
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        report = response.json()
         assert report["status"] == "fail" and report["database"].startswith("unreachable: ")
-        status, _, body = get(base + "/metrics")
-        assert status == 200 and metrics(body.decode()) == {"kcna_monitor_database_up": 0}
-        assert get(base + "/feed.atom")[0] == 503
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert metrics(response.text) == {"kcna_monitor_database_up": 0}
+        response = client.get("/feed.atom")
+        assert response.status_code == 503 and response.text.startswith("database unavailable")
+        response = client.get("/api/articles")
+        assert response.status_code == 503
+        assert response.json()["status"] == 503
 
 
 def test_feeds_and_other_paths(repo: Repository) -> None:
@@ -165,28 +191,23 @@ def test_feeds_and_other_paths(repo: Repository) -> None:
     populate(repo, clock)
     # A rule added after the articles were stored: its feed lists what it matches already.
     later = {"name": "later", "match": "working people"}
-    with serving(WebApp(repo, monitoring([*RULES, later]), clock)) as base:
-        status, content_type, body = get(base + "/feed.atom")
-        assert (status, content_type) == (200, "application/atom+xml; charset=utf-8")
-        root = ET.fromstring(body)
-        link = root.find("{http://www.w3.org/2005/Atom}link")
-        assert link is not None and link.get("href") == base + "/feed.atom"
-        status, _, body = get(base + "/feed/missiles.atom")
-        assert status == 200
-        assert len(ET.fromstring(body).findall("{http://www.w3.org/2005/Atom}entry")) == 1
-        status, _, body = get(base + "/feed/later.atom")
-        assert status == 200
-        (entry,) = ET.fromstring(body).findall("{http://www.w3.org/2005/Atom}entry")
-        assert entry.findtext("{http://www.w3.org/2005/Atom}title") == make_item(2).title
-        assert get(base + "/feed/unknown.atom")[0] == 404
-        assert get(base + "/nothing")[0] == 404
-        status, _, body = get(base + "/")
-        assert status == 200 and b"/feed/missiles.atom" in body
+    with serving(context(repo, web_config([*RULES, later]), clock)) as client:
+        base = str(client.base_url).rstrip("/")
+        response = client.get("/feed.atom")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+        root = ET.fromstring(response.content)
+        assert root.find(ATOM + "link").get("href") == base + "/feed.atom"
+        response = client.get("/feed/missiles.atom")
+        assert response.status_code == 200
+        assert len(ET.fromstring(response.content).findall(ATOM + "entry")) == 1
+        response = client.get("/feed/later.atom")
+        (entry,) = ET.fromstring(response.content).findall(ATOM + "entry")
+        assert entry.findtext(ATOM + "title") == make_item(2).title
+        assert client.get("/feed/unknown.atom").status_code == 404
+        assert client.get("/nothing").status_code == 404
 
 
-def test_the_server_binds_to_localhost_by_default(repo: Repository) -> None:
-    server = make_server(WebApp(repo, monitoring([])), port=0)
-    try:
-        assert server.server_address[0] == "127.0.0.1"
-    finally:
-        server.server_close()
+def test_the_server_binds_to_localhost_by_default() -> None:
+    assert DEFAULT_HOST == "127.0.0.1"
+    assert run_main("serve", "--help", env={}).stdout.count("127.0.0.1") >= 1
