@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from scheduler.monitor.feed import build_feed
+from scheduler.web.feeds import as_page
 from storage.repository import Repository
 from tests.storage_helpers import HOUR, T0, make_item
 from tests.web_helpers import RULES, context, serving, web_config
@@ -62,8 +63,11 @@ def test_a_search_feed_lists_the_newest_matches_first(archive: Repository) -> No
         assert first.findtext(ATOM + "summary").startswith("Report 1: A missile")
         assert first.find(ATOM + "content") is None
         root = ET.fromstring(response.content)
-        self_link = root.find(ATOM + "link").get("href")
-        assert self_link == f"{base}/search.atom?q=missile&sort=first-seen"
+        feed_links = {link.get("rel"): link.get("href") for link in root.findall(ATOM + "link")}
+        assert feed_links == {
+            "self": f"{base}/search.atom?q=missile&sort=first-seen",
+            "alternate": f"{base}/search?q=missile",
+        }
 
         by_date = client.get("/search.atom", params={"q": "missile", "sort": "published"})
         assert [e.findtext(ATOM + "title") for e in entries(by_date.content)] == [
@@ -77,27 +81,35 @@ def test_a_search_feed_lists_the_newest_matches_first(archive: Repository) -> No
         assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/plain")
 
 
-def test_a_browser_gets_the_same_feed_as_xml_and_an_etag_of_its_own(archive: Repository) -> None:
+def test_a_browser_gets_the_page_of_the_stylesheet(archive: Repository) -> None:
     with serving(context(archive, web_config(RULES))) as client:
         for path in ("/search.atom?q=missile", "/feed.atom", "/feed/missiles.atom"):
             reader = client.get(path)
             browser = client.get(path, headers={"Accept": "text/html,application/xml;q=0.9"})
-            assert browser.headers["content-type"] == "application/xml; charset=utf-8"
-            assert browser.content == reader.content and PI in reader.content
+            assert browser.headers["content-type"] == "text/html; charset=utf-8"
+            assert browser.content == as_page(reader.content) and PI in reader.content
+            assert b"Subscribe by copying this URL into a feed reader" in browser.content
             assert reader.headers["vary"] == browser.headers["vary"] == "Accept"
             assert reader.headers["etag"] != browser.headers["etag"]
-            again = client.get(path, headers={"If-None-Match": reader.headers["etag"]})
-            assert again.status_code == 304, path
+            assert "script-src" not in browser.headers["content-security-policy"]
+            for answer in (reader, browser):
+                again = client.get(
+                    path,
+                    headers={
+                        "If-None-Match": answer.headers["etag"],
+                        "Accept": answer.request.headers["accept"],
+                    },
+                )
+                assert again.status_code == 304, path
         stylesheet = client.get("/static/feed.xsl")
         assert stylesheet.status_code == 200
-        assert b"Subscribe by copying this URL into a feed reader" in stylesheet.content
+        assert stylesheet.content == XSL.read_bytes()
 
 
 def test_the_stylesheet_renders_a_feed_as_a_page_with_inert_text(archive: Repository) -> None:
     with serving(context(archive)) as client:
         feed = client.get("/search.atom", params={"q": "missile"}).content
-    page = etree.XSLT(etree.parse(str(XSL)))(etree.fromstring(feed))
-    html = str(page)
+    html = as_page(feed).decode()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     tree = etree.fromstring(html.split("\n", 1)[1], etree.HTMLParser())
     assert tree.findtext(".//h1") == "kcna-monitor: search 'missile'"

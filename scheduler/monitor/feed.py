@@ -60,13 +60,14 @@ def render(
     subtitle: str | None = None,
     base_url: str | None = None,
     stylesheet: str | None = None,
+    page_url: str | None = None,
 ) -> bytes:
     """The Atom document of ``entries`` (newest first), UTF-8 encoded.
 
     ``base_url``: the reading room serving the feed; an entry about an archived article links
     its page there, and the original as ``related``. ``stylesheet``: the URL of an XSL
     stylesheet for browsers, announced by an ``xml-stylesheet`` processing instruction (feed
-    readers ignore it).
+    readers ignore it). ``page_url``: the web page the feed follows (``rel=alternate``).
     """
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
@@ -81,6 +82,8 @@ def render(
     _sub(feed, "generator", "kcna-monitor")
     if self_url:
         _sub(feed, "link", rel="self", href=xml_text(self_url), type="application/atom+xml")
+    if page_url:
+        _sub(feed, "link", rel="alternate", href=xml_text(page_url), type="text/html")
     for item in entries:
         _entry(_sub(feed, "entry"), item, base_url)
     ET.indent(feed)

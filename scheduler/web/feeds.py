@@ -5,14 +5,21 @@ parameters of ``/search``), ``/feed.atom`` (new and edited articles) and ``/feed
 Each names the XSL stylesheet ``/static/feed.xsl``, so that a browser opening a feed shows a
 readable page that says how to subscribe; feed readers ignore it. Entries about archived
 articles link their page on this server, and the original. Every feed carries an ``ETag``:
-a feed reader polling an unchanged feed gets a ``304``. A browser (its ``Accept`` names
-HTML) gets the same document as ``application/xml``, the type Chromium applies XSL to.
+a feed reader polling an unchanged feed gets a ``304``.
+
+A browser (its ``Accept`` names HTML) gets the page of the stylesheet made here: Chromium
+shows ``application/atom+xml`` as plain text and is removing XSLT, so the page does not
+depend on the browser applying it. Readers get the Atom document, stylesheet instruction
+included, as do browsers that do not ask for HTML.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
+from pathlib import Path
 
+from lxml import etree
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,12 +29,13 @@ from scheduler.monitor.feed import ATOM_TYPE, build_feed, render, search_entries
 from scheduler.web.conditional import conditional
 from scheduler.web.context import WebContext, context_of
 from scheduler.web.params import ArchiveQuery, archive_query
+from scheduler.web.security import PAGE_POLICY
 
+HERE = Path(__file__).parent
 #: The XSL stylesheet a browser renders the feeds with.
 STYLESHEET = "/static/feed.xsl"
-#: A feed's type for a browser: Chromium shows ``application/atom+xml`` as plain text and
-#: applies the XSL stylesheet only to a generic XML type.
-BROWSER_TYPE = "application/xml; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+_compiled = threading.local()
 #: Entries in a search feed.
 SEARCH_FEED_SIZE = 50
 
@@ -41,11 +49,21 @@ def routes() -> list[BaseRoute]:
 
 
 def answer(request: Request, body: bytes) -> Response:
-    """The feed ``body``: as Atom for a feed reader, as generic XML (the same bytes) for a
-    browser, which asks for HTML, so that it applies the stylesheet."""
-    browser = "text/html" in request.headers.get("accept", "")
-    media_type = BROWSER_TYPE if browser else ATOM_TYPE
-    return conditional(request, body, media_type, headers={"Vary": "Accept"})
+    """The feed ``body`` for a feed reader; for a browser (its ``Accept`` names HTML), the
+    page the feed's XSL stylesheet makes of it."""
+    if "text/html" in request.headers.get("accept", ""):
+        headers = {"Vary": "Accept", "Content-Security-Policy": PAGE_POLICY}  # no XSLT here
+        return conditional(request, as_page(body), HTML_TYPE, headers=headers)
+    return conditional(request, body, ATOM_TYPE, headers={"Vary": "Accept"})
+
+
+def as_page(feed: bytes) -> bytes:
+    """The HTML page of the Atom document ``feed``, made with the feed's own stylesheet
+    (compiled once per thread: lxml does not share a stylesheet between threads)."""
+    transform = getattr(_compiled, "xslt", None)
+    if transform is None:
+        transform = _compiled.xslt = etree.XSLT(etree.parse(str(HERE / "static" / "feed.xsl")))
+    return bytes(transform(etree.fromstring(feed)))
 
 
 def _base(request: Request) -> str:
@@ -122,10 +140,15 @@ def _search_feed(context: WebContext, query: ArchiveQuery, request: Request) -> 
         search_entries(page.hits),
         feed_id=f"urn:kcna-monitor:search:{query.link()}",
         title=f"kcna-monitor: {what}",
-        subtitle=f"The newest of {page.total} articles matching {what}; all: "
-        f"{base}/search{query.link(sort='relevance' if query.q else 'published')}",
+        subtitle=f"The newest of the {page.total} articles matching {what}",
         updated=context.clock(),
         self_url=base + "/search.atom" + query.link(),
         base_url=base,
         stylesheet=STYLESHEET,
+        page_url=base + ("/search" if query.q else "/") + query.link(sort=_page_sort(query)),
     )
+
+
+def _page_sort(query: ArchiveQuery) -> str:
+    """The order of the page a search feed follows: the page's default."""
+    return "relevance" if query.q else "published"

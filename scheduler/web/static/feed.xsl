@@ -35,7 +35,13 @@
           </p>
           <p class="feed-url"><code><xsl:value-of select="atom:link[@rel='self']/@href"/></code></p>
           <xsl:if test="atom:subtitle">
-            <p class="meta"><xsl:value-of select="atom:subtitle"/></p>
+            <p class="meta">
+              <xsl:value-of select="atom:subtitle"/>
+              <xsl:if test="atom:link[@rel='alternate']">
+                <xsl:text> · </xsl:text>
+                <a href="{atom:link[@rel='alternate']/@href}">open as a page</a>
+              </xsl:if>
+            </p>
           </xsl:if>
           <p class="count"><xsl:value-of select="count(atom:entry)"/> entries</p>
           <ol class="results">
