@@ -131,7 +131,6 @@ def test_malformed_requests_are_400_in_json(archive: Repository) -> None:
             ({"limit": "101"}, "limit: expected a whole number from 1 to 100"),
             ({"limit": "x"}, "limit"),
             ({"since": "yesterday"}, "since: not a date"),
-            ({"source": "bbc"}, "source: unknown source"),
             ({"sort": "relevance"}, "sort: unknown order"),
             ({"cursor": "garbage"}, "malformed page cursor"),
             ({"edited": "maybe"}, "edited: expected 1 or 0"),
