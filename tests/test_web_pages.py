@@ -84,6 +84,7 @@ def test_the_archive_lists_newest_first_in_pages_with_stable_links(site: Site) -
 
 
 def test_filters_narrow_the_archive(site: Site) -> None:
+    assert '>Rodong Sinmun</a> <span class="n">10</span>' in site.get("/")
     assert count(site.get("/?source=Rodong+Sinmun")) == "10 articles"
     gone = site.get("/?gone=1")
     assert results(gone) == [site.archive.gone] and '<span class="gone"' in gone
@@ -201,6 +202,8 @@ def test_an_article_shows_its_text_urls_versions_and_timeline(site: Site) -> Non
     assert "<ins>great </ins>" in versions
     assert "<del>Launch</del><ins>Satellite launch</ins> report" in versions
     assert "<ins>A third paragraph was added.</ins>" in versions
+    assert "<summary>Text of version 1</summary>" in versions
+    assert "<p>Pyongyang, March 2 (KCNA) -- The missile launch was a success.</p>" in versions
     timeline = page.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
     assert re.findall(r'<span class="kind">(\w+)</span>', timeline) == ["new", "edited", "edited"]
 

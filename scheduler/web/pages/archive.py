@@ -9,6 +9,7 @@ same URL.
 from __future__ import annotations
 
 import calendar
+import time
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -26,6 +27,10 @@ SORT_NAMES = {
     "published": "newest published",
     "first-seen": "newest seen",
 }
+
+
+#: How long the archive page reuses its counts of articles by source, in seconds.
+SOURCES_FRESH_FOR = 300.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,8 @@ def archive_page(request: Request) -> Response:
         limit=query.limit,
         offset=query.offset,
     )
-    # Counted over every source, so that the counts offer the other sources too.
-    facets = search.facets(None, filters=replace(query.filters, source=None))
+    sources = archive_sources(request)
+    unfiltered = query.filters == SearchFilters()
     return render(
         request,
         "archive.html",
@@ -78,12 +83,27 @@ def archive_page(request: Request) -> Response:
         pager=pager(query, result, "/"),
         by_source=[
             (name, count, "/" + _narrowed(query, source=name))
-            for name, count in facets.by_source.items()
+            for name, count in (sources.items() if unfiltered else ())
         ],
-        source_options=_options(facets.by_source, query),
+        source_options=_options(sources, query),
         sorts=_sorts(False),
         clear="/" + query.link(filters=SearchFilters(), page=1),
     )
+
+
+def archive_sources(request: Request) -> dict[str, int]:
+    """How many articles each source has in the whole archive, counted again at most every
+    :data:`SOURCES_FRESH_FOR` seconds: counting a large archive takes a while, and the
+    counts are there to offer the sources to filter by."""
+    state = request.app.state
+    counted: tuple[float, dict[str, int]] | None = getattr(state, "archive_sources", None)
+    now = time.monotonic()
+    if counted is None or now - counted[0] > SOURCES_FRESH_FOR:
+        context = context_of(request)
+        facets = context.shared.get("archive_sources", context.repo.search.facets)
+        counted = (now, facets.by_source)
+        state.archive_sources = counted
+    return counted[1]
 
 
 def search_page(request: Request) -> Response:

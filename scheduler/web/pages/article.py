@@ -62,6 +62,8 @@ def article_page(request: Request) -> Response:
         title_html=highlight(article.title, pattern),
         paragraphs=_marked_paragraphs(article, pattern),
         comparisons=comparisons(article.history),
+        first=min(article.history, key=lambda v: v.number, default=None),
+        paragraphs_of=paragraphs_of,
         events=context.repo.articles.events_of(article.id),
     )
 
