@@ -222,8 +222,14 @@ def test_a_gone_article_says_so(site: Site) -> None:
     assert '<span class="kind">gone</span>' in page and "HTTP 404" in page
 
 
-def test_the_sources_page_reports_runs_errors_and_the_daemon(site: Site) -> None:
+def test_the_sources_page_reports_runs_errors_alarms_and_the_daemon(site: Site) -> None:
+    site.repo.alarms.raise_alarm("kcnawatch", "failing", "3 <i>runs</i> failed", T0 + HOUR)
     page = site.get("/sources")
+    assert re.search(
+        r'<li class="alarm"><strong>kcnawatch</strong>: failing since [^<]*'
+        r"3 &lt;i&gt;runs&lt;/i&gt; failed</li>",
+        page,
+    )
     assert "No daemon is running" in page and f"{TOTAL} articles stored" in page
     rows = re.findall(r'<tr class="source[^"]*">(.*?)</tr>', page, re.S)
     assert len(rows) == 2 and "kcna" in rows[0] and "kcnawatch" in rows[1]
