@@ -249,17 +249,18 @@ def test_the_watch_page_shows_rules_without_their_secrets(site: Site) -> None:
 
 
 def test_pages_answer_head_refuse_post_and_carry_the_policy(site: Site) -> None:
-    for path in ("/", "/search?q=launch", f"/articles/{site.archive.edited}", "/sources", "/watch"):
+    paths = ("/", "/search", "/search?q=missile", f"/articles/{site.archive.edited}")
+    for path in (*paths, f"/articles/{site.archive.hostile}", "/sources", "/watch"):
         response = site.client.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-type"] == "text/html; charset=utf-8"
         policy = response.headers["content-security-policy"]
         assert "default-src 'none'" in policy and "script" not in policy
+        assert "<script" not in response.text and " style=" not in response.text, path
         head = site.client.head(path)
         assert head.status_code == 200 and head.content == b""
     refused = site.client.post("/", data={"q": "x"})
     assert refused.status_code == 405 and "GET" in refused.headers["allow"]
-    assert "style=" not in site.get(f"/articles/{site.archive.edited}")
 
 
 def test_a_query_on_the_archive_page_goes_to_the_search(site: Site) -> None:
