@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from crawler.sources import SOURCES
 from storage.fulltext import SEARCH_SORTS, SearchFilters
 
 #: The most results one request may ask for.
@@ -81,9 +80,10 @@ def archive_query(params: QueryParams, *, limit: int, api: bool = False) -> Arch
     q = " ".join(params.get("q", "").split())
     if len(q) > 500:
         raise BadRequest("q: too long (at most 500 characters)")
-    source = params.get("source") or None
-    if source is not None and source not in SOURCES:
-        raise BadRequest(f"source: unknown source {source!r} (known: {', '.join(SOURCES)})")
+    # An article's source is its publisher feed (e.g. "KCNA.kp (En)"), as search --source.
+    source = " ".join(params.get("source", "").split()) or None
+    if source is not None and len(source) > 200:
+        raise BadRequest("source: too long (at most 200 characters)")
     filters = SearchFilters(
         source=source,
         category=params.get("category") or None,
