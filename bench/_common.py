@@ -227,3 +227,23 @@ def print_profile(path: Path, limit: int = 25) -> None:
 
 def rows_to_json(rows: Sequence[Row]) -> str:
     return json.dumps([r.__dict__ for r in rows], indent=2)
+
+
+@contextmanager
+def pg_schema(admin: str) -> Iterator[tuple[str, str]]:
+    """A fresh schema: a SQLAlchemy URL and a libpq URL whose connections use it."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    schema = f"kcna_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    options = {"options": f"-csearch_path={schema}"}
+    url = make_url(admin).update_query_dict(options).render_as_string(hide_password=False)
+    try:
+        yield url, url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

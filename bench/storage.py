@@ -27,9 +27,7 @@ import os  # noqa: E402
 import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from datetime import UTC, date, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -37,6 +35,7 @@ from bench._common import (  # noqa: E402
     Row,
     corpus_argument,
     load_corpus,
+    pg_schema,
     print_profile,
     print_table,
 )
@@ -178,24 +177,6 @@ def postgres_raw(url: str, items: list[ArticleInput], size: int) -> float:
             with connection.transaction(), connection.cursor() as cursor:
                 cursor.executemany(statement, batch)
         return time.perf_counter() - started
-
-
-@contextmanager
-def pg_schema(admin: str) -> Iterator[tuple[str, str]]:
-    """A fresh schema: a SQLAlchemy URL and a libpq URL whose connections use it."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    schema = f"kcna_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    options = {"options": f"-csearch_path={schema}"}
-    url = make_url(admin).update_query_dict(options).render_as_string(hide_password=False)
-    try:
-        yield url, url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def measure(
