@@ -102,7 +102,7 @@ class Search(UnitOfWork):
             sqlite = dialect_of(session) == "sqlite"
             matches = _matches(parsed, in_versions, sqlite)
             where = conditions(wanted, sqlite)
-            joined = ARTICLES.join(matches, matches.c.article_id == ARTICLES.c.id)
+            joined = _joined(matches)
             statement = (
                 select(*HIT_COLUMNS, matches.c.version, _snippet(parsed, matches, sqlite))
                 .select_from(joined if sqlite else _pg_shown(joined, matches))
@@ -111,7 +111,8 @@ class Search(UnitOfWork):
             )
             rows, cursor = _page(session, statement, sort, limit, offset, key)
             hits = [SearchHit(**row) for row in rows]
-            return SearchPage(hits, _count(session, joined, where), cursor)
+            found, matched = _found(parsed, in_versions, sqlite, filtered=bool(where))
+            return SearchPage(hits, _count(session, found, [*matched, *where]), cursor)
 
         return self._read(work)
 
@@ -168,8 +169,8 @@ class Search(UnitOfWork):
             where = conditions(wanted, sqlite)
             found: Any = ARTICLES
             if parsed is not None:
-                matches = _matches(parsed, in_versions, sqlite)
-                found = ARTICLES.join(matches, matches.c.article_id == ARTICLES.c.id)
+                found, matched = _found(parsed, in_versions, sqlite)
+                where = [*matched, *where]
             return _facets(session, found, where, _month(sqlite))
 
         return self._read(work)
@@ -255,27 +256,59 @@ def _matches(query: Query, in_versions: bool, sqlite: bool) -> Subquery:
     return _pg_matches(query, in_versions)
 
 
+def _joined(matches: Subquery) -> Any:
+    """``articles`` joined with its ``matches``: by rowid to the FTS5 index's own rows (the
+    current content on SQLite), else by article id."""
+    if "fts_rowid" in matches.c:
+        return ARTICLES.join(matches, matches.c.fts_rowid == literal_column("articles.rowid"))
+    return ARTICLES.join(matches, matches.c.article_id == ARTICLES.c.id)
+
+
+def _found(
+    query: Query, in_versions: bool, sqlite: bool, *, filtered: bool = True
+) -> tuple[Any, list[Any]]:
+    """What counting the matches reads, and the conditions of the match; ``filtered``: the
+    count has conditions on ``articles`` too.
+
+    A common word matches most of the archive, so counting reads as little per match as it
+    can: the current content is counted on the FTS5 index alone (SQLite; ``articles`` is
+    joined by rowid, once, only when a filter needs its columns) or on ``articles`` alone
+    (PostgreSQL: one scan, not a join of ``articles`` to itself)."""
+    if in_versions:
+        return _joined(_matches(query, in_versions, sqlite)), []
+    if not sqlite:
+        vector = literal_column(f"{ARTICLES.name}.search_vector")
+        return ARTICLES, [vector.op("@@")(to_tsquery(query))]
+    match = literal_column("articles_fts").op("MATCH")(bindparam("fts_query", to_fts5(query)))
+    index = select(literal_column("articles_fts.rowid").label("fts_rowid"))
+    found = index.select_from(table("articles_fts")).where(match).subquery("found")
+    # Every article has its row in the index (kept in step by triggers).
+    return (_joined(found) if filtered else found), []
+
+
 def _fts5_matches(query: Query, in_versions: bool) -> Subquery:
-    """(article_id, version, rank, snippet) of the matches; lower rank is better."""
+    """(article_id or, for the current content, the index's rowid; version, rank, snippet)
+    of the matches; lower rank is better."""
     fts = "versions_fts" if in_versions else "articles_fts"
-    content = VERSIONS if in_versions else ARTICLES
     index = literal_column(fts)
-    matched = (
-        select(
-            (VERSIONS.c.article_id if in_versions else ARTICLES.c.id).label("article_id"),
-            (VERSIONS.c.number if in_versions else cast(null(), Integer)).label("version"),
-            func.bm25(index, 10.0, 1.0).label("rank"),
-            func.snippet(index, 1, HIT_START, HIT_END, "…", SNIPPET_WORDS).label("snippet"),
-        )
-        .select_from(content)
-        .join(
-            table(fts),
-            literal_column(f"{fts}.rowid") == literal_column(f"{content.name}.rowid"),
-        )
-        .where(index.op("MATCH")(bindparam("fts_query", to_fts5(query))))
+    ranked = (
+        func.bm25(index, 10.0, 1.0).label("rank"),
+        func.snippet(index, 1, HIT_START, HIT_END, "…", SNIPPET_WORDS).label("snippet"),
     )
+    match = index.op("MATCH")(bindparam("fts_query", to_fts5(query)))
     if not in_versions:
-        return matched.subquery("matches")
+        # The index alone: the page joins articles by rowid, once per match (see _joined).
+        rowid = literal_column(f"{fts}.rowid").label("fts_rowid")
+        current = select(rowid, cast(null(), Integer).label("version"), *ranked)
+        return current.select_from(table(fts)).where(match).subquery("matches")
+    matched = (
+        select(VERSIONS.c.article_id, VERSIONS.c.number.label("version"), *ranked)
+        .select_from(VERSIONS)
+        .join(
+            table(fts), literal_column(f"{fts}.rowid") == literal_column("article_versions.rowid")
+        )
+        .where(match)
+    )
     # Materialized: FTS5's functions work only where the full-text query runs.
     inner = matched.cte("version_matches").prefix_with("MATERIALIZED")
     # SQLite takes the bare columns of a min() aggregate from the row holding the minimum.
