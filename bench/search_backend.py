@@ -27,6 +27,7 @@ from bench.search_timing import (
     time_article_page,
     time_find,
     time_like,
+    time_newest_page,
 )
 from storage.db import alembic_config, make_engine, migrate
 from storage.repository import Repository
@@ -196,7 +197,11 @@ def measure_backend(backend: Backend, pool: Pool, repeats: int) -> list[Row]:
         figure = f"{label}: search, first page with snippets, p{share * 100:.0f}"
         rows.append(_latency_row(figure, all_found, all_scanned, share, target))
     archive = time_archive_page(repo, pages=10, repeats=2)
-    rows.append(_latency_row(f"{label}: archive page, p95", archive, None, 0.95, TARGET_PAGE_MS))
+    figure = f"{label}: archive page (search.browse, 50 by cursor), p95"
+    rows.append(_latency_row(figure, archive, None, 0.95, TARGET_PAGE_MS))
+    newest = time_newest_page(repo, pages=10, repeats=2)
+    figure = f"{label}: articles.newest (50 by offset) + count, p95"
+    rows.append(_latency_row(figure, newest, None, 0.95, TARGET_PAGE_MS))
     ids = sample_ids(engine, versions=5, limit=20)
     article = time_article_page(repo, ids, repeats=3) if ids else []
     if article:

@@ -150,8 +150,25 @@ def time_like(engine: Engine, chosen: Sequence[Case], repeats: int) -> dict[str,
 
 
 def time_archive_page(repo: Repository, pages: int, repeats: int) -> list[float]:
-    """Seconds of the archive page (``newest`` and the count): the first ``pages`` pages of
-    50, in both orders, each ``repeats`` times."""
+    """Seconds of the archive page as the web app reads it (``search.browse``, pages of 50
+    with their count, each continuing from the previous page's cursor): the first ``pages``
+    pages in both orders, each ``repeats`` times."""
+    times: list[float] = []
+    for sort in ("published", "first-seen"):
+        after: str | None = None
+        for _ in range(pages):
+
+            def work(cursor: str | None = after, order: Any = sort) -> Any:
+                return repo.search.browse(limit=50, sort=order, after=cursor)
+
+            times += timed_runs(work, repeats)
+            after = work().next_cursor
+    return times
+
+
+def time_newest_page(repo: Repository, pages: int, repeats: int) -> list[float]:
+    """Seconds of ``articles.newest`` (pages of 50 by offset) and ``articles.count``: the
+    first ``pages`` pages in both orders, each ``repeats`` times."""
     times: list[float] = []
     for sort in ("published", "first-seen"):
         for number in range(pages):
