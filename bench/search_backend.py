@@ -17,7 +17,14 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from bench._common import Row, pg_schema, print_table
-from bench.search_archive import GENERATOR_VERSION, Pool, database_size, load, sample_ids
+from bench.search_archive import (
+    GENERATOR_VERSION,
+    Pool,
+    database_size,
+    load,
+    sample_ids,
+    settle,
+)
 from bench.search_timing import (
     Case,
     cases,
@@ -128,9 +135,8 @@ def _build_index(backend: Backend) -> list[Row]:
     started = time.perf_counter()
     Repository(engine).search.reindex()
     seconds = time.perf_counter() - started
-    if engine.dialect.name == "postgresql":  # as autovacuum would, after a table rewrite
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
+    if engine.dialect.name == "postgresql":  # reindex rewrote the tables
+        settle(engine)
     with_index = database_size(engine)
     return [
         Row(f"{label}: archive", _archive_facts(engine), backend.built),
