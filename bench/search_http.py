@@ -103,8 +103,9 @@ def page_times(
         error = _get(client, path)
         for _ in range(repeats):
             started = time.perf_counter()
-            error = error or _get(client, path)
+            failed = _get(client, path)
             times.append(time.perf_counter() - started)
+            error = error or failed
     return times, error
 
 
