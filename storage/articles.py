@@ -20,6 +20,7 @@ from storage.errors import AmbiguousId
 from storage.keys import ID_LENGTH
 from storage.merge import DEFAULT_AGGREGATOR_HOSTS
 from storage.models import ARTICLES, EVENTS, URLS, VERSIONS
+from storage.paging import order
 from storage.records import (
     ArticleInput,
     ArticleView,
@@ -203,15 +204,8 @@ class Articles(UnitOfWork):
         ``sort="first-seen"`` by when the archive first stored them (arrivals first)."""
         if sort not in ARTICLE_ORDERS:
             raise ValueError(f"unknown order {sort!r} (known: {', '.join(ARTICLE_ORDERS)})")
-        if sort == "first-seen":
-            order = (ARTICLES.c.first_seen.desc(), ARTICLES.c.id.desc())
-        else:
-            order = (
-                ARTICLES.c.published.desc().nulls_last(),
-                ARTICLES.c.first_seen.desc(),
-                ARTICLES.c.id.desc(),
-            )
-        query = select(ARTICLES).order_by(*order).limit(limit).offset(offset)
+        # The same order as the archive's pages, so both read it from the same index.
+        query = select(ARTICLES).order_by(*order(sort)).limit(limit).offset(offset)
         if source is not None:
             query = query.where(ARTICLES.c.source == source)
         return self._read(
