@@ -82,13 +82,19 @@ def _put_detail(built: BuiltSite, record: dict[str, Any], text: str) -> None:
     built.site.put(kcna.detail_path(record), kcna.render_detail_article(record))
 
 
+def _before_last(text: str, paragraph: str) -> str:
+    """``text`` with ``paragraph`` added before its last one (which ends with -0-)."""
+    lines = text.split("\n")
+    return "\n".join([*lines[:-1], paragraph, lines[-1]])
+
+
 def build_archive(home: Path) -> Archive:
     """Crawl the small site twice into ``home/archive.db``, editing and deleting between."""
     db_url = f"sqlite:///{home / 'archive.db'}"
     built = small_site()
     edited, hostile, _, gone = built.detail_records
-    _put_detail(built, edited, edited["text"] + "\n" + BEFORE)
-    _put_detail(built, hostile, hostile["text"] + "\n" + HOSTILE)
+    _put_detail(built, edited, _before_last(edited["text"], BEFORE))
+    _put_detail(built, hostile, _before_last(hostile["text"], HOSTILE))
     with FixtureServer(built.site) as server:
         _crawl(server, built, db_url, home, "new")
         _put_detail(built, edited, edited["text"].replace(BEFORE, AFTER))

@@ -25,25 +25,34 @@ def subscribe_url(page: Any) -> str:
     return href
 
 
-def test_a_search_offers_its_feed_and_the_feed_is_atom_of_the_same_results(
-    page: Any, site: str
-) -> None:
-    search_from_box(page, site, "Korea")
-    shown = page.locator("ol.results > li a.title").all_inner_texts()
-    feed = subscribe_url(page)
-    assert "/search.atom?" in feed and "q=Korea" in feed
-
-    answer = page.request.get(feed)
+def atom(page: Any, url: str) -> ET.Element:
+    """The feed at ``url`` as a feed reader gets it: Atom, with its stylesheet named."""
+    answer = page.request.get(url, headers={"Accept": "application/atom+xml"})
     assert answer.status == 200
     assert answer.headers["content-type"].startswith("application/atom+xml")
     body = answer.body()
     assert b"<?xml-stylesheet" in body and b"feed.xsl" in body
     root = ET.fromstring(body)
     assert root.tag == ATOM + "feed"
+    return root
+
+
+def test_a_search_offers_its_feed_and_the_feed_is_atom_of_the_same_results(
+    page: Any, site: str
+) -> None:
+    search_from_box(page, site, "Korea")
+    shown = [" ".join(t.split()) for t in page.locator("ol.results > li a.title").all_inner_texts()]
+    total = page.locator(".count").inner_text()
+    feed = subscribe_url(page)
+    assert "/search.atom?" in feed and "q=Korea" in feed
+
+    root = atom(page, feed)
     assert root.findtext(ATOM + "title") and root.findtext(ATOM + "updated")
     entries = root.findall(ATOM + "entry")
+    assert f"{len(entries)} results" in total  # every match (the archive is small)
     titles = [" ".join((e.findtext(ATOM + "title") or "").split()) for e in entries]
-    assert [" ".join(t.split()) for t in shown] == titles[: len(shown)]
+    for title in shown:  # the feed may order them newest first, and say "edited"
+        assert any(title in entry for entry in titles), title
     for entry in entries:
         assert entry.findtext(ATOM + "id") and entry.find(ATOM + "link") is not None
 
@@ -51,12 +60,11 @@ def test_a_search_offers_its_feed_and_the_feed_is_atom_of_the_same_results(
 def test_the_feed_opened_in_the_browser_reads_as_a_page(page: Any, site: str) -> None:
     search_from_box(page, site, "Korea")
     feed = subscribe_url(page)
+    first = atom(page, feed).find(f"{ATOM}entry/{ATOM}title")
+    assert first is not None and first.text
     answer = page.goto(feed)
     assert answer.status == 200
-    text = page.locator("body").inner_text()
-    assert RAW_XML not in text
-    first = ET.fromstring(answer.body()).find(f"{ATOM}entry/{ATOM}title")
-    assert first is not None and first.text
+    assert RAW_XML not in page.locator("body").inner_text()
     assert page.get_by_text(" ".join(first.text.split())).first.is_visible()
     # The entries link to their pages in the reading room.
     assert page.locator("a[href*='/articles/']").count() >= 1
