@@ -68,13 +68,16 @@ def site(archive: Archive) -> Iterator[str]:
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A page in a fresh browser context (desktop size unless the test asks for a
     ``viewport`` via indirect parametrization); JavaScript errors are collected in
-    ``page.errors``."""
+    ``page.errors``, the console's errors (a blocked inline style, say) in
+    ``page.console_errors``."""
     viewport = getattr(request, "param", None) or {"width": 1280, "height": 900}
     context = browser.new_context(viewport=viewport)
     context.set_default_timeout(10_000)
     opened = context.new_page()
     opened.errors = []
     opened.on("pageerror", lambda error: opened.errors.append(str(error)))
+    opened.console_errors = []
+    opened.on("console", lambda m: m.type == "error" and opened.console_errors.append(m.text))
     try:
         yield opened
     finally:

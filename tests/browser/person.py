@@ -8,16 +8,18 @@ from typing import Any
 PHONE = {"width": 390, "height": 844}
 
 
-def search_from_box(page: Any, site: str, query: str, start: str = "/") -> None:
+def search_from_box(
+    page: Any, site: str, query: str, start: str = "/", *, status: int = 200
+) -> None:
     """Open ``start``, type ``query`` into the header's search box and press Enter; the
-    results page must answer 200."""
+    page must answer ``status``."""
     page.goto(site + start)
     box = page.locator("form.search input[name=q]")
     box.fill(query)
     with page.expect_navigation() as navigation:
         box.press("Enter")
     answer = navigation.value
-    assert answer is not None and answer.status == 200, f"{page.url}: {answer and answer.status}"
+    assert answer is not None and answer.status == status, f"{page.url}: {answer and answer.status}"
 
 
 def result_titles(page: Any) -> list[str]:
@@ -43,3 +45,8 @@ def pwned(page: Any) -> Any:
 def scroll_width(page: Any) -> int:
     """How wide the page's content is: more than the viewport means a horizontal scroll."""
     return page.evaluate("() => document.scrollingElement.scrollWidth")
+
+
+def policy_violations(page: Any) -> list[str]:
+    """The console's reports of what the Content-Security-Policy blocked on the page."""
+    return [text for text in page.console_errors if "Content Security Policy" in text]

@@ -9,7 +9,14 @@ import pytest
 
 from tests.browser.archive import OTHER_SOURCE, Archive
 from tests.browser.conftest import SECRETS
-from tests.browser.person import PHONE, result, result_titles, scroll_width, search_from_box
+from tests.browser.person import (
+    PHONE,
+    policy_violations,
+    result,
+    result_titles,
+    scroll_width,
+    search_from_box,
+)
 
 
 def test_results_page_forward_and_back_and_a_reload_shows_the_same_page(
@@ -99,7 +106,7 @@ def test_the_sources_and_watch_pages_show_what_runs_without_secrets(page: Any, s
 
 
 @pytest.mark.parametrize("page", [PHONE], indirect=True)
-def test_every_page_fits_a_phone_without_scrolling_sideways(
+def test_every_page_fits_a_phone_and_nothing_is_blocked_by_the_policy(
     page: Any, site: str, archive: Archive
 ) -> None:
     paths = [
@@ -117,6 +124,7 @@ def test_every_page_fits_a_phone_without_scrolling_sideways(
         width = scroll_width(page)
         if width > PHONE["width"]:
             too_wide[path] = width
+        assert policy_violations(page) == [], path  # an inline style the CSP blocked
     if too_wide:  # the screenshot shows the first one
         page.goto(site + next(iter(too_wide)))
     assert too_wide == {}, f"wider than {PHONE['width']} px: {too_wide}"

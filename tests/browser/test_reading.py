@@ -7,7 +7,14 @@ import re
 from typing import Any
 
 from tests.browser.archive import AFTER, DELETED_WORDS, HOSTILE, INSERTED_WORDS, Archive
-from tests.browser.person import pwned, result, result_titles, search_from_box, texts
+from tests.browser.person import (
+    policy_violations,
+    pwned,
+    result,
+    result_titles,
+    search_from_box,
+    texts,
+)
 
 
 def test_a_query_typed_in_the_box_finds_the_article_and_its_page_marks_the_hit(
@@ -71,3 +78,12 @@ def test_markup_in_article_text_is_shown_as_text_and_never_runs(
     assert page.locator("ol.results script, ol.results img").count() == 0
     assert pwned(page) is None
     assert page.errors == []
+
+
+def test_a_malformed_query_says_what_is_wrong_in_one_line(page: Any, site: str) -> None:
+    search_from_box(page, site, 'Korea "unclosed', status=400)
+    shown = page.locator("main").inner_text()
+    assert "quote" in shown.lower()
+    assert "Traceback" not in page.content()
+    assert page.locator("form.search input[name=q]").is_visible()  # to try again
+    assert policy_violations(page) == []
