@@ -23,7 +23,8 @@ START_TIMEOUT = 30.0
 
 
 def first_line(process: subprocess.Popen[str], timeout: float) -> str:
-    """The process's first line of output, waited for up to ``timeout`` seconds."""
+    """The process's first line of output, waited for up to ``timeout`` seconds ("" when
+    none came)."""
     lines: list[str] = []
     reader = threading.Thread(
         target=lambda: lines.append(process.stdout.readline() if process.stdout else ""),
@@ -31,9 +32,18 @@ def first_line(process: subprocess.Popen[str], timeout: float) -> str:
     )
     reader.start()
     reader.join(timeout)
-    if not lines or not lines[0]:
-        raise AssertionError(f"serve printed nothing within {timeout} s")
-    return lines[0]
+    return lines[0] if lines else ""
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Stop the process (SIGTERM, then SIGKILL after 10 s); what it wrote to stderr."""
+    process.terminate()
+    try:
+        _, err = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return err
 
 
 @pytest.fixture
@@ -47,17 +57,13 @@ def served(archive: Archive, tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
     )
+    line = first_line(process, START_TIMEOUT)
+    if not line.startswith("serving the archive at http://127.0.0.1:"):
+        raise AssertionError(f"serve said {line!r}; stderr: {stop(process)}")
     try:
-        line = first_line(process, START_TIMEOUT)
-        assert line.startswith("serving the archive at http://127.0.0.1:"), line
         yield line.split(" at ", 1)[1].split()[0].rstrip("/")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_the_served_archive_answers_a_search_typed_in_the_box(
