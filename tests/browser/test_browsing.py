@@ -18,6 +18,8 @@ from tests.browser.person import (
     search_from_box,
 )
 
+pytestmark = pytest.mark.browser
+
 
 def test_results_page_forward_and_back_and_a_reload_shows_the_same_page(
     page: Any, site: str

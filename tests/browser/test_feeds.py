@@ -7,7 +7,12 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import urljoin
 
+import pytest
+
 from tests.browser.person import search_from_box
+
+pytestmark = pytest.mark.browser
+
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 #: What Chromium says above an XML document it shows raw (no stylesheet applied).

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from tests.browser.archive import AFTER, DELETED_WORDS, HOSTILE, INSERTED_WORDS, Archive
 from tests.browser.person import (
     policy_violations,
@@ -15,6 +17,8 @@ from tests.browser.person import (
     search_from_box,
     texts,
 )
+
+pytestmark = pytest.mark.browser
 
 
 def test_a_query_typed_in_the_box_finds_the_article_and_its_page_marks_the_hit(

@@ -17,6 +17,9 @@ from tests.browser.archive import Archive
 from tests.browser.conftest import CONFIG
 from tests.browser.person import result_titles, search_from_box
 
+pytestmark = pytest.mark.browser
+
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: How long the command may take to start listening.
 START_TIMEOUT = 30.0
