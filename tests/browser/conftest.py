@@ -1,9 +1,11 @@
 """Fixtures of the browser tests: a headless Chromium, the crawled archive, the reading room
 serving it, and a page per test; a failing test leaves a screenshot and the page's HTML.
 
-One browser per session (started once: about a second), a new context per test (its own
-cookies and viewport). The archive is crawled once per session (:mod:`tests.browser.archive`)
-and served by :class:`~scheduler.web.server.WebServer` in a thread.
+One browser for all the browser tests (started once: about a second), a new context per test
+(its own cookies and viewport). The archive is crawled once (:mod:`tests.browser.archive`) and
+served by :class:`~scheduler.web.server.WebServer` in a thread. These fixtures last as long as
+the package's tests, not the session: Playwright's driver keeps an event loop running in the
+main thread, where the tests after them call ``asyncio.run``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ notify = ["webhook:https://user:hunter2secret@hooks.example.org/farm?key=s3cr3tk
 SECRETS = ("hunter2secret", "s3cr3tkey")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """A headless Chromium (skipped locally without one; an error when ``CI`` is set)."""
     path = require_browser()
@@ -40,12 +42,12 @@ def browser() -> Iterator[Any]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
     return build_archive(tmp_path_factory.mktemp("browser-archive"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(archive: Archive) -> Iterator[str]:
     """The root URL of the reading room serving ``archive`` (no trailing slash)."""
     from scheduler.config import parse_config
