@@ -198,7 +198,7 @@ def test_an_article_shows_its_text_urls_versions_and_timeline(site: Site) -> Non
     )
     versions = page.split('<section id="versions">', 1)[1].split("</section>", 1)[0]
     assert versions.count('<div class="diff">') == 2
-    assert "<del>missile</del><ins>satellite</ins>" in versions
+    assert "<del>missile</del> <ins>satellite</ins>" in versions
     assert "<ins>great </ins>" in versions
     assert "<del>Launch</del><ins>Satellite launch</ins> report" in versions
     assert "<ins>A third paragraph was added.</ins>" in versions
