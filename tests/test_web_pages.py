@@ -200,7 +200,7 @@ def test_an_article_shows_its_text_urls_versions_and_timeline(site: Site) -> Non
     assert versions.count('<div class="diff">') == 2
     assert "<del>missile</del> <ins>satellite</ins>" in versions
     assert "<ins>great </ins>" in versions
-    assert "<del>Launch</del><ins>Satellite launch</ins> report" in versions
+    assert "<del>Launch</del> <ins>Satellite launch</ins> report" in versions
     assert "<ins>A third paragraph was added.</ins>" in versions
     assert "<summary>Text of version 1</summary>" in versions
     assert "<p>Pyongyang, March 2 (KCNA) -- The missile launch was a success.</p>" in versions
