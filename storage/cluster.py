@@ -30,7 +30,7 @@ Every method is one unit of work (see :mod:`storage.unit`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +88,7 @@ class Takeover:
     claim: ClaimView
     previous_node: str
     previous_run: int | None
+    rerun: bool = True  # False: the previous run had ended; the claim is done with it
 
 
 def _claim(row: Any) -> ClaimView:
@@ -106,6 +107,14 @@ def _start_run(session: Session, label: str, owner: RunOwner, at: datetime) -> i
     }
     statement = insert(session, RUNS).values(row).returning(RUNS.c.id)
     return int(session.execute(statement).scalar_one())
+
+
+def _ended(session: Session, run_id: int | None) -> bool:
+    """Whether the run recorded its own end (ok or failed: not interrupted, not running)."""
+    if run_id is None:
+        return False
+    status = session.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar()
+    return status in ("ok", "failed")
 
 
 def _held(claim: ClaimView) -> Any:
@@ -243,44 +252,36 @@ class Cluster(UnitOfWork):
     ) -> Takeover | None:
         """Take over a claim seen by :meth:`claimable` (None: it changed meanwhile, e.g.
         another node took it first). The previous run is recorded as interrupted (if it
-        was still running) and superseded by the new run, started here."""
+        was still running) and superseded by the new run, started here. When the previous
+        run had ended (its crawl recorded it, its node died before the claim), the claim is
+        done with it: ``rerun`` is false and nothing is started."""
         why = (
             f"node {claim.node_id} gave the run back when it stopped"
             if claim.state == "released"
             else f"node {claim.node_id} lost its lease (ended {claim.lease_until:%H:%M:%S})"
         )
+        lapsed = or_(
+            CLAIMS.c.state == "released",
+            and_(CLAIMS.c.state == "running", CLAIMS.c.lease_until < at),
+        )
+        values = {"node_id": owner.node_id, "token": claim.token + 1, "lease_until": lease_until}
+        mine = ClaimView(
+            **{**{name: getattr(claim, name) for name in ClaimView.__slots__}, **values}
+        )
 
         def work(session: Session) -> Takeover | None:
-            taken = session.execute(
-                update(CLAIMS)
-                .where(
-                    _held(claim),
-                    or_(
-                        CLAIMS.c.state == "released",
-                        and_(CLAIMS.c.state == "running", CLAIMS.c.lease_until < at),
-                    ),
-                )
-                .values(
-                    node_id=owner.node_id,
-                    token=claim.token + 1,
-                    lease_until=lease_until,
-                    state="running",
-                )
-            ).rowcount
-            if not taken:
+            statement = update(CLAIMS).where(_held(claim), lapsed)
+            if not session.execute(statement.values(state="running", **values)).rowcount:
                 return None
+            ended = _ended(session, claim.run_id)
+            if ended and claim.state == "running":
+                session.execute(
+                    update(CLAIMS).where(_held(mine)).values(state="done", finished_at=at)
+                )
+                done = replace(mine, state="done", finished_at=at)
+                return Takeover(done, claim.node_id, claim.run_id, rerun=False)
             run_id = _start_run(session, label, owner, at)
-            new = ClaimView(
-                **{
-                    **{name: getattr(claim, name) for name in ClaimView.__slots__},
-                    "node_id": owner.node_id,
-                    "token": claim.token + 1,
-                    "lease_until": lease_until,
-                    "state": "running",
-                    "run_id": run_id,
-                }
-            )
-            session.execute(update(CLAIMS).where(_held(new)).values(run_id=run_id))
+            session.execute(update(CLAIMS).where(_held(mine)).values(run_id=run_id))
             if claim.run_id is not None:
                 old = RUNS.c.id == claim.run_id
                 session.execute(
@@ -289,7 +290,8 @@ class Cluster(UnitOfWork):
                     .values(status="interrupted", finished_at=at, error=why)
                 )
                 session.execute(update(RUNS).where(old).values(superseded_by=run_id))
-            return Takeover(new, claim.node_id, claim.run_id)
+            running = replace(mine, state="running", run_id=run_id)
+            return Takeover(running, claim.node_id, claim.run_id)
 
         return self._write(work)
 

@@ -9,7 +9,7 @@ consumer's cursor. Every method is one unit of work (see :mod:`storage.unit`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -191,7 +191,10 @@ class Outbox(UnitOfWork):
         )
 
         def work(session: Session) -> list[NotificationView]:
-            rows = [_notification_view(r) for r in session.execute(query).mappings()]
+            rows = [
+                replace(_notification_view(r), lease_token=token)
+                for r in session.execute(query).mappings()
+            ]
             if rows:
                 session.execute(
                     update(OUTBOX)

@@ -131,3 +131,24 @@ def test_nodes_check_in_and_are_forgotten_after_a_long_silence(repo: Repository)
     assert [n.node_id for n in repo.cluster.nodes(since=T0 + timedelta(seconds=5))] == ["a"]
     assert repo.cluster.forget_nodes(before=T0 + timedelta(seconds=5)) == 1
     assert [n.node_id for n in repo.cluster.nodes()] == ["a"]
+
+
+def test_a_lapsed_claim_whose_run_had_ended_is_done_without_a_second_run(
+    repo: Repository,
+) -> None:
+    held = claim(repo, A)
+    assert held is not None and held.run_id is not None
+    repo.runs.finish(
+        held.run_id, finished_at=T0, status="ok", pages=1, new=1, changed=0, unchanged=0,
+        failures=0,
+    )  # fmt: skip
+    later = T0 + LEASE + timedelta(seconds=1)
+    [lapsed] = repo.cluster.claimable(later, sources=["kcna"])
+    taken = repo.cluster.take_over(
+        lapsed, owner=B, label="KCNA.kp (En)", lease_until=later + LEASE, at=later
+    )
+    assert taken is not None and not taken.rerun
+    assert (taken.claim.state, taken.claim.run_id) == ("done", held.run_id)
+    assert len(repo.runs.recent()) == 1
+    run = repo.runs.get(held.run_id)
+    assert run is not None and (run.status, run.superseded_by) == ("ok", None)
