@@ -35,7 +35,7 @@ MIN_MISFIRE_GRACE = timedelta(seconds=5)
 #: Where every node's interval grid starts.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How far back :func:`slot_of` looks for a cron's latest fire time, at most.
-_CRON_LOOKBACK = timedelta(days=8)
+_CRON_LOOKBACK = timedelta(days=400)
 
 
 class GridIntervalTrigger(IntervalTrigger):
