@@ -5,7 +5,10 @@ only thing nodes share (see :mod:`storage.cluster` for the tables and their guar
 
 - Each scheduled run is a slot (:func:`scheduler.daemon.schedule.slot_of`). Every node's
   scheduler fires it; the node that claims it first (:meth:`ClusterNode.claim`) runs it and
-  the others skip it. Runs of one source on one node never overlap; on two nodes they may.
+  the others skip it. The slot's sweep (its share of the archive to check again) runs in
+  its crawl, so it is claimed with it; each notification's delivery is claimed apart (see
+  :mod:`scheduler.monitor.notify.delivery`). Runs of one source on one node never overlap;
+  on two nodes they may.
 - While the crawl runs, a :class:`LeaseKeeper` renews the claim's lease every third of
   ``[cluster] lease``. When a renewal is refused (the node was frozen or cut off for longer
   than the lease and another node took the run over), the crawl is stopped at once and its
