@@ -161,34 +161,38 @@ def wait_until(what: str, check: object, nodes: Nodes, timeout: float) -> None:
         nodes.pump(0.3)
 
 
-#: After a node's crawl ends, its job still settles the run and checks the watch rules.
+#: After a node's run is recorded at an end, its job still logs it and checks the watch rules
+#: (on two busy cores, a second or two).
 SETTLING = timedelta(seconds=2)
 
 
-def assert_each_slot_ran_once(
-    db_url: str, every: timedelta, *, nodes: int, tail: int = 3
-) -> list[ClaimView]:
+def assert_each_slot_ran_once(db_url: str, every: timedelta, *, tail: int = 3) -> list[ClaimView]:
     """Each slot from the first claimed to the last was claimed once, done with exactly one
     run that counts (ok), and every run is some slot's: a run taken over is interrupted and
     superseded by the slot's next run. Of the last ``tail`` slots, those running when every
     node stopped may be given back, interrupted.
 
-    A slot nobody claimed is allowed only when all ``nodes`` were crawling when it came due
-    (each node runs one crawl of a source at a time, as a lone daemon skips a run due while
-    the previous one still goes): on a loaded machine a crawl may outlast three intervals.
+    A slot nobody claimed is allowed only when every node up then (as the nodes' check-ins
+    say) was busy with a run when it came due (from the run's start to its claim's end, and
+    the job's settling after it): each
+    node runs one crawl of a source at a time, as a lone daemon skips a run due while the
+    previous one still goes, and on a loaded machine a crawl may outlast three intervals.
     Returns the claims."""
     found, recorded = claims(db_url), runs(db_url)
     slots = [claim.slot_at for claim in found]
     assert slots, "no slot was claimed"
     assert len(set(slots)) == len(slots)
     expected = [slots[0] + every * n for n in range(int((slots[-1] - slots[0]) / every) + 1)]
+    spans = [
+        (recorded[c.run_id or 0].started_at, (c.finished_at or slots[-1] + every) + SETTLING)
+        for c in found
+    ]
+    with archive(db_url) as repo:
+        nodes = repo.cluster.nodes()
     for slot in sorted(set(expected) - set(slots)):
-        busy = [
-            run
-            for run in recorded.values()
-            if run.started_at <= slot and (run.finished_at or slot) > slot - SETTLING
-        ]
-        assert len(busy) >= nodes, f"slot {slot} missed while a node was free: {busy}"
+        busy = [span for span in spans if span[0] <= slot < span[1]]
+        up = [n for n in nodes if n.started_at <= slot and (n.stopped_at or slot) >= slot]
+        assert len(busy) >= len(up), f"slot {slot} missed while a node was free: {busy}, {up}"
     for number, claim in enumerate(found):
         run = recorded[claim.run_id or 0]
         if claim.state == "released" and number >= len(found) - tail:

@@ -8,7 +8,8 @@ only thing nodes share (see :mod:`storage.cluster` for the tables and their guar
   the others skip it. The slot's sweep (its share of the archive to check again) runs in
   its crawl, so it is claimed with it; each notification's delivery is claimed apart (see
   :mod:`scheduler.monitor.notify.delivery`). Runs of one source on one node never overlap;
-  on two nodes they may.
+  on two nodes they may. A node that ends a run claims the slot due then if nobody has:
+  it came due while every node was busy (:func:`run_slots`).
 - While the crawl runs, a :class:`LeaseKeeper` renews the claim's lease every third of
   ``[cluster] lease``. When a renewal is refused (the node was frozen or cut off for longer
   than the lease and another node took the run over), the crawl is stopped at once and its
@@ -235,6 +236,30 @@ class ClusterNode:
 
     def keeper(self, claim: ClaimView, on_lost: Callable[[], None]) -> LeaseKeeper:
         return LeaseKeeper(self.repo, claim, self.settings, self.clock, on_lost)
+
+
+def run_slots(
+    node: ClusterNode,
+    supervisor: RunSupervisor,
+    source: SourceConfig,
+    *,
+    timezone: str,
+    lapsed: ClaimView | None,
+    stopping: Callable[[], bool],
+    finish: Callable[[RunReport], None],
+) -> None:
+    """The source's job on this node: claim the slot due now (or take over ``lapsed``) and
+    run it, ``finish`` its report; then once more, the slot due now, if it came while this
+    ran and found no node free (it runs once, late, as a lone daemon runs a missed run)."""
+    for taking in (lapsed, None):
+        report = run_slot(
+            node, supervisor, source, timezone=timezone, lapsed=taking, stopping=stopping
+        )
+        if report is None:
+            return
+        finish(report)
+        if stopping():
+            return
 
 
 def run_slot(

@@ -35,7 +35,7 @@ from crawler.sources import SOURCES, aggregator_hosts
 from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
-from scheduler.daemon.cluster import ClusterNode, run_slot
+from scheduler.daemon.cluster import ClusterNode, run_slots
 from scheduler.daemon.runlog import JobNotes
 from scheduler.daemon.schedule import job_options, reload_changes, when
 from scheduler.daemon.settings import SourceConfig
@@ -341,12 +341,15 @@ class Daemon:
         if self.node is None:
             self._finish(name, self.supervisor.run(source))
             return
-        timezone, stopping = self.config.daemon.timezone, self._stopping.is_set
-        report = run_slot(
-            self.node, self.supervisor, source, timezone=timezone, lapsed=lapsed, stopping=stopping
+        run_slots(
+            self.node,
+            self.supervisor,
+            source,
+            timezone=self.config.daemon.timezone,
+            lapsed=lapsed,
+            stopping=self._stopping.is_set,
+            finish=lambda report: self._finish(name, report),
         )
-        if report is not None:
-            self._finish(name, report)
 
     def _finish(self, name: str, report: RunReport) -> None:
         source, notes = self.config.sources[name], self._notes.take(name)
