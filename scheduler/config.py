@@ -6,7 +6,7 @@ A file named by ``--config`` or the variable must exist; the default file is opt
 without it every source runs on its defaults. See ``contrib/config.example.toml``.
 
 :class:`ConfigFile` is the model of the file (pydantic): ``[database]``, and the sections
-defined next to the code that uses them: ``[daemon]`` and ``[sources.NAME]``
+defined next to the code that uses them: ``[daemon]``, ``[cluster]`` and ``[sources.NAME]``
 (:mod:`scheduler.daemon.settings`), ``[[watch]]`` (:mod:`scheduler.monitor.watch`),
 ``[smtp]`` and ``[notify]`` (:mod:`scheduler.monitor.notify.settings`), ``[health]``
 (:mod:`scheduler.monitor.health`), ``[web]`` (:mod:`scheduler.web.settings`). :func:`load` reads
@@ -20,6 +20,8 @@ Every command opens the same database (:func:`resolve_db`): ``--db`` > ``$KCNA_M
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -42,7 +44,7 @@ from scheduler.configtypes import (
     not_a_table,
     one_line,
 )
-from scheduler.daemon.settings import DaemonConfig, SourceConfig
+from scheduler.daemon.settings import ClusterConfig, DaemonConfig, SourceConfig
 from scheduler.monitor.health import HealthConfig
 from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig
 from scheduler.monitor.watch import WatchRule
@@ -118,6 +120,7 @@ class ConfigFile(Section):
 
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     sources: Annotated[dict[str, SourceConfig], BeforeValidator(_named_sources)] = Field(
         default_factory=dict, validate_default=True
     )
@@ -176,6 +179,27 @@ class Config:
     sources: dict[str, SourceConfig]
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+
+    def digest(self) -> str:
+        """A hash of the effective configuration (every section, defaults filled in; not
+        where it was read from): daemons sharing an archive compare theirs."""
+        sections = {
+            "daemon": self.daemon,
+            "cluster": self.cluster,
+            "sources": self.sources,
+            "watch": self.monitoring.watch,
+            "smtp": self.monitoring.smtp,
+            "notify": self.monitoring.notify,
+            "health": self.monitoring.health,
+            "web": self.web,
+        }
+        document = {
+            "database": self.database_url,
+            **{name: _dumped(value) for name, value in sections.items()},
+        }
+        text = json.dumps(document, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def enabled_sources(self) -> list[SourceConfig]:
         return [source for source in self.sources.values() if source.enabled]
@@ -183,6 +207,17 @@ class Config:
     def resolve_db(self, cli_db: str | None = None) -> str:
         """The database of this configuration's commands (see :func:`resolve_db`)."""
         return _database(cli_db, lambda: self.database_url)
+
+
+def _dumped(value: Any) -> Any:
+    """A section (or a mapping or tuple of them) as plain JSON data."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {key: _dumped(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_dumped(item) for item in value]
+    return value
 
 
 def resolve_db(cli_db: str | None = None, cli_config: str | None = None) -> str:
@@ -241,6 +276,7 @@ def validate(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
         path=path,
         database_url=_relative_to(document.database.url, base_dir),
         daemon=document.daemon,
+        cluster=document.cluster,
         sources=dict(document.sources),
         monitoring=MonitoringConfig(
             watch=document.watch,

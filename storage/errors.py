@@ -34,3 +34,8 @@ class AmbiguousId(StorageError, LookupError):
 
 class UnknownRun(StorageError, LookupError):
     """A crawl run id that does not exist."""
+
+
+class RunSuperseded(StorageError):
+    """A write of a run's outcome refused: another node took the run over once this node's
+    lease had passed (see :mod:`storage.cluster`)."""

@@ -191,6 +191,7 @@ class CrawlRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
     kind: Mapped[str | None] = mapped_column(String(20))  # crawl, backfill or recheck
+    superseded_by: Mapped[int | None] = mapped_column(Integer)  # the run that took it over
 
 
 class CrawlFailure(Base):
@@ -352,6 +353,7 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(32))  # who holds its delivery lease
 
 
 class WatchCursor(Base):

@@ -9,7 +9,7 @@ consumer's cursor. Every method is one unit of work (see :mod:`storage.unit`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -174,10 +174,14 @@ class Outbox(UnitOfWork):
         )
 
     def claim_due(
-        self, now: datetime, *, lease_until: datetime, limit: int = 50
+        self, now: datetime, *, lease_until: datetime, limit: int = 50, token: str | None = None
     ) -> list[NotificationView]:
         """Pending notifications due at ``now``, oldest first, leased until ``lease_until``
-        (their next attempt moves there), so that no other deliverer takes them meanwhile."""
+        (their next attempt moves there), so that no other deliverer takes them meanwhile.
+
+        ``FOR UPDATE SKIP LOCKED``: deliverers on several nodes claiming at once each get
+        rows no other one gets. ``token`` names this lease: :meth:`finish_attempt` given it
+        records the attempt only while the lease is still this deliverer's."""
         query = (
             select(OUTBOX)
             .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
@@ -187,12 +191,15 @@ class Outbox(UnitOfWork):
         )
 
         def work(session: Session) -> list[NotificationView]:
-            rows = [_notification_view(r) for r in session.execute(query).mappings()]
+            rows = [
+                replace(_notification_view(r), lease_token=token)
+                for r in session.execute(query).mappings()
+            ]
             if rows:
                 session.execute(
                     update(OUTBOX)
                     .where(OUTBOX.c.id.in_([r.id for r in rows]))
-                    .values(next_attempt_at=lease_until)
+                    .values(next_attempt_at=lease_until, lease_token=token)
                 )
             return rows
 
@@ -205,9 +212,12 @@ class Outbox(UnitOfWork):
         at: datetime,
         error: str | None = None,
         retry_at: datetime | None = None,
-    ) -> None:
+        token: str | None = None,
+    ) -> bool:
         """Record one delivery attempt: delivered (no ``error``), to be retried at
-        ``retry_at``, or given up (an ``error`` and no ``retry_at``)."""
+        ``retry_at``, or given up (an ``error`` and no ``retry_at``). With the ``token`` of
+        its lease (see :meth:`claim_due`): False, nothing recorded, when another deliverer
+        took the notification over (the lease had passed)."""
         values: dict[str, Any] = {"attempts": OUTBOX.c.attempts + 1}
         if error is None:
             values.update(status="delivered", delivered_at=at, last_error=None)
@@ -215,12 +225,12 @@ class Outbox(UnitOfWork):
             values.update(status="pending", next_attempt_at=retry_at, last_error=error)
         else:
             values.update(status="given_up", last_error=error)
-        statement = (
-            update(OUTBOX)
-            .where(OUTBOX.c.id == notification_id, OUTBOX.c.status == "pending")
-            .values(values)
+        statement = update(OUTBOX).where(
+            OUTBOX.c.id == notification_id, OUTBOX.c.status == "pending"
         )
-        self._write(lambda s: s.execute(statement))
+        if token is not None:
+            statement = statement.where(OUTBOX.c.lease_token == token)
+        return self._write(lambda s: bool(s.execute(statement.values(values)).rowcount))
 
     def counts(self) -> dict[str, int]:
         """Outbox rows by status (every status present, 0 when none)."""

@@ -266,6 +266,7 @@ class RunView:
     kind: str | None = None  # crawl, backfill or recheck (None: recorded before kinds)
     pid: int | None = None  # the process that records its outcome, on ``host``
     host: str | None = None
+    superseded_by: int | None = None  # the run that took it over (another node's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +351,7 @@ class NotificationView:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    lease_token: str | None = None  # the lease it is being delivered under
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,9 @@ public methods are units of work of their own:
   daemon's state of each source;
 - ``repo.outbox`` (:class:`storage.outbox.Outbox`): watch matches, notifications, cursors;
 - ``repo.alarms`` (:class:`storage.alarms.Alarms`): the sources' health alarms;
-- ``repo.search`` (:class:`storage.fulltext.Search`): full-text search, rebuilding its index.
+- ``repo.search`` (:class:`storage.fulltext.Search`): full-text search, rebuilding its index;
+- ``repo.cluster`` (:class:`storage.cluster.Cluster`): daemons' check-ins and their claims of
+  scheduled runs (several daemons on one PostgreSQL archive).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import Engine
 
 from storage.alarms import Alarms
 from storage.articles import Articles
+from storage.cluster import Cluster
 from storage.crawl_state import CrawlState
 from storage.fulltext import Search
 from storage.merge import DEFAULT_AGGREGATOR_HOSTS
@@ -45,3 +48,4 @@ class Repository:
         self.outbox = Outbox(engine)
         self.alarms = Alarms(engine)
         self.search = Search(engine)
+        self.cluster = Cluster(engine)

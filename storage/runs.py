@@ -3,6 +3,9 @@ monitoring daemon does per source.
 
 A run is started as ``running`` by the process that will record its outcome (``pid`` on
 ``host``); a run left running by a process that no longer exists is settled as interrupted.
+A run another node took over (``superseded_by``, see :mod:`storage.cluster`) is fenced:
+every write of its outcome or counters is refused (:class:`RunSuperseded`), so a node that
+comes back after its lease passed never writes over the new owner's run.
 Every method is one unit of work (see :mod:`storage.unit`).
 """
 
@@ -16,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.errors import UnknownRun
+from storage.errors import RunSuperseded, UnknownRun
 from storage.models import FAILURES, RUN_STATS, RUNS, STATES
 from storage.records import (
     RUN_STATUSES,
@@ -81,7 +84,9 @@ class Runs(UnitOfWork):
             "unchanged": unchanged,
             "failures": failures,
         }
-        statement = update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
+        statement = update(RUNS).where(
+            RUNS.c.id == run_id, RUNS.c.status == "running", RUNS.c.superseded_by.is_(None)
+        )
         self._write(lambda s: s.execute(statement.values(values)))
 
     def finish(
@@ -113,9 +118,17 @@ class Runs(UnitOfWork):
 
     def _update_known(self, run_id: int, values: dict[str, Any]) -> None:
         def work(session: Session) -> None:
-            result = session.execute(update(RUNS).where(RUNS.c.id == run_id).values(values))
-            if result.rowcount == 0:
-                raise UnknownRun(f"no crawl run with id {run_id}")
+            fenced = update(RUNS).where(RUNS.c.id == run_id, RUNS.c.superseded_by.is_(None))
+            if session.execute(fenced.values(values)).rowcount == 0:
+                by = session.execute(
+                    select(RUNS.c.superseded_by).where(RUNS.c.id == run_id)
+                ).first()
+                if by is None:
+                    raise UnknownRun(f"no crawl run with id {run_id}")
+                raise RunSuperseded(
+                    f"run {run_id} was taken over by run {by[0]} once its node's lease had"
+                    " passed: its outcome is not recorded"
+                )
 
         self._write(work)
 
@@ -125,7 +138,7 @@ class Runs(UnitOfWork):
         _require_finished(status)
         statement = (
             update(RUNS)
-            .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+            .where(RUNS.c.id == run_id, RUNS.c.status == "running", RUNS.c.superseded_by.is_(None))
             .values(finished_at=finished_at, status=status, error=error)
         )
         return self._write(lambda s: bool(s.execute(statement).rowcount))

@@ -128,7 +128,8 @@ BAD = [
     ('[sources.bbc]\nevery = "15m"', "sources.bbc: unknown source (known: kcna, kcnawatch)"),
     (
         '[source.kcna]\nevery = "15m"',
-        "source: unknown key (allowed: daemon, database, health, notify, smtp, sources, watch",
+        "source: unknown key (allowed: cluster, daemon, database, health, notify, smtp, sources,"
+        " watch",
     ),
     (
         '[sources.kcna]\nbase_url = "ftp://x"',

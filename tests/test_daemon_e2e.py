@@ -27,7 +27,6 @@ from storage.db import make_engine
 from storage.repository import Repository
 from tests import forkserver
 from tests.cli_helpers import run_main
-from tests.storage_helpers import pg_schema_url
 
 pytestmark = pytest.mark.e2e
 
@@ -379,19 +378,3 @@ def test_a_hanging_crawl_is_stopped_and_a_crashing_one_recorded_and_the_daemon_g
     assert status.returncode == 0, status.stderr
     assert "daemon     not running" in status.stdout
     assert "last error" in status.stdout and "crawl exited with code 1" in status.stdout
-
-
-@pytest.mark.postgres
-def test_a_second_daemon_on_postgresql_is_refused(
-    server: FixtureServer, built: BuiltSite, tmp_path: Path, daemons: list[Daemon]
-) -> None:
-    with pg_schema_url() as db_url:
-        config = write_config(tmp_path, db_url, source_toml("kcna", server, built, every="1h"))
-        daemon = Daemon(config, tmp_path)
-        daemons.append(daemon)
-        daemon.wait_for(r"started \(pid")
-        second = cli(tmp_path, "run", "--config", str(config))
-        assert second.returncode == 1
-        assert "another kcna-monitor daemon is already running on postgresql://" in second.stderr
-        daemon.wait_for(OK_LINE)
-        assert daemon.stop() == 0

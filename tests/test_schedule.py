@@ -227,7 +227,7 @@ def test_the_daemon_guard_skips_an_overlapping_run() -> None:
     entered, release = threading.Event(), threading.Event()
     calls: list[str] = []
 
-    def slow(name: str) -> None:
+    def slow(name: str, lapsed: object = None) -> None:
         calls.append(name)
         entered.set()
         release.wait(10)
@@ -267,7 +267,7 @@ def test_the_daemon_skips_runs_of_a_paused_source_and_resumes() -> None:
     config = Config(path=None, database_url=None, daemon=DAEMON, sources={"kcna": EVERY_15})
     daemon = Daemon(config, db_url="sqlite://", clock=lambda: now[0])
     ran: list[datetime] = []
-    daemon._run_source = lambda name: ran.append(now[0])  # type: ignore[method-assign]
+    daemon._run_source = lambda name, lapsed=None: ran.append(now[0])  # type: ignore[method-assign]
 
     for _ in range(3):
         daemon._finish("kcna", RunReport("kcna", None, 1.0, "HTTP 503"))

@@ -115,3 +115,18 @@ def test_health_notifications_without_a_match(repo: Repository, engine: Engine) 
     assert len(ids) == 1
     (row,) = notifications(engine, rule="health")
     assert (row.alarm_id, row.match_id, row.event) == (alarm.id, None, "alarm")
+
+
+def test_an_attempt_is_recorded_only_under_the_lease_it_was_claimed_with(
+    repo: Repository,
+) -> None:
+    repo.outbox.record_matches([match(targets=("log",))], at=T0)
+    (first,) = repo.outbox.claim_due(T0, lease_until=T0 + MINUTE, token="node-a")
+    assert first.lease_token == "node-a"
+    # Node a froze past its lease; node b claims the row again and delivers it.
+    (again,) = repo.outbox.claim_due(T0 + 2 * MINUTE, lease_until=T0 + 3 * MINUTE, token="b")
+    assert again.id == first.id
+    assert repo.outbox.finish_attempt(again.id, at=T0 + 2 * MINUTE, token="b")
+    # Node a comes back: its report is refused, the delivery stands.
+    assert not repo.outbox.finish_attempt(first.id, at=T0 + 4 * MINUTE, error="x", token="node-a")
+    assert repo.outbox.counts() == {"pending": 0, "delivered": 1, "given_up": 0}

@@ -22,7 +22,7 @@ from scheduler.cli.common import PROG, CommandError
 from scheduler.cli.options import OneLineParser
 from scheduler.configtypes import ConfigError
 from scheduler.crawl.options import OptionError
-from scheduler.daemon.service import DaemonError
+from scheduler.daemon.startup import DaemonError
 from storage.db import StorageError
 
 

@@ -9,12 +9,15 @@ fixed datetimes. The daemon (:mod:`scheduler.daemon.service`) hands their result
   otherwise its first run is one interval after its last start.
 - A run may start up to ``misfire_grace`` late (default: one interval), so a run missed
   while the machine slept happens once on waking rather than being dropped.
+- Several daemons on one archive must agree on which scheduled run is which: there, an
+  interval grid starts at the Unix epoch (``aligned``) and each run is named by its *slot*
+  (:func:`slot_of`), the latest time at or before it that the schedule gives, jitter aside.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from math import ceil, floor
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +27,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.config import Config
+from scheduler.configtypes import format_duration
 from scheduler.daemon.settings import DaemonConfig, SourceConfig, cron_trigger
 
 #: A run may start this late at the least (APScheduler's loop itself takes a moment).
 MIN_MISFIRE_GRACE = timedelta(seconds=5)
+#: Where every node's interval grid starts.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far back :func:`slot_of` looks for a cron's latest fire time, at most.
+_CRON_LOOKBACK = timedelta(days=400)
 
 
 class GridIntervalTrigger(IntervalTrigger):
@@ -67,6 +75,33 @@ def make_trigger(source: SourceConfig, timezone: str, start: datetime) -> BaseTr
     return GridIntervalTrigger(
         seconds=source.every.total_seconds(), start_date=start, timezone=zone, jitter=jitter
     )
+
+
+def grid_floor(at: datetime, step: timedelta) -> datetime:
+    """The latest point at or before ``at`` of the grid of ``step`` from the epoch."""
+    return EPOCH + step * ((at - EPOCH) // step)
+
+
+def slot_of(source: SourceConfig, timezone: str, at: datetime) -> datetime:
+    """The scheduled run that a run starting at ``at`` is: the same on every node.
+
+    ``every``: the grid point at or before ``at`` (the grid starts at the epoch; a jitter is
+    shorter than the interval). ``cron``: its latest fire time at or before ``at``.
+    """
+    if source.every is not None:
+        return grid_floor(at, source.every)
+    assert source.cron is not None
+    trigger = cron_trigger(source.cron, timezone)
+    back = max(period(source, timezone, at), timedelta(minutes=1))
+    while True:
+        latest = None
+        fire = trigger.get_next_fire_time(None, at - back)
+        while fire is not None and fire <= at:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+        if latest is not None or back >= _CRON_LOOKBACK:
+            return (latest or at).astimezone(UTC)
+        back *= 2
 
 
 def period(source: SourceConfig, timezone: str, now: datetime) -> timedelta:
@@ -110,12 +145,24 @@ def misfire_grace(source: SourceConfig, daemon: DaemonConfig, now: datetime) -> 
 
 
 def job_options(
-    source: SourceConfig, daemon: DaemonConfig, last_start: datetime | None, now: datetime
+    source: SourceConfig,
+    daemon: DaemonConfig,
+    last_start: datetime | None,
+    now: datetime,
+    *,
+    aligned: bool = False,
 ) -> dict[str, Any]:
-    """Everything ``scheduler.add_job`` needs to know about a source's job."""
+    """Everything ``scheduler.add_job`` needs to know about a source's job; ``aligned``:
+    an interval grid from the epoch (several daemons on one archive), else from the first
+    run."""
     first = first_run_time(source, daemon.timezone, last_start, now)
+    start = first
+    if aligned and source.every is not None:
+        # The slot due now, at once: claimed already by a peer (or this archive's last
+        # run), it is skipped; else it was missed and runs now.
+        first, start = now, grid_floor(now, source.every)
     return {
-        "trigger": make_trigger(source, daemon.timezone, first),
+        "trigger": make_trigger(source, daemon.timezone, start),
         "id": source.name,
         "name": source.name,
         "next_run_time": first,
@@ -124,6 +171,16 @@ def job_options(
         "misfire_grace_time": misfire_grace(source, daemon, now),
         "replace_existing": True,
     }
+
+
+def when(next_run_at: datetime | None, now: datetime) -> str:
+    """``in 5m``, ``now`` or ``not scheduled``: when a run comes, for log lines."""
+    if next_run_at is None:
+        return "not scheduled"
+    delay = next_run_at - now
+    if delay <= timedelta(seconds=1):
+        return "now"
+    return f"in {format_duration(timedelta(seconds=round(delay.total_seconds())))}"
 
 
 def pause_for(failures_in_row: int, source: SourceConfig) -> timedelta | None:

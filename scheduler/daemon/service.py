@@ -1,7 +1,8 @@
 """The monitoring daemon: every enabled source crawled on its schedule until stopped.
 
 This is the daemon's composition root: configuration -> engine and repository -> the
-one-daemon-per-database lock -> an APScheduler ``BackgroundScheduler`` (one job per
+one-daemon-per-database lock (SQLite), or this daemon as a node among peers (PostgreSQL:
+:mod:`scheduler.daemon.cluster`) -> an APScheduler ``BackgroundScheduler`` (one job per
 source, ``max_instances=1``, ``coalesce=True``, an explicit misfire grace and time zone,
 one worker thread per source) -> signal handling on the main thread. Each run is carried
 out by the run supervisor (:mod:`scheduler.daemon.supervisor`).
@@ -34,21 +35,21 @@ from crawler.sources import SOURCES, aggregator_hosts
 from scheduler.config import Config
 from scheduler.configtypes import ConfigError, format_duration
 from scheduler.daemon.child import ChildCrawl
+from scheduler.daemon.cluster import ClusterNode, run_slots
 from scheduler.daemon.runlog import JobNotes
-from scheduler.daemon.schedule import job_options, reload_changes
+from scheduler.daemon.schedule import job_options, reload_changes, when
 from scheduler.daemon.settings import SourceConfig
 from scheduler.daemon.signals import commands_on_signals
+from scheduler.daemon.startup import close_abandoned_runs, take_lock
 from scheduler.daemon.supervisor import CrawlFactory, RunReport, RunSupervisor, SourceStates
 from scheduler.monitor.outbox import DaemonMonitoring
-from storage.db import StorageError, display_url, make_engine, migrate
-from storage.locks import DatabaseLock, LockHeld
+from storage.cluster import ClaimView
+from storage.db import display_url, make_engine, migrate
+from storage.locks import DatabaseLock
 from storage.repository import Repository
 
 logger = logging.getLogger("daemon")
 
-#: How long a starting daemon waits for the database lock (a ``status`` probing it holds
-#: it for a moment).
-LOCK_WAIT = 3.0
 #: After a stopped crawl is asked to stop (SIGTERM), how long before it is killed.
 KILL_AFTER = 10.0
 #: A second stop request this soon after the first is the same one delivered twice.
@@ -57,10 +58,6 @@ REPEAT_SIGNAL_WINDOW = 1.0
 
 #: Seconds between two deliveries of due notifications.
 DELIVERY_EVERY = 30
-
-
-class DaemonError(Exception):
-    """The daemon cannot start; the message is one line."""
 
 
 def utc_now() -> datetime:
@@ -107,6 +104,7 @@ class Daemon:
         self._lock = threading.Lock()
         self._source_locks = {name: threading.Lock() for name in SOURCES}
         self._scheduler: BackgroundScheduler | None = None
+        self.node: ClusterNode | None = None  # on PostgreSQL: this daemon among its peers
         self.monitoring = DaemonMonitoring(every=DELIVERY_EVERY, clock=clock)
         self.started = threading.Event()
 
@@ -117,11 +115,15 @@ class Daemon:
         if self._scheduler_log_level != logging.DEBUG:
             logging.getLogger("alembic").setLevel(logging.WARNING)
         engine = make_engine(self.db_url)
-        lock = DatabaseLock(self.db_url)
+        # SQLite: one daemon per archive. PostgreSQL: any number, as peers.
+        lock = DatabaseLock(self.db_url) if engine.dialect.name != "postgresql" else None
         try:
             migrate(engine)
             repo = Repository(engine, aggregator_hosts=aggregator_hosts())
-            self._take_lock(lock, repo)
+            if lock is None:
+                self.node = self._node(repo)
+            else:
+                take_lock(lock, repo, self.db_url)
             try:
                 with commands_on_signals(self._commands.put):
                     self._start(repo)
@@ -129,33 +131,29 @@ class Daemon:
                     self._serve()
                     self._stop()
             finally:
-                lock.release()
+                if lock is not None:
+                    lock.release()
         finally:
             engine.dispose()
         logger.info("stopped")
         return 0
 
-    def _take_lock(self, lock: DatabaseLock, repo: Repository) -> None:
-        try:
-            lock.acquire(timeout=LOCK_WAIT)
-        except LockHeld:
-            holder = ""
-            try:
-                states = [s for s in repo.runs.source_states().values() if s.pid is not None]
-            except StorageError:
-                states = []
-            if states:
-                latest = max(states, key=lambda s: s.updated_at)
-                holder = f" (pid {latest.pid} on {latest.host})"
-            raise DaemonError(
-                f"another kcna-monitor daemon is already running on "
-                f"{display_url(self.db_url)}{holder}; stop it first"
-            ) from None
+    def _node(self, repo: Repository) -> ClusterNode:
+        return ClusterNode(
+            repo,
+            self.config.cluster,
+            config_hash=self.config.digest(),
+            clock=self._clock,
+            running=self.supervisor.running_runs,
+            sources=lambda: _enabled(self.config),
+            recover=self._recover,
+        )
 
     def _start(self, repo: Repository) -> None:
         now = self._clock()
         self.states.load(repo)
-        self._close_abandoned_runs(repo, now)
+        if self.node is None:  # on PostgreSQL, a lapsed claim's run is taken over instead
+            close_abandoned_runs(self.states, repo, now)
         config = self.config
         workers = max(1, len(SOURCES))
         scheduler = BackgroundScheduler(
@@ -176,9 +174,12 @@ class Daemon:
             if not source.enabled:
                 self.states.save(name, next_run_at=None, current_run_id=None, schedule="disabled")
         scheduler.start()
+        if self.node is not None:
+            self.node.start()
         logger.info(
-            "started (pid %d): database %s, time zone %s; %s",
+            "started (pid %d%s): database %s, time zone %s; %s",
             os.getpid(),
+            f", node {self.node.node_id}" if self.node else "",
             display_url(self.db_url),
             config.daemon.timezone,
             ", ".join(
@@ -187,42 +188,14 @@ class Daemon:
             ),
         )
 
-    def _stop_delivery(self) -> None:
-        """Stop the delivery thread, waiting a little for a notification being sent."""
-        wait = min(self.config.monitoring.notify.timeout, self.config.daemon.stop_grace)
-        if not self.monitoring.stop(wait.total_seconds()):
-            logger.info(
-                "stopping without waiting for the notification being sent: the next daemon"
-                " sends it again once its lease has passed"
-            )
-
-    def _close_abandoned_runs(self, repo: Repository, now: datetime) -> None:
-        """Runs a previous daemon left ``running`` (it died during them): interrupted."""
-        for name in self.states.names():
-            state = self.states.get(name)
-            if state is None or state.current_run_id is None:
-                continue
-            closed = repo.runs.close(
-                state.current_run_id,
-                finished_at=now,
-                status="interrupted",
-                error="the daemon stopped before the crawl finished",
-            )
-            if closed:
-                logger.warning(
-                    "%s: run %d was left unfinished by a daemon that stopped; recorded as"
-                    " interrupted",
-                    name,
-                    state.current_run_id,
-                )
-            self.states.forget_run(name)
-
     def _schedule(self, source: SourceConfig, now: datetime) -> None:
         assert self._scheduler is not None
         label = SOURCES[source.name].label
         runs = self.supervisor.repo.runs.recent(limit=1, source=label)
         last_start = runs[0].started_at if runs else None
-        options = job_options(source, self.config.daemon, last_start, now)
+        options = job_options(
+            source, self.config.daemon, last_start, now, aligned=self.node is not None
+        )
         self._scheduler.add_job(self._run_job, args=[source.name], **options)
         self.states.save(
             source.name,
@@ -241,13 +214,16 @@ class Daemon:
     def _stop(self) -> None:
         began = time.monotonic()
         self._stopping.set()
-        grace = self.config.daemon.stop_grace
-        running = self.supervisor.running()
-        if running:
+        # A node among peers stops its crawls at once and gives their runs to the others.
+        grace = timedelta(0) if self.node else self.config.daemon.stop_grace
+        running = ", ".join(self.supervisor.running())
+        if running and self.node:
+            logger.info("stopping: %s stopped, to be run by another node", running)
+        elif running:
             logger.info(
                 "stopping: waiting up to %s for %s to finish (stop again to stop at once)",
                 format_duration(grace),
-                ", ".join(running),
+                running,
             )
         else:
             logger.info("stopping")
@@ -265,7 +241,12 @@ class Daemon:
                 self._hurry = True
                 logger.info("stopping now: running crawls are asked to stop")
                 self.supervisor.stop(0)
-        self._stop_delivery()
+        # Wait a little for a notification being sent (else resent after its lease).
+        wait = min(self.config.monitoring.notify.timeout, self.config.daemon.stop_grace)
+        self.monitoring.stop(wait.total_seconds())
+        if self.node is not None:
+            self.node.stop()
+            return  # the sources' schedule states are the other nodes' now
         for name in self.states.names():
             self.states.save(name, next_run_at=None, current_run_id=None)
 
@@ -292,6 +273,8 @@ class Daemon:
                 display_url(self.db_url),
             )
         old, self.config = self.config, new
+        if self.node is not None:
+            self.node.config_hash = new.digest()
         if self.states.repo is not None:
             self.monitoring.configure(self.states.repo, new.monitoring, _enabled(new))
         now = self._clock()
@@ -316,8 +299,17 @@ class Daemon:
 
     # -- one run -------------------------------------------------------------------------
 
-    def _run_job(self, name: str) -> None:
-        """The scheduled job of one source. Never raises: a failure is a failed run."""
+    def _recover(self, claim: ClaimView) -> None:
+        """A run another node let lapse or gave back: taken over on a thread of its own."""
+        if self._stopping.is_set() or self._source_locks[claim.source].locked():
+            return
+        threading.Thread(
+            target=self._run_job, args=(claim.source, claim), name="takeover", daemon=True
+        ).start()
+
+    def _run_job(self, name: str, lapsed: ClaimView | None = None) -> None:
+        """The scheduled job of one source (or the takeover of ``lapsed``). Never raises: a
+        failure is a failed run."""
         with self._lock:
             if self._stopping.is_set():
                 return
@@ -333,7 +325,7 @@ class Daemon:
                 self._skipped(name)
                 return
             try:
-                self._run_source(name)
+                self._run_source(name, lapsed)
             except Exception as error:  # the daemon must outlive anything a run does
                 logger.error("%s: run failed unexpectedly", name, exc_info=error)
                 self.states.save(name, last_error=f"{type(error).__name__}: {error}")
@@ -344,8 +336,20 @@ class Daemon:
                 self._active.discard(threading.get_ident())
             self._commands.put("done")
 
-    def _run_source(self, name: str) -> None:
-        self._finish(name, self.supervisor.run(self.config.sources[name]))
+    def _run_source(self, name: str, lapsed: ClaimView | None = None) -> None:
+        source = self.config.sources[name]
+        if self.node is None:
+            self._finish(name, self.supervisor.run(source))
+            return
+        run_slots(
+            self.node,
+            self.supervisor,
+            source,
+            timezone=self.config.daemon.timezone,
+            lapsed=lapsed,
+            stopping=self._stopping.is_set,
+            finish=lambda report: self._finish(name, report),
+        )
 
     def _finish(self, name: str, report: RunReport) -> None:
         source, notes = self.config.sources[name], self._notes.take(name)
@@ -367,12 +371,7 @@ class Daemon:
 
     def _when(self, name: str) -> str:
         state = self.states.get(name)
-        if state is None or state.next_run_at is None:
-            return "not scheduled"
-        delay = state.next_run_at - self._clock()
-        if delay <= timedelta(seconds=1):
-            return "now"
-        return f"in {format_duration(timedelta(seconds=round(delay.total_seconds())))}"
+        return when(state.next_run_at if state else None, self._clock())
 
     def _job_event(self, event: JobEvent) -> None:
         """A run missed or skipped: said in the source's next run line (and at DEBUG now)."""
@@ -392,7 +391,8 @@ class Daemon:
     def _skipped(self, name: str) -> None:
         """A run came due while the previous one still runs: skipped."""
         logger.debug("%s: the previous run is still going; the run due now is skipped", name)
-        self._notes.skipped(name)
+        if self.node is None:  # among peers, another node runs it
+            self._notes.skipped(name)
 
 
 def _enabled(config: Config) -> list[str]:

@@ -1,5 +1,6 @@
-"""The daemon's sections of the configuration: ``[daemon]`` and ``[sources.NAME]`` (how each
-source is crawled: where from, how often, how politely, for how long)."""
+"""The daemon's sections of the configuration: ``[daemon]``, ``[cluster]`` (several daemons
+on one PostgreSQL archive) and ``[sources.NAME]`` (how each source is crawled: where from, how
+often, how politely, for how long)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,26 @@ class DaemonConfig(Section):
     #: How late a scheduled run may start (None: up to one interval, so a missed run
     #: after a suspend or a busy spell happens once rather than not at all).
     misfire_grace: Annotated[timedelta | None, duration(positive=True)] = None
+
+
+class ClusterConfig(Section):
+    """``[cluster]``: how daemons sharing one PostgreSQL archive watch each other."""
+
+    #: How long a node's claim on a run lasts without renewal: a node that died, froze or
+    #: lost the database has its run taken over by another node this long after its last
+    #: renewal (nodes renew and look for such runs every third of it).
+    lease: Annotated[timedelta, duration(positive=True)] = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> ClusterConfig:
+        if self.lease < timedelta(seconds=3):
+            raise mistake("must be at least 3s (nodes renew every third of it)", at="lease")
+        return self
+
+    @property
+    def check_every(self) -> float:
+        """Seconds between two check-ins, renewals and looks for runs to take over."""
+        return self.lease.total_seconds() / 3
 
 
 class SourceConfig(Section):

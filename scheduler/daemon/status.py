@@ -2,6 +2,8 @@
 
 :func:`status_report` builds it as plain data (what ``status --json`` prints);
 :func:`status_text` words it for a terminal. Both work while the daemon runs.
+:func:`nodes_report` is its list of the daemons (nodes) sharing a PostgreSQL archive, with
+those whose configuration differs from the others' flagged: plain data for any page.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from crawler.sources import SOURCES
 from scheduler.config import Config
 from scheduler.configtypes import format_duration
 from scheduler.monitor.health import alarms_json
+from storage.cluster import NodeView
 from storage.db import display_url
 from storage.locks import DatabaseLock
 from storage.records import RunView, SourceState
@@ -22,20 +25,25 @@ from storage.repository import Repository
 def status_report(config: Config, db_url: str, repo: Repository, now: datetime) -> dict[str, Any]:
     """The daemon's state, each source's last run, next run, last error and pause, the
     articles stored and the active alarms."""
-    running = DatabaseLock(db_url).is_held_elsewhere()
     states = repo.runs.source_states()
     holder = max(
         (s for s in states.values() if s.pid is not None),
         key=lambda s: s.updated_at,
         default=None,
     )
+    nodes = nodes_report(repo, now, config.cluster.lease)
+    if repo.engine.dialect.name == "postgresql":  # peers: the nodes checked in
+        live = [node for node in nodes if node["alive"]]
+        running = bool(live)
+        pid, host = (live[0]["pid"], live[0]["host"]) if live else (None, None)
+    else:
+        running = DatabaseLock(db_url).is_held_elsewhere()
+        pid = holder.pid if running and holder else None
+        host = holder.host if running and holder else None
     return {
         "database": display_url(db_url),
-        "daemon": {
-            "running": running,
-            "pid": holder.pid if running and holder else None,
-            "host": holder.host if running and holder else None,
-        },
+        "daemon": {"running": running, "pid": pid, "host": host},
+        "nodes": nodes,
         "sources": {
             name: _source_report(repo, name, source, states.get(name), running, now)
             for name, source in config.sources.items()
@@ -74,6 +82,53 @@ def _source_report(
         else None,
         "sweep": sweep_report(repo, name, source.sweep_period, now),
     }
+
+
+def nodes_report(repo: Repository, now: datetime, lease: timedelta) -> list[dict[str, Any]]:
+    """The nodes that checked in within the last day, oldest first: ``alive`` when one did
+    within ``lease`` and has not stopped; ``config_differs`` when a live node's config hash
+    is not the one most live nodes have."""
+    nodes = repo.cluster.nodes(since=now - timedelta(days=1))
+    alive = {n.node_id for n in nodes if n.stopped_at is None and n.checked_in_at >= now - lease}
+    hashes = [n.config_hash for n in nodes if n.node_id in alive]
+    usual = max(sorted(set(hashes)), key=hashes.count, default=None)
+    return [_node_json(n, n.node_id in alive, usual) for n in nodes]
+
+
+def _node_json(node: NodeView, alive: bool, usual: str | None) -> dict[str, Any]:
+    return {
+        "node": node.node_id,
+        "host": node.host,
+        "pid": node.pid,
+        "version": node.version,
+        "started_at": _iso(node.started_at),
+        "checked_in_at": _iso(node.checked_in_at),
+        "stopped_at": _iso(node.stopped_at),
+        "alive": alive,
+        "running": node.running.split(", ") if node.running else [],
+        "config_hash": node.config_hash,
+        "config_differs": alive and node.config_hash != usual,
+    }
+
+
+def node_lines(nodes: list[dict[str, Any]], now: datetime) -> list[str]:
+    """The nodes, one line each, live ones first (none when no node ever checked in)."""
+    live = [n for n in nodes if n["alive"]]
+    if not nodes:
+        return []
+    differ = " — configs differ!" if any(n["config_differs"] for n in nodes) else ""
+    lines = [f"nodes      {len(live)} running{differ}"]
+    for node in sorted(nodes, key=lambda n: not n["alive"]):
+        state = "running" if node["alive"] else ("stopped" if node["stopped_at"] else "silent")
+        doing = ", ".join(node["running"]) or "idle"
+        mark = " (differs)" if node["config_differs"] else ""
+        lines.append(
+            f"  {node['host']} pid {node['pid']} ({node['node']}) {state}, version"
+            f" {node['version']}, started {_ago(node['started_at'], now)}, checked in"
+            f" {_ago(node['checked_in_at'], now)}; {doing if node['alive'] else '-'};"
+            f" config {node['config_hash']}{mark}"
+        )
+    return lines
 
 
 def sweep_report(
@@ -152,6 +207,7 @@ def status_text(report: dict[str, Any], now: datetime) -> str:
         lines.append(f"daemon     running{who}")
     else:
         lines.append("daemon     not running")
+    lines += node_lines(report.get("nodes", []), now)
     for name, info in report["sources"].items():
         schedule = info["schedule"] if info["enabled"] else "disabled"
         lines.append(f"{name:<10} {schedule}")

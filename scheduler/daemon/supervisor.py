@@ -161,6 +161,7 @@ class RunSupervisor:
         self._child_log_level = child_log_level
         self._lock = threading.Lock()
         self._running: dict[str, ChildCrawl] = {}
+        self._run_ids: dict[str, int] = {}
         self._stop_grace: float | None = None  # set once the daemon stops
 
     @property
@@ -172,6 +173,18 @@ class RunSupervisor:
         with self._lock:
             return sorted(self._running)
 
+    def running_runs(self) -> list[str]:
+        """What runs now, e.g. ``["kcna run 12"]``."""
+        with self._lock:
+            return [f"{name} run {run_id}" for name, run_id in sorted(self._run_ids.items())]
+
+    def stop_source(self, name: str) -> None:
+        """Stop the crawl of ``name`` at once (its run is no longer this daemon's)."""
+        with self._lock:
+            crawl = self._running.get(name)
+        if crawl is not None:
+            crawl.request_stop(0)
+
     def stop(self, grace: float) -> None:
         """Let running and starting crawls go on for at most ``grace`` more seconds."""
         with self._lock:
@@ -180,15 +193,17 @@ class RunSupervisor:
         for crawl in running:
             crawl.request_stop(grace)
 
-    def run(self, source: SourceConfig) -> RunReport:
-        """One run of ``source``, recorded from start to end, whatever happens to its crawl."""
+    def run(self, source: SourceConfig, run_id: int | None = None) -> RunReport:
+        """One run of ``source``, recorded from start to end, whatever happens to its crawl
+        (``run_id``: recorded already, as a claimed run is)."""
         name = source.name
         began = time.monotonic()
-        try:
-            run_id = self.repo.runs.start(SOURCES[name].label, self._clock())
-        except StorageError as error:
-            message = f"could not record the run: {error}"
-            return RunReport(name, None, time.monotonic() - began, message)
+        if run_id is None:
+            try:
+                run_id = self.repo.runs.start(SOURCES[name].label, self._clock())
+            except StorageError as error:
+                message = f"could not record the run: {error}"
+                return RunReport(name, None, time.monotonic() - began, message)
         self.states.save(name, current_run_id=run_id)
         lines = ChildLines(f"{name} run {run_id}")
         crawl = self._crawl_factory(
@@ -199,6 +214,7 @@ class RunSupervisor:
         )
         with self._lock:
             self._running[name] = crawl
+            self._run_ids[name] = run_id
             grace = self._stop_grace
         if grace is not None:
             crawl.request_stop(grace)
@@ -213,6 +229,7 @@ class RunSupervisor:
         finally:
             with self._lock:
                 self._running.pop(name, None)
+                self._run_ids.pop(name, None)
         reason = lines.reason()
         if reason is not None:
             result = replace(result, last_error=reason)

@@ -208,4 +208,10 @@ class DaemonMonitoring:
     def stop(self, wait: float) -> bool:
         """Stop delivering, waiting at most ``wait`` seconds for a notification being sent;
         False when it was still being sent (the next daemon sends it after its lease)."""
-        return self._delivery.stop(wait)
+        stopped = self._delivery.stop(wait)
+        if not stopped:
+            logger.info(
+                "stopping without waiting for the notification being sent: it is sent again"
+                " once its lease has passed"
+            )
+        return stopped

@@ -12,9 +12,9 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from storage.cluster_models import Base  # every table: the archive's and the cluster's
 from storage.db import make_engine
 from storage.fulltext_schema import is_model_object
-from storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

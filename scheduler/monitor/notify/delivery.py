@@ -1,10 +1,19 @@
 """The delivery of the outbox: :class:`Notifier` sends one notification to its target's
 channel; :func:`deliver_due` sends the rows that are due, and records each attempt: delivered,
-tried again after a growing pause (:meth:`DeliveryPolicy.retry_delay`), or given up."""
+tried again after a growing pause (:meth:`DeliveryPolicy.retry_delay`), or given up.
+
+Several daemons may deliver from one archive: each claims due rows under a lease of its own
+(``FOR UPDATE SKIP LOCKED``, see :meth:`storage.outbox.Outbox.claim_due`), sends a row only
+while enough of its lease is left for the send to end within it, and records the attempt
+fenced by the lease's token. A lost connection to the database after a send is waited out
+(the record is tried again until the lease nearly ends): the row is not sent a second time.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +26,7 @@ from scheduler.monitor.notify.mail import MailChannel
 from scheduler.monitor.notify.payloads import PayloadError, read_payload
 from scheduler.monitor.notify.settings import DeliveryPolicy, SmtpConfig
 from scheduler.monitor.notify.webhook import WebhookChannel
+from storage.errors import StorageError
 from storage.outbox import Outbox
 from storage.records import NotificationView
 
@@ -84,17 +94,65 @@ def deliver_due(
         if should_stop is not None and should_stop():
             return report
         now = clock()
-        due = outbox.claim_due(now, lease_until=now + policy.lease, limit=policy.batch)
+        lease = _Lease(outbox, uuid.uuid4().hex, now + policy.lease, clock)
+        due = outbox.claim_due(now, lease_until=lease.until, limit=policy.batch, token=lease.token)
         for notification in due:
             if should_stop is not None and should_stop():
                 return report
-            _attempt(outbox, notifier, policy, clock, notification, report)
+            if clock() + policy.timeout >= lease.until:
+                return report  # too little lease left: the rest go out after it passes
+            _attempt(lease, notifier, policy, clock, notification, report)
         if len(due) < policy.batch:
             return report
 
 
+#: Seconds between two tries to record an attempt while the database cannot be reached.
+RECORD_RETRY = 1.0
+
+
+@dataclass
+class _Lease:
+    """The lease a batch of notifications is held under, and recording attempts with it."""
+
+    outbox: Outbox
+    token: str
+    until: datetime
+    clock: Callable[[], datetime]
+
+    def record(
+        self,
+        notification_id: int,
+        *,
+        at: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt, through a database outage while the lease lasts; a record
+        refused (another deliverer took the row over) is logged."""
+        wait = threading.Event()
+        while True:
+            try:
+                recorded = self.outbox.finish_attempt(
+                    notification_id, at=at, error=error, retry_at=retry_at, token=self.token
+                )
+                break
+            except StorageError as failure:
+                if self.clock() + timedelta(seconds=RECORD_RETRY) >= self.until:
+                    raise
+                logger.warning(
+                    "notification %d: recording it failed, retrying: %s", notification_id, failure
+                )
+                wait.wait(RECORD_RETRY)
+        if not recorded:
+            logger.warning(
+                "notification %d: its attempt is not recorded: its lease passed and another"
+                " deliverer took it over",
+                notification_id,
+            )
+
+
 def _attempt(
-    outbox: Outbox,
+    lease: _Lease,
     notifier: Notifier,
     policy: DeliveryPolicy,
     clock: Callable[[], datetime],
@@ -122,7 +180,7 @@ def _attempt(
                 why,
                 error,
             )
-            outbox.finish_attempt(notification.id, at=now, error=str(error))
+            lease.record(notification.id, at=now, error=str(error))
             report.given_up += 1
             return
         retry_at = min(now + policy.retry_delay(attempts), deadline)
@@ -135,8 +193,8 @@ def _attempt(
             format_duration(retry_at - now),
             error,
         )
-        outbox.finish_attempt(notification.id, at=now, error=str(error), retry_at=retry_at)
+        lease.record(notification.id, at=now, error=str(error), retry_at=retry_at)
         report.retrying += 1
         return
-    outbox.finish_attempt(notification.id, at=clock())
+    lease.record(notification.id, at=clock())
     report.delivered += 1
