@@ -11,6 +11,7 @@ from scheduler.config import default_config
 from scheduler.daemon.status import node_lines, nodes_report, status_report, status_text
 from storage.cluster import NodeView
 from storage.repository import Repository
+from tests.web_helpers import context, serving
 
 NOW = datetime(2026, 12, 6, 6, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -68,3 +69,30 @@ def test_on_postgresql_the_daemon_runs_while_a_node_is_alive(repo: Repository, d
     report = status_report(config, db_url, repo, now)
     assert report["daemon"] == {"running": True, "pid": 11, "host": "host-a"}
     assert "nodes      1 running" in status_text(report, now)
+
+
+def test_the_sources_page_lists_the_nodes_and_flags_a_differing_config(
+    repo: Repository,
+) -> None:
+    check_in(repo, "a", 11, "h1aaaaaaaaaaaaaaaa", running="kcna run 12")
+    check_in(repo, "b", 22, "h1aaaaaaaaaaaaaaaa")
+    check_in(repo, "c", 33, "h2<b>bbbbbbbbbbbbbb")
+    with serving(context(repo, clock=lambda: NOW)) as client:
+        page = client.get("/sources").text
+    nodes = page[page.index("<h2>Nodes</h2>") :]
+    assert nodes.count('<tr class="node">') == 3
+    assert "host-a <span" in nodes and "kcna run 12" in nodes
+    assert "Their configurations differ." in nodes
+    assert nodes.count("differs</span>") == 1 and "h2&lt;b&gt;" in nodes
+
+
+def test_metrics_tell_each_node_up_and_whether_its_config_differs(repo: Repository) -> None:
+    check_in(repo, "a", 11, "h1")
+    check_in(repo, "b", 22, "h2")
+    check_in(repo, "c", 33, "h2", checked_in_at=NOW - timedelta(minutes=5))  # silent
+    with serving(context(repo, clock=lambda: NOW)) as client:
+        text = client.get("/metrics").text
+    assert 'kcna_monitor_node_up{host="host-a",node="a",pid="11"} 1.0' in text
+    assert 'kcna_monitor_node_up{host="host-c",node="c",pid="33"} 0.0' in text
+    differs = [line for line in text.splitlines() if line.startswith("kcna_monitor_node_config")]
+    assert sum(line.endswith(" 1.0") for line in differs) == 1

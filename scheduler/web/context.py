@@ -18,7 +18,7 @@ from starlette.requests import Request
 from scheduler.config import Config
 from scheduler.configtypes import format_duration
 from scheduler.daemon.schedule import period
-from scheduler.daemon.status import status_report
+from scheduler.daemon.status import nodes_report, status_report
 from scheduler.monitor.health import alarms_json
 from scheduler.monitor.outbox import utc_now
 from scheduler.web.metrics import render
@@ -101,7 +101,11 @@ class WebContext:
         return stale
 
     def metrics(self) -> str:
-        return render(self.repo, self.sweeps, self.clock()).decode()
+        now = self.clock()
+        lease = self.config.cluster.lease
+        return render(
+            self.repo, self.sweeps, now, lambda: nodes_report(self.repo, now, lease)
+        ).decode()
 
     def status(self) -> dict[str, Any]:
         """What ``status --json`` prints."""

@@ -6,14 +6,16 @@ final status), ``pages_total``, ``articles_total`` (by outcome), ``failures_tota
 ``last_success_timestamp_seconds``; ``article_events_total`` by kind; ``articles_stored``;
 ``notifications`` in the outbox by status; ``source_alarm`` per active alarm; per source with
 an archive sweep, ``sweep_checked_ratio`` (the share of its articles checked in the current
-period), ``sweep_never_checked`` and ``sweep_oldest_check_timestamp_seconds``. When the
+period), ``sweep_never_checked`` and ``sweep_oldest_check_timestamp_seconds``; per daemon
+node sharing the archive (PostgreSQL), ``node_up`` and ``node_config_differs``. When the
 database does not answer, only ``database_up 0`` is served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -50,8 +52,11 @@ class ArchiveCollector:
         repo: Repository,
         sweeps: Mapping[str, timedelta] | None = None,
         now: datetime | None = None,
+        nodes: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.repo = repo
+        #: Reads the nodes that checked in lately (:func:`~scheduler.daemon.status.nodes_report`).
+        self.nodes = nodes
         #: Source name -> its sweep period, for the sources that sweep.
         self.sweeps = dict(sweeps or {})
         self.now = now
@@ -70,6 +75,7 @@ class ArchiveCollector:
         yield from self._archive()
         yield from self._monitoring()
         yield from self._sweeps()
+        yield from self._nodes()
 
     def _runs(self, totals: list[RunTotals]) -> Iterator[Metric]:
         runs = _counter(
@@ -158,10 +164,27 @@ class ArchiveCollector:
                 oldest.add_metric([name], round(progress.oldest.timestamp(), 3))
         yield from (ratio, never, oldest)
 
+    def _nodes(self) -> Iterator[Metric]:
+        labels = ("node", "host", "pid")
+        up = _gauge("node_up", "Whether the daemon node checked in within its lease.", labels)
+        differs = _gauge(
+            "node_config_differs",
+            "Whether the node's configuration differs from most live nodes'.",
+            labels,
+        )
+        for node in self.nodes() if self.nodes is not None else []:
+            values = [node["node"], node["host"], str(node["pid"])]
+            up.add_metric(values, 1 if node["alive"] else 0)
+            differs.add_metric(values, 1 if node["config_differs"] else 0)
+        yield from (up, differs)
+
 
 def render(
-    repo: Repository, sweeps: Mapping[str, timedelta] | None = None, now: datetime | None = None
+    repo: Repository,
+    sweeps: Mapping[str, timedelta] | None = None,
+    now: datetime | None = None,
+    nodes: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> bytes:
     """The text ``/metrics`` answers, read from the database now (``sweeps``: source name ->
-    sweep period, for the sources that sweep)."""
-    return generate_latest(ArchiveCollector(repo, sweeps, now))
+    sweep period, for the sources that sweep; ``nodes`` reads the daemon nodes)."""
+    return generate_latest(ArchiveCollector(repo, sweeps, now, nodes))
