@@ -97,8 +97,13 @@ def time_find(repo: Repository, chosen: Sequence[Case], repeats: int) -> dict[st
 
 
 def hits(repo: Repository, chosen: Sequence[Case]) -> dict[str, int]:
-    """How many articles each query matches (the page's count)."""
-    return {c.query: repo.search.find(c.query, filters=c.filters, limit=1).total for c in chosen}
+    """How many articles each query matches (exactly: the sum of its counts by source; a
+    page's own count stops at ``storage.ranking.RANK_LIMIT``)."""
+    counted = {}
+    for case in chosen:
+        by_source = repo.search.facets(case.query, filters=case.filters).by_source
+        counted[case.query] = sum(by_source.values())
+    return counted
 
 
 def _like(engine: Engine, pattern: str) -> Any:

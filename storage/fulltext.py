@@ -54,12 +54,20 @@ from storage.paging import (
     order,
     read_cursor,
 )
+from storage.ranking import (
+    HEADLINE_OPTIONS,
+    RANK_LIMIT,
+    counted,
+    hits_of,
+    ranked,
+)
 from storage.search import PG_CONFIG, Query, parse, to_fts5, to_tsquery
 from storage.unit import UnitOfWork, dialect_of
 
 __all__ = [
     "HIT_END",
     "HIT_START",
+    "RANK_LIMIT",
     "SEARCH_SORTS",
     "SNIPPET_WORDS",
     "CursorError",
@@ -70,14 +78,14 @@ __all__ = [
     "SearchPage",
 ]
 
-_HEADLINE_OPTIONS = (
-    f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords={SNIPPET_WORDS}, MinWords=12,"
-    ' MaxFragments=2, FragmentDelimiter=" … "'
-)
-
 
 class Search(UnitOfWork):
-    """Full-text search of the archive, and the archive read without a query."""
+    """Full-text search of the archive, and the archive read without a query.
+
+    A query's page ranks at most :attr:`rank_limit` matches in relevance order and counts
+    them up to it (:mod:`storage.ranking`)."""
+
+    rank_limit: int = RANK_LIMIT
 
     def find(
         self,
@@ -100,6 +108,9 @@ class Search(UnitOfWork):
 
         def work(session: Session) -> SearchPage:
             sqlite = dialect_of(session) == "sqlite"
+            if sort == "relevance" and not in_versions:
+                page = (limit, offset, key)
+                return _relevance_page(session, parsed, wanted, sqlite, self.rank_limit, page)
             matches = _matches(parsed, in_versions, sqlite)
             where = conditions(wanted, sqlite)
             joined = _joined(matches)
@@ -111,8 +122,12 @@ class Search(UnitOfWork):
             )
             rows, cursor = _page(session, statement, sort, limit, offset, key)
             hits = [SearchHit(**row) for row in rows]
-            found, matched = _found(parsed, in_versions, sqlite, filtered=bool(where))
-            return SearchPage(hits, _count(session, found, [*matched, *where]), cursor)
+            if in_versions:
+                found, matched = _found(parsed, in_versions, sqlite)
+                return SearchPage(hits, _count(session, found, [*matched, *where]), cursor)
+            count = counted(session, parsed, wanted, sqlite, self.rank_limit)
+            exact = count <= self.rank_limit
+            return SearchPage(hits, min(count, self.rank_limit), cursor, total_exact=exact)
 
         return self._read(work)
 
@@ -185,6 +200,28 @@ class Search(UnitOfWork):
             return int(articles), int(versions)
 
         return self._write(work)
+
+
+def _relevance_page(
+    session: Session,
+    query: Query,
+    wanted: SearchFilters,
+    sqlite: bool,
+    rank_limit: int,
+    page: tuple[int, int, dict[str, Any] | None],
+) -> SearchPage:
+    """A page (limit, offset, cursor key) of the current content's matches in relevance
+    order, the ``rank_limit`` most recently stored ranked (:mod:`storage.ranking`)."""
+    limit, offset, key = page
+    found = ranked(session, query, wanted, sqlite, rank_limit)
+    start = offset + (key["offset"] if key is not None else 0)
+    shown = found.keys[start : start + limit]
+    hits = [SearchHit(**row) for row in hits_of(session, query, shown, sqlite)]
+    more = start + len(shown) < len(found.keys) and bool(shown)
+    cursor = cursor_after("relevance", {}, start + len(shown)) if more else None
+    if not found.more:  # every match was read and ranked: the count is exact
+        return SearchPage(hits, len(found.keys), cursor)
+    return SearchPage(hits, rank_limit, cursor, total_exact=False, ranked_among=rank_limit)
 
 
 #: Characters of a text read for its opening words when browsing.
@@ -264,16 +301,14 @@ def _joined(matches: Subquery) -> Any:
     return ARTICLES.join(matches, matches.c.article_id == ARTICLES.c.id)
 
 
-def _found(
-    query: Query, in_versions: bool, sqlite: bool, *, filtered: bool = True
-) -> tuple[Any, list[Any]]:
-    """What counting the matches reads, and the conditions of the match; ``filtered``: the
-    count has conditions on ``articles`` too.
+def _found(query: Query, in_versions: bool, sqlite: bool) -> tuple[Any, list[Any]]:
+    """What counting the matches reads (joined to ``articles``), and the conditions of the
+    match.
 
     A common word matches most of the archive, so counting reads as little per match as it
-    can: the current content is counted on the FTS5 index alone (SQLite; ``articles`` is
-    joined by rowid, once, only when a filter needs its columns) or on ``articles`` alone
-    (PostgreSQL: one scan, not a join of ``articles`` to itself)."""
+    can: the current content is matched on the FTS5 index alone and joined to ``articles``
+    by rowid, once (SQLite), or on ``articles`` alone (PostgreSQL: one scan, not a join of
+    ``articles`` to itself)."""
     if in_versions:
         return _joined(_matches(query, in_versions, sqlite)), []
     if not sqlite:
@@ -283,7 +318,7 @@ def _found(
     index = select(literal_column("articles_fts.rowid").label("fts_rowid"))
     found = index.select_from(table("articles_fts")).where(match).subquery("found")
     # Every article has its row in the index (kept in step by triggers).
-    return (_joined(found) if filtered else found), []
+    return _joined(found), []
 
 
 def _fts5_matches(query: Query, in_versions: bool) -> Subquery:
@@ -358,5 +393,5 @@ def _snippet(query: Query, matches: Subquery, sqlite: bool) -> ColumnElement[Any
         return matches.c.snippet.label("snippet")
     text = func.coalesce(_SHOWN.c.text, ARTICLES.c.text)
     config = literal_column(f"'{PG_CONFIG}'::regconfig")
-    options = bindparam("headline_options", _HEADLINE_OPTIONS)
+    options = bindparam("headline_options", HEADLINE_OPTIONS)
     return func.ts_headline(config, text, to_tsquery(query), options).label("snippet")

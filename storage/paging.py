@@ -89,11 +89,17 @@ class SearchHit:
 @dataclass(frozen=True)
 class SearchPage:
     """One page of matches, how many there are in all, and the cursor of the next page
-    (None on the last page)."""
+    (None on the last page).
+
+    ``total_exact`` is False when counting stopped early: there are more than ``total``
+    matches. ``ranked_among`` is set when relevance order ranked only that many of the
+    matches (the most recently stored; :mod:`storage.ranking`)."""
 
     hits: list[SearchHit]
     total: int
     next_cursor: str | None = None
+    total_exact: bool = True
+    ranked_among: int | None = None
 
 
 @dataclass(frozen=True)

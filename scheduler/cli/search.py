@@ -35,6 +35,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
         document = {
             "query": " ".join(args.query),
             "total": page.total,
+            "total_exact": page.total_exact,
+            "ranked_among": page.ranked_among,
             "offset": args.offset,
             "results": [_hit_json(hit) for hit in page.hits],
         }
@@ -44,7 +46,14 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     for hit in page.hits:
         out.write(_hit_text(hit, bold=bold))
     shown = f"{args.offset + 1}-{args.offset + len(page.hits)} of " if page.hits else ""
-    print(f"{shown}{page.total} matching articles", file=sys.stderr)
+    more = "" if page.total_exact else "more than "
+    print(f"{shown}{more}{page.total:,} matching articles", file=sys.stderr)
+    if page.ranked_among:
+        print(
+            f"in order of relevance among the {page.ranked_among:,} most recently archived;"
+            " --sort published lists every match",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -86,6 +86,8 @@ def articles(request: Request) -> Response:
         request,
         {
             "total": page.total,
+            "total_exact": page.total_exact,
+            "ranked_among": page.ranked_among,
             "articles": [hit_json(request, hit) for hit in page.hits],
             "next_cursor": page.next_cursor,
             "next": next_url,

@@ -140,7 +140,8 @@ def _search_feed(context: WebContext, query: ArchiveQuery, request: Request) -> 
         search_entries(page.hits),
         feed_id=f"urn:kcna-monitor:search:{query.link()}",
         title=f"kcna-monitor: {what}",
-        subtitle=f"The newest of the {page.total} articles matching {what}",
+        subtitle=f"The newest of the {'more than ' if not page.total_exact else ''}"
+        f"{page.total:,} articles matching {what}",
         updated=context.clock(),
         self_url=base + "/search.atom" + query.link(),
         base_url=base,

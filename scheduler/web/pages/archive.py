@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from scheduler.web.context import context_of
 from scheduler.web.pages.common import render
-from scheduler.web.params import ArchiveQuery, archive_query
+from scheduler.web.params import MAX_PAGE, ArchiveQuery, archive_query
 from storage.fulltext import SEARCH_SORTS, SearchFilters, SearchPage
 
 #: The orders a reader can pick, with their names on the page.
@@ -40,22 +40,26 @@ class Pager:
     first: int
     last: int
     page: int
-    pages: int
+    pages: int | None  # None: the count is a lower bound
     prev: str | None
     next: str | None
 
 
-def pager(query: ArchiveQuery, result: SearchPage, path: str) -> Pager:
-    """The position of ``result`` (page ``query.page``) and the links to its neighbours."""
-    pages = max(1, -(-result.total // query.limit))
+def pager(query: ArchiveQuery, result: SearchPage, path: str, listed: int | None = None) -> Pager:
+    """The position of ``result`` (page ``query.page``) and the links to its neighbours;
+    ``listed``: how many results the pages list, when known better than ``result``'s count."""
+    if listed is None and result.total_exact:
+        listed = result.total
+    pages = max(1, -(-listed // query.limit)) if listed is not None else None
     shown = len(result.hits)
-    has_next = query.offset + shown < result.total and shown > 0
+    has_next = result.next_cursor is not None and query.page < MAX_PAGE
+    previous = query.page - 1 if pages is None else min(query.page - 1, pages)
     return Pager(
         first=query.offset + 1 if shown else 0,
         last=query.offset + shown,
         page=query.page,
         pages=pages,
-        prev=path + query.link(page=min(query.page - 1, pages)) if query.page > 1 else None,
+        prev=path + query.link(page=previous) if query.page > 1 else None,
         next=path + query.link(page=query.page + 1) if has_next else None,
     )
 
@@ -122,13 +126,18 @@ def search_page(request: Request) -> Response:
         in_versions=query.in_versions,
     )
     facets = search.facets(query.q, filters=query.filters, in_versions=query.in_versions)
+    # The counts by source are exact: the page's count is their sum. Relevance order lists
+    # the matches it ranked.
+    total = sum(facets.by_source.values())
+    listed = min(total, result.ranked_among) if result.ranked_among else total
     return render(
         request,
         "search.html",
         q=query.q,
         query=query,
         result=result,
-        pager=pager(query, result, "/search"),
+        total=total,
+        pager=pager(query, result, "/search", listed),
         sorts=_sorts(True),
         by_source=[
             (name, count, "/search" + _narrowed(query, source=name))
@@ -137,6 +146,7 @@ def search_page(request: Request) -> Response:
         by_month=[(month, count, _month_link(query, month)) for month, count in facets.by_month],
         source_options=_options(facets.by_source, query),
         feed="/search.atom" + query.link(page=1),
+        by_date="/search" + query.link(sort="published", page=1),
         clear="/search" + query.link(filters=SearchFilters(), in_versions=False, page=1),
     )
 
