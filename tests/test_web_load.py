@@ -160,3 +160,22 @@ def test_requests_for_the_same_answer_share_one_read() -> None:
     # It shared the failed read, or came after it and read again.
     assert str(second_result[0]) in (str(first_result[0]), "computed after the first read")
     assert shared.get("k", lambda: "fresh") == "fresh"  # nothing is kept once it is done
+
+
+def test_responses_are_sent_at_once_not_held_for_an_ack(repo: Repository) -> None:
+    """Nagle's algorithm is off on the server's connections: asyncio turns it off on sockets
+    created as TCP, and the listening socket has it off for the connections it accepts.
+    (With it on, every response after the first on a kept-alive connection waited about
+    40 ms for the client's delayed ACK.)"""
+    with WebServer(create_app(context(repo)), "127.0.0.1", 0) as server:
+        assert server.socket.proto == socket.IPPROTO_TCP
+        assert server.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        host, port = server.address
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            for _ in range(3):  # one connection, kept alive
+                connection.request("GET", "/api/")
+                response = connection.getresponse()
+                assert response.status == 200 and response.read()
+        finally:
+            connection.close()
