@@ -14,11 +14,12 @@ and on PostgreSQL (a fresh schema of the server ``--pg``, dropped after):
   and a first page), in the same run; the ratio is our time over the scan's;
 - the archive page (``newest`` and the count) and an article page with 5 versions (``get``
   with its history and ``events_of``): p95 < 50 ms;
-- with ``--url`` of a running ``kcna-monitor serve``: ``/api/articles?q=`` requests per
-  second under 16 concurrent clients (no errors), and p95 of ``/`` and ``/articles/ID``, each
-  against ``/healthz`` under the same load (bench/search_http.py).
+- ``kcna-monitor serve`` started on each archive (bench/search_web.py; ``--no-web`` leaves it
+  out, ``--url`` measures a running one instead): ``/api/articles?q=`` requests per second
+  under 16 concurrent clients (no errors), and p95 of ``/`` and ``/articles/ID`` (an article
+  with 5 versions), each against ``/healthz`` under the same load (bench/search_http.py).
 
-    python bench/search.py [--articles 200000] [--pg URL | --no-pg] [--url http://127.0.0.1:PORT]
+    python bench/search.py [--articles 200000] [--pg URL | --no-pg] [--no-web | --url URL]
 """
 
 from __future__ import annotations
@@ -35,10 +36,15 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 
 from bench._common import Row, corpus_argument, load_corpus, print_table  # noqa: E402
-from bench.search_archive import Pool  # noqa: E402
-from bench.search_backend import measure_backend, postgres_archive, sqlite_archive  # noqa: E402
+from bench.search_archive import Pool, sample_ids  # noqa: E402
+from bench.search_backend import (  # noqa: E402
+    Backend,
+    measure_backend,
+    postgres_archive,
+    sqlite_archive,
+)
 from bench.search_timing import cases  # noqa: E402
-from bench.search_web import web_rows  # noqa: E402
+from bench.search_web import served_rows, web_rows  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 CACHE_DIR = Path(tempfile.gettempdir()) / "kcna-monitor-bench"
@@ -61,8 +67,12 @@ def parse_options() -> argparse.Namespace:
     )
     parser.add_argument("--fresh", action="store_true", help="build the SQLite archive anew")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of each query (5)")
+    parser.add_argument("--no-web", action="store_true", help="no web figures")
     parser.add_argument(
-        "--url", metavar="URL", help="a running `kcna-monitor serve`, e.g. http://127.0.0.1:8080"
+        "--url",
+        metavar="URL",
+        help="measure a running `kcna-monitor serve` (e.g. http://127.0.0.1:8080) instead of"
+        " starting one on each archive",
     )
     parser.add_argument("--token", help="the server's access token, if it wants one")
     parser.add_argument("--article-id", help="the article page to time (default: the API's)")
@@ -75,7 +85,7 @@ def sqlite_rows(options: argparse.Namespace, pool: Pool) -> list[Row]:
     if options.no_sqlite:
         return [Row("SQLite", "skipped (--no-sqlite)")]
     with sqlite_archive(options, pool) as backend:
-        return measure_backend(backend, pool, options.repeats)
+        return measure_backend(backend, pool, options.repeats) + _web(backend, options, pool)
 
 
 def postgres_rows(options: argparse.Namespace, pool: Pool) -> list[Row]:
@@ -84,10 +94,21 @@ def postgres_rows(options: argparse.Namespace, pool: Pool) -> list[Row]:
         return [Row("PostgreSQL", "skipped (--no-pg)")]
     try:
         with postgres_archive(options.pg, pool, options.articles) as backend:
-            return measure_backend(backend, pool, options.repeats)
+            rows = measure_backend(backend, pool, options.repeats)
+            return rows + _web(backend, options, pool)
     except Exception as exc:  # no server, no driver: report, keep the SQLite figures
         print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}")
         return [Row("PostgreSQL", f"skipped ({type(exc).__name__})")]
+
+
+def _web(backend: Backend, options: argparse.Namespace, pool: Pool) -> list[Row]:
+    """The web figures of ``serve`` started on ``backend``'s archive (none with ``--url``,
+    measured once for the server given, or ``--no-web``)."""
+    if options.url or options.no_web:
+        return []
+    url = backend.engine.url.render_as_string(hide_password=False)
+    article = next(iter(sample_ids(backend.engine, versions=5, limit=1)), None)
+    return served_rows(backend.label, url, options, pool, article)
 
 
 def main() -> int:
@@ -98,7 +119,8 @@ def main() -> int:
         f" {len(cases(pool))} queries, {options.repeats} timed runs each"
     )
     rows = [*sqlite_rows(options, pool), *postgres_rows(options, pool)]
-    rows += web_rows(options, pool)
+    if options.url:
+        rows += web_rows(options, pool)
     print_table("Search (ratio: our time over the baseline's; sizes in MB)", rows)
     return 0
 

@@ -1,5 +1,6 @@
-"""The web figures of the search benchmark (the hook for the web app): measured over HTTP
-against a running ``kcna-monitor serve`` given with ``--url``, else reported as skipped.
+"""The web figures of the search benchmark: measured over HTTP against ``kcna-monitor serve``,
+started by the benchmark on each archive it measures (:func:`served`), or a running one given
+with ``--url``.
 
 - ``/api/articles?q=WORD`` under 16 concurrent clients: requests per second, no errors;
   baseline: ``/healthz`` under the same load, in the same run (what the server does for a
@@ -14,8 +15,15 @@ every run by bench/search_backend.py.
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
-from bench._common import Row
+from bench._common import ROOT, Row
 from bench.search_archive import Pool
 from bench.search_http import api_load, find_article, page_times
 from bench.search_timing import cases, percentile
@@ -59,8 +67,61 @@ def _page_row(options: argparse.Namespace, name: str, path: str, base: list[floa
     )
 
 
+#: Seconds ``serve`` may take to start and say where it listens.
+START_TIMEOUT = 60.0
+_SERVING = re.compile(r"serving the archive at (http://\S+?)/? ")
+
+
+@contextmanager
+def served(db_url: str) -> Iterator[str]:
+    """``kcna-monitor serve`` on the archive ``db_url``, on a free port of 127.0.0.1, for as
+    long as the block runs; its base URL."""
+    command = [sys.executable, "-m", "scheduler.cli", "serve", "--port", "0", "--db", db_url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as server:
+        try:
+            assert server.stdout is not None
+            first = server.stdout.readline()
+            found = _SERVING.search(first)
+            if found is None:
+                raise RuntimeError(f"serve did not start: {first.strip() or 'no output'}")
+            yield found.group(1)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def served_rows(
+    label: str, db_url: str, options: argparse.Namespace, pool: Pool, article_id: str | None
+) -> list[Row]:
+    """The web figures of ``serve`` started on the archive ``db_url`` (one of the benchmark's),
+    each row's name starting with ``label``."""
+    try:
+        with served(db_url) as url:
+            chosen = replace_url(options, url, article_id)
+            rows = web_rows(chosen, pool)
+    except (OSError, RuntimeError) as error:
+        return [Row(f"{label}: web", f"skipped ({error})")]
+    return [replace(row, figure=f"{label}: {row.figure}") for row in rows]
+
+
+def replace_url(
+    options: argparse.Namespace, url: str, article_id: str | None
+) -> argparse.Namespace:
+    chosen = argparse.Namespace(**vars(options))
+    chosen.url, chosen.token = url, None
+    chosen.article_id = options.article_id or article_id
+    return chosen
+
+
 def web_rows(options: argparse.Namespace, pool: Pool) -> list[Row]:
-    """The web figures, or one row saying they were skipped."""
+    """The web figures of the server at ``options.url``, or one row saying they were
+    skipped."""
     if not options.url:
         return [Row("web: /api/articles?q=, /, /articles/ID", "skipped (no --url)")]
     rows = [_load_row(options, api_words(pool))]
