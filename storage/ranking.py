@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import UnaryExpression
@@ -48,7 +49,7 @@ from storage.paging import (
     SearchFilters,
     conditions,
 )
-from storage.search import PG_CONFIG, Query, to_fts5, to_tsquery
+from storage.search import PG_CONFIG, AnyOf, Phrase, Query, to_fts5, to_tsquery
 
 #: Matches ranked for relevance order (the most recently stored) and counted exactly.
 RANK_LIMIT = 1000
@@ -122,18 +123,67 @@ def ranked(
         rows = session.execute(newest).all()
         order = sorted(rows[:limit], key=lambda row: row.rank)  # lower is better
     else:
-        vector = literal_column(f"{ARTICLES.name}.search_vector")
-        read = (
-            _pg_matches(query, wanted, ARTICLES.c.id, vector.label("vector"))
-            .order_by(ARTICLES.c.first_seen.desc(), ARTICLES.c.id.desc())
-            .limit(limit + 1)
-            .subquery("newest")
-        )
-        # Ranked outside the LIMIT: only the rows read are ranked.
-        rank = func.ts_rank_cd(read.c.vector, to_tsquery(query))
-        rows = session.execute(select(read.c.id.label("key"), rank.label("rank"))).all()
+        rows = []
+        recent = _recent(session, limit) if _has_phrase(query) else None
+        if recent is not None:
+            rows = _pg_newest(session, query, wanted, limit, recent)
+        if len(rows) <= limit:  # not enough among the recent articles: all of them
+            rows = _pg_newest(session, query, wanted, limit)
         order = sorted(rows[:limit], key=lambda row: -row.rank)  # higher is better
     return Ranked([row.key for row in order], more=len(rows) > limit)
+
+
+#: Articles, per match ranked, that a phrase is first looked for among (the most recent).
+RECENT_PER_MATCH = 20
+
+
+def _has_phrase(query: Query) -> bool:
+    atoms = [*query.required, *query.excluded]
+    options = [o for a in atoms for o in (a.options if isinstance(a, AnyOf) else (a,))]
+    return any(isinstance(option, Phrase) for option in options)
+
+
+def _recent(session: Session, limit: int) -> ColumnElement[bool] | None:
+    """The condition "among the ``RECENT_PER_MATCH × limit`` most recently stored articles"
+    (None when the archive has no more than those)."""
+    key = (ARTICLES.c.first_seen, ARTICLES.c.id)
+    last = session.execute(
+        select(*key)
+        .order_by(*(column.desc() for column in key))
+        .offset(RECENT_PER_MATCH * limit - 1)
+        .limit(1)
+    ).first()
+    return None if last is None else tuple_(*key) >= tuple_(*last)
+
+
+def _pg_newest(
+    session: Session,
+    query: Query,
+    wanted: SearchFilters,
+    limit: int,
+    recent: ColumnElement[bool] | None = None,
+) -> list[Any]:
+    """(key, rank) of the newest ``limit`` + 1 matches on PostgreSQL, ``recent`` ones only
+    if given.
+
+    A phrase is checked on each candidate row's vector (the GIN index holds no positions),
+    and the planner, which takes a phrase's words as independent, may guess a common phrase
+    rare ("General Secretary Kim Jong Un": 4,400 articles for 14,600) and check all 41,000
+    articles with its words instead of walking the newest until enough are found (160 ms
+    against 14 ms at 200,000 articles). So a phrase is looked for among the recent articles
+    first, and in the whole archive only when those hold too few."""
+    vector = literal_column(f"{ARTICLES.name}.search_vector")
+    newest = _pg_matches(query, wanted, ARTICLES.c.id, vector.label("vector"))
+    if recent is not None:
+        newest = newest.where(recent)
+    read = (
+        newest.order_by(ARTICLES.c.first_seen.desc(), ARTICLES.c.id.desc())
+        .limit(limit + 1)
+        .subquery("newest")
+    )
+    # Ranked outside the LIMIT: only the rows read are ranked.
+    rank = func.ts_rank_cd(read.c.vector, to_tsquery(query))
+    return list(session.execute(select(read.c.id.label("key"), rank.label("rank"))).all())
 
 
 def counted(session: Session, query: Query, wanted: SearchFilters, sqlite: bool, limit: int) -> int:

@@ -16,7 +16,7 @@ from scheduler.web.app import create_app
 from scheduler.web.server import WebServer
 from storage.db import make_engine
 from storage.fulltext import SearchFilters
-from storage.ranking import RANK_LIMIT
+from storage.ranking import RANK_LIMIT, RECENT_PER_MATCH
 from storage.repository import Repository
 from tests.cli_helpers import run_main
 from tests.monitor_helpers import Clock
@@ -171,3 +171,29 @@ def test_the_api_and_the_search_page_show_the_bounds(
     assert 'href="/search?q=harvest&amp;sort=published">Sort by date</a>' in page
     by_date = client.get("/search", params={"q": "harvest", "sort": "published"}).text
     assert f"{ARTICLES} results" in by_date and "most recently archived" not in by_date
+
+
+@pytest.mark.parametrize("phrase_in", ["every article", "the oldest three only"])
+def test_a_phrase_finds_the_newest_matches_wherever_they_are(
+    repo: Repository, phrase_in: str
+) -> None:
+    """On PostgreSQL a phrase is looked for among the recent articles first (RECENT_PER_MATCH
+    per match ranked), then in the whole archive: the newest matches either way."""
+    count = RECENT_PER_MATCH * 2 + 10
+    numbers = range(1, count + 1) if phrase_in == "every article" else range(1, 4)
+    items = [
+        make_item(
+            n,
+            title=f"Report {n}",
+            text=("The golden harvest came." if n in numbers else "A harvest, golden.")
+            + f" Farm {n}.",
+            seen_at=T0 + n * HOUR,
+        )
+        for n in range(1, count + 1)
+    ]
+    ids = [repo.articles.save([item])[0].article_id for item in items]  # in this order
+    repo.search.rank_limit = 2
+    page = repo.search.find('"golden harvest"')
+    newest = [ids[n - 1] for n in numbers][-2:]
+    assert sorted(hit.id for hit in page.hits) == sorted(newest)
+    assert page.total_exact is False and page.ranked_among == 2
