@@ -4,9 +4,10 @@ A query (see :mod:`storage.search`) finds articles by their current title and te
 ``in_versions`` by any version's; filters narrow the matches, and a page of them comes back
 sorted by relevance (bm25 on SQLite, ``ts_rank_cd`` on PostgreSQL), by publication date or by
 first sighting, each with a snippet whose hits are between :data:`HIT_START` and
-:data:`HIT_END`. Without a query, :meth:`Search.browse` pages through the archive with the same
-filters and :meth:`Search.facets` counts it by source and month. Pages continue by cursor
-(:mod:`storage.paging`).
+:data:`HIT_END`. Relevance order ranks, and a page counts, a broad query's matches within
+bounds (:mod:`storage.ranking`). Without a query, :meth:`Search.browse` pages through the
+archive with the same filters and :meth:`Search.facets` counts it by source and month. Pages
+continue by cursor (:mod:`storage.paging`).
 """
 
 from __future__ import annotations
@@ -54,14 +55,8 @@ from storage.paging import (
     order,
     read_cursor,
 )
-from storage.ranking import (
-    HEADLINE_OPTIONS,
-    RANK_LIMIT,
-    counted,
-    hits_of,
-    ranked,
-)
-from storage.search import PG_CONFIG, Query, parse, to_fts5, to_tsquery
+from storage.ranking import RANK_LIMIT, counted, headline, hits_of, ranked
+from storage.search import Query, parse, to_fts5, to_tsquery
 from storage.unit import UnitOfWork, dialect_of
 
 __all__ = [
@@ -391,7 +386,4 @@ def _pg_shown(joined: Any, matches: Subquery) -> Any:
 def _snippet(query: Query, matches: Subquery, sqlite: bool) -> ColumnElement[Any]:
     if sqlite:
         return matches.c.snippet.label("snippet")
-    text = func.coalesce(_SHOWN.c.text, ARTICLES.c.text)
-    config = literal_column(f"'{PG_CONFIG}'::regconfig")
-    options = bindparam("headline_options", HEADLINE_OPTIONS)
-    return func.ts_headline(config, text, to_tsquery(query), options).label("snippet")
+    return headline(query, func.coalesce(_SHOWN.c.text, ARTICLES.c.text)).label("snippet")
