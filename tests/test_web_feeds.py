@@ -81,6 +81,15 @@ def test_a_search_feed_lists_the_newest_matches_first(archive: Repository) -> No
         assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/plain")
 
 
+def test_a_search_feed_says_which_articles_are_gone(archive: Repository) -> None:
+    (hit,) = archive.search.find("rice").hits
+    archive.crawl_state.mark_gone([hit.id], at=T0 + 20 * HOUR, reason="HTTP 404")
+    with serving(context(archive)) as client:
+        (entry,) = entries(client.get("/search.atom", params={"q": "rice"}).content)
+    assert entry.findtext(ATOM + "title") == "[gone] Rice"
+    assert entry.findtext(ATOM + "summary").startswith("No longer on the site. Rice planting")
+
+
 def test_a_browser_gets_the_page_of_the_stylesheet(archive: Repository) -> None:
     with serving(context(archive, web_config(RULES))) as client:
         for path in ("/search.atom?q=missile", "/feed.atom", "/feed/missiles.atom"):

@@ -242,15 +242,16 @@ def build_feed(
 
 def search_entries(hits: Sequence[SearchHit]) -> list[Entry]:
     """An entry per search hit, in the hits' order: its title, its snippet as the summary
-    (no content: the article's page has the text), updated when it was first seen."""
+    (no content: the article's page has the text), updated when it was first seen; an
+    article gone from its site says so."""
     return [
         Entry(
             id=f"urn:kcna-monitor:article:{hit.id}",
-            title=_label(hit.version_count) + hit.title,
+            title=("[gone] " if hit.gone_at else "") + _label(hit.version_count) + hit.title,
             link=hit.url,
             updated=hit.first_seen,
             published=hit.published,
-            summary=hit.plain_snippet(),
+            summary=("No longer on the site. " if hit.gone_at else "") + hit.plain_snippet(),
             content=None,
             category=hit.source,
             article_id=hit.id,
