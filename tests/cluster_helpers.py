@@ -46,9 +46,13 @@ def cluster_config(
     *,
     every: str,
     extra: str = "",
+    sources: tuple[str, ...] = ("kcna",),
+    timeout: str = "30s",
 ) -> Path:
-    """kcna.kp alone, on ``every``, with a short lease; ``extra``: more TOML."""
-    path = write_config(tmp_path, db_url, source_toml("kcna", server, built, every=every))
+    """``sources`` (kcna.kp alone unless told), each on ``every``, with a short lease;
+    ``extra``: more TOML."""
+    tables = [source_toml(name, server, built, every=every, timeout=timeout) for name in sources]
+    path = write_config(tmp_path, db_url, *tables)
     text = path.read_text(encoding="utf-8")
     path.write_text(
         text + f'\n[cluster]\nlease = "{int(LEASE.total_seconds())}s"\n{extra}', encoding="utf-8"
@@ -143,14 +147,14 @@ def archive(db_url: str) -> Iterator[Repository]:
         repo.engine.dispose()
 
 
-def claims(db_url: str) -> list[ClaimView]:
+def claims(db_url: str, source: str = "kcna") -> list[ClaimView]:
     with archive(db_url) as repo:
-        return repo.cluster.claims(source="kcna")
+        return repo.cluster.claims(source=source)
 
 
-def runs(db_url: str) -> dict[int, RunView]:
+def runs(db_url: str, source: str = "kcna") -> dict[int, RunView]:
     with archive(db_url) as repo:
-        return {run.id: run for run in repo.runs.recent(limit=10_000)}
+        return {run.id: run for run in repo.runs.recent(limit=10_000, source=source)}
 
 
 def wait_until(what: str, check: object, nodes: Nodes, timeout: float) -> None:
@@ -166,19 +170,20 @@ def wait_until(what: str, check: object, nodes: Nodes, timeout: float) -> None:
 SETTLING = timedelta(seconds=2)
 
 
-def assert_each_slot_ran_once(db_url: str, every: timedelta, *, tail: int = 3) -> list[ClaimView]:
-    """Each slot from the first claimed to the last was claimed once, done with exactly one
-    run that counts (ok), and every run is some slot's: a run taken over is interrupted and
-    superseded by the slot's next run. Of the last ``tail`` slots, those running when every
-    node stopped may be given back, interrupted.
+def assert_each_slot_ran_once(
+    db_url: str, every: timedelta, *, source: str = "kcna", tail: int = 3
+) -> list[ClaimView]:
+    """Each slot of ``source`` from the first claimed to the last was claimed once, done
+    with exactly one run that counts (ok), and every run is some slot's: a run taken over is
+    interrupted and superseded by the slot's next run. Of the last ``tail`` slots, those
+    running when every node stopped may be given back, interrupted.
 
     A slot nobody claimed is allowed only when every node up then (as the nodes' check-ins
-    say) was busy with a run when it came due (from the run's start to its claim's end, and
-    the job's settling after it): each
-    node runs one crawl of a source at a time, as a lone daemon skips a run due while the
-    previous one still goes, and on a loaded machine a crawl may outlast three intervals.
-    Returns the claims."""
-    found, recorded = claims(db_url), runs(db_url)
+    say) was busy with a run of the source when it came due (from the run's start to its
+    claim's end, and the job's settling after it): each node runs one crawl of a source at a
+    time, as a lone daemon skips a run due while the previous one still goes, and on a
+    loaded machine a crawl may outlast three intervals. Returns the claims."""
+    found, recorded = claims(db_url, source), runs(db_url, source)
     slots = [claim.slot_at for claim in found]
     assert slots, "no slot was claimed"
     assert len(set(slots)) == len(slots)
