@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
+from scheduler.web.app import templates
 from scheduler.web.markup import highlight, query_pattern, snippet_html
 from scheduler.web.pages.article import fold
 from scheduler.web.pages.status import target_kind
@@ -87,3 +88,17 @@ def test_targets_are_named_by_kind_only() -> None:
     assert target_kind("email:someone@example.org") == "email"
     assert target_kind("tgram://123:SECRET/456") == "apprise: tgram"
     assert target_kind("${SLACK_URL}") == "apprise"
+
+
+def test_counts_by_source_and_month_read_as_the_totals_do() -> None:
+    html = (
+        templates()
+        .get_template("_facets.html")
+        .render(
+            by_source=[("KCNA.kp (En)", 126913, "/?source=x"), ("<b>", 7, None)],
+            by_month=[("2026-11", 1525, None)],
+        )
+    )
+    assert '>KCNA.kp (En)</a> <span class="n">126,913</span>' in html
+    assert '&lt;b&gt; <span class="n">7</span>' in html
+    assert '2026-11 <span class="n">1,525</span>' in html
