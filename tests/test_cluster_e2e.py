@@ -15,9 +15,9 @@ crawling, so at 2 s all three nodes are sometimes crawling a source when its slo
 the first node free runs it, but if the next slot has come due by then, it is skipped, as a
 lone daemon skips a run due while the previous one still goes (a node runs one crawl of a
 source at a time): the check allows a slot nobody claimed only when the archive shows every
-node up then busy with that source. The
-rolling restart runs every 4 s, so that a missed slot could only be the handover's. The
-tests wait on the nodes' logs and the archive with deadlines, never sleep for timing.
+node up then busy with that source. The rolling restart runs every 4 s, so that a missed
+slot could only be the handover's. The tests wait on the nodes' logs and the archive with
+deadlines, never sleep for timing.
 """
 
 from __future__ import annotations
